@@ -1,0 +1,1 @@
+"""Lark grammars shipped with xlpy (installed as the package ``xlpy.grammars``)."""

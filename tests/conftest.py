@@ -1,0 +1,44 @@
+"""Shared test helpers.
+
+Tests that compare xlpy with the real Xen tools (libxlutil, xl, the headers)
+need Debian's Xen packages and ../shared beside the checkout. On a developer's
+machine without them such a test is skipped with the reason and the install
+command; in CI (CI=true) the same absence is a failure, because CI installs
+everything and a skip there would hide a broken comparison.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("XLPY_SHARED", ROOT.parent / "shared"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+XEN_PACKAGES_HINT = "apt-get install libxen-dev libxenmisc4.17 xen-utils-4.17 xen-doc"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip (locally) or fail (in CI) when a prerequisite is missing."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    require(SHARED.is_dir(), f"../shared is not beside the checkout (looked in {SHARED})")
+    return SHARED
+
+
+@pytest.fixture
+def state_dir(tmp_path, monkeypatch) -> Path:
+    """A private xlpy state directory, so no test touches the user's host."""
+    path = tmp_path / "state"
+    monkeypatch.setenv("XLPY_STATE_DIR", str(path))
+    return path

@@ -1,0 +1,1 @@
+"""Backends: the hypervisor interface (an in-process model, or libxenctrl)."""

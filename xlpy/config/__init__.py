@@ -1,0 +1,1 @@
+"""xl config files: parsing (libxlutil's language) and building (xl.cfg(5) semantics)."""
