@@ -42,3 +42,27 @@ def state_dir(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "state"
     monkeypatch.setenv("XLPY_STATE_DIR", str(path))
     return path
+
+
+def xlpy_env(**extra: str) -> dict[str, str]:
+    """The environment for running this checkout's xlpy in a subprocess."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+def run_xlpy(*args: str, input: str | None = None, env: dict[str, str] | None = None, cwd=None):
+    """Run `xlpy ARGS...` from this checkout as a user would; returns CompletedProcess."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "xlpy", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        env=env or xlpy_env(),
+        cwd=cwd,
+        timeout=120,
+    )
