@@ -443,17 +443,15 @@ def _raise_all_errors(parser, text: str, filename: str) -> None:
 
 
 def _reported(errors) -> list[tuple[int, int, str, str]]:
-    """Errors in file order; as in libxlutil, a syntax error on or before the
-    line of an earlier lexical error is not reported."""
-    out = []
-    last_lexical_line = 0
-    for line, column, code, message, lexical in sorted(errors, key=lambda e: (e[0], e[1])):
-        if lexical:
-            last_lexical_line = line
-        elif code == SYNTAX and line <= last_lexical_line:
-            continue
-        out.append((line, column, code, message))
-    return out
+    """Errors in file order. As in libxlutil, a syntax error is not reported
+    on a line that already had a lexical error (the lexer's dropped text is
+    usually what confused the parser)."""
+    lexical_lines = {e[0] for e in errors if e[4]}
+    return [
+        (line, column, code, message)
+        for line, column, code, message, lexical in sorted(errors, key=lambda e: (e[0], e[1]))
+        if lexical or code != SYNTAX or line not in lexical_lines
+    ]
 
 
 def _syntax_message(token_type: str, value: str, expected) -> str:
