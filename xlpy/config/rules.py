@@ -1,0 +1,79 @@
+"""The rule catalogue: every diagnostic code xlpy reports, with its meaning.
+
+Codes are stable; the first letter is the group (xlpy/diagnostics.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xlpy.diagnostics import Severity
+
+E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+
+
+_TABLE = [
+    # syntax: the file is not an xl config (libxlutil would reject it)
+    ("S001", "lexical-error", E, "a character or token libxlutil cannot lex"),
+    ("S002", "syntax-error", E, "statements or lists that do not follow the grammar"),
+    ("S003", "bad-escape", E, "an escape libxlutil rejects in a quoted string (\\x.., \\N, \\q)"),
+    ("S004", "append-type-mismatch", E, "`+=` of a list to a string or of a string to a list"),
+    ("S005", "nesting-too-deep", E, "lists nested deeper than libxlutil's parser stack allows"),
+    ("S006", "nul-in-string", E, "a NUL byte in a quoted string (xl aborts)"),
+    ("S010", "unreadable-file", E, "the file cannot be read as a config file"),
+    ("S101", "dropped-escape", W, "a numeric escape that xl silently drops"),
+    ("S102", "dropped-last-character", W, "a stray character at the very end that xl silently ignores"),
+    # types and ranges
+    ("T101", "invalid-type", E, "`type` or `builder` names no guest type"),
+    ("T102", "missing-name", E, "`name` is missing or not a single value"),
+    ("T103", "invalid-uuid", E, "`uuid` is not in 8-4-4-4-12 hex form"),
+    ("T104", "not-a-number", W, "a number key whose value xl cannot read (xl ignores the key)"),
+    ("T105", "not-a-list", W, "a list key given a single value (xl ignores the key)"),
+    ("T106", "not-a-string", W, "a string key given a list (xl ignores the key)"),
+    ("T107", "invalid-action", E, "an on_* key with an action xl does not know"),
+    ("T108", "invalid-tsc-mode", E, "a tsc_mode xl does not know"),
+    ("T109", "deprecated-integer", W, "a key given as an integer where xl wants a name"),
+    ("T110", "out-of-range", E, "a number outside the range xl accepts"),
+    ("T111", "invalid-cpu-list", E, "a cpus/cpus_soft value that is not a CPU list"),
+    # cross-key rules
+    ("X101", "contradicting-type", E, "`builder` and `type` name different guest types"),
+    ("X102", "maxvcpus-below-vcpus", E, "maxvcpus is smaller than vcpus"),
+    ("X103", "memory-above-maxmem", W, "memory is larger than maxmem"),
+    ("X104", "no-kernel", E, "a PV or PVH guest with neither kernel, bootloader nor firmware"),
+    ("X105", "cmdline-overrides", W, "cmdline is set, so root= and extra= are ignored"),
+    ("X106", "kernel-and-firmware", E, "both kernel and firmware are given"),
+    # PVH rules
+    ("P101", "legacy-pvh", W, "`pvh=1` is the original PVH design (Xen 4.4-4.8); use type=\"pvh\""),
+    ("P102", "legacy-pvh-needs-hap", E, "legacy PVH runs in an HVM container that needs HAP (hap=0)"),
+    ("P103", "legacy-pvh-no-shadow", E, "legacy PVH has no shadow paging (shadow_memory)"),
+    ("P104", "legacy-pvh-no-nested", E, "legacy PVH has no nested HVM"),
+    ("P105", "legacy-pvh-tsc", W, "legacy PVH forced the TSC to native; this tsc_mode is overridden"),
+    ("P106", "pvh-no-device-model", W, "PVH guests have no device model: this key has no effect"),
+    ("P107", "pvh-and-hvm", E, "`pvh=1` with an HVM guest type: the two are exclusive"),
+    ("P108", "pvh-redundant", I, "`pvh=1` beside type=\"pvh\" changes nothing"),
+    # device specs
+    ("D101", "invalid-disk", E, "a disk spec xl cannot parse"),
+    ("D102", "invalid-vif", E, "a vif spec xl cannot parse"),
+    ("D103", "invalid-channel", E, "a channel spec xl cannot parse"),
+    ("D104", "device-not-string", W, "a nested list in a device list (xl stops reading the list there)"),
+    # hygiene
+    ("H101", "unknown-key", W, "a key xl does not know (xl ignores it silently)"),
+    ("H102", "no-effect-for-type", W, "a key that has no effect for this guest type"),
+    ("H103", "deprecated-key", W, "a key that is deprecated or ignored by xl 4.17"),
+    ("H104", "duplicate-key", I, "a key set more than once (the last one wins)"),
+    ("H105", "not-implemented", I, "a key xl reads that xlpy does not model yet (accepted, no effect)"),
+]
+
+RULES: dict[str, Rule] = {code: Rule(code, name, sev, summary) for code, name, sev, summary in _TABLE}
+
+
+def rule(code: str) -> Rule:
+    return RULES[code]

@@ -1,0 +1,176 @@
+"""DomainConfig: libxl_domain_config and the structs under it, in IDL order.
+
+Only what xlpy sets is declared; the JSON printer leaves out every field at
+its IDL default anyway, so the output matches `xl create -n` field for field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from xlpy.domain.devices import DeviceChannel, DeviceDisk, DeviceNic
+from xlpy.domain.idl import Enum, Struct, bitmap, defbool, union
+
+
+class DomainType(Enum):
+    INVALID = "invalid"
+    HVM = "hvm"
+    PV = "pv"
+    PVH = "pvh"
+
+
+class ShutdownAction(Enum):
+    DESTROY = "destroy"
+    RESTART = "restart"
+    RESTART_RENAME = "restart_rename"
+    PRESERVE = "preserve"
+    COREDUMP_DESTROY = "coredump_destroy"
+    COREDUMP_RESTART = "coredump_restart"
+    SOFT_RESET = "soft_reset"
+
+
+class TscMode(Enum):
+    DEFAULT = "default"
+    ALWAYS_EMULATE = "always_emulate"
+    NATIVE = "native"
+    NATIVE_PARAVIRT = "native_paravirt"
+
+
+class PvhGeneration(Enum):
+    """Which PVH a guest is (xlpy's own field, not libxl's; see PvhInfo)."""
+
+    MODERN = "modern"
+    LEGACY = "legacy"
+
+
+@dataclass
+class CreateInfo(Struct):
+    type: DomainType = DomainType.INVALID
+    hap: bool | None = defbool()
+    oos: bool | None = defbool()
+    ssidref: int = 0
+    ssid_label: str | None = None
+    name: str | None = None
+    domid: int = 0
+    uuid: str | None = None
+    pool_name: str | None = None
+    run_hotplug_scripts: bool | None = defbool()
+    driver_domain: bool | None = defbool()
+    xend_suspend_evtchn_compat: bool | None = defbool()
+
+
+@dataclass
+class SchedParams(Struct):
+    weight: int | None = None
+    cap: int | None = None
+    period: int | None = None
+
+
+@dataclass
+class HvmInfo(Struct):
+    variant = "hvm"
+    firmware: str | None = None
+    pae: bool | None = defbool()
+    apic: bool | None = defbool()
+    acpi: bool | None = defbool()
+    nx: bool | None = defbool()
+    viridian: bool | None = defbool()
+    hpet: bool | None = defbool()
+    nested_hvm: bool | None = defbool()
+    serial: str | None = None
+    boot: str | None = None
+    usb: bool | None = defbool()
+
+
+@dataclass
+class PvInfo(Struct):
+    variant = "pv"
+    slack_memkb: int = 0
+    features: str | None = None
+    e820_host: bool | None = defbool()
+
+
+@dataclass
+class PvhInfo(Struct):
+    variant = "pvh"
+    pvshim: bool | None = defbool()
+    pvshim_path: str | None = None
+    pvshim_cmdline: str | None = None
+    pvshim_extra: str | None = None
+
+
+@dataclass
+class ArchArm(Struct):
+    pass
+
+
+@dataclass
+class ArchX86(Struct):
+    msr_relaxed: bool | None = defbool()
+
+
+@dataclass
+class BuildInfo(Struct):
+    max_vcpus: int = 0
+    avail_vcpus: set[int] = bitmap()
+    vcpu_hard_affinity: list[list[int]] = field(default_factory=list)
+    vcpu_soft_affinity: list[list[int]] = field(default_factory=list)
+    numa_placement: bool | None = defbool()
+    tsc_mode: TscMode = TscMode.DEFAULT
+    max_memkb: int | None = None
+    target_memkb: int | None = None
+    video_memkb: int | None = None
+    shadow_memkb: int | None = None
+    rtc_timeoffset: int = 0
+    localtime: bool | None = defbool()
+    disable_migrate: bool | None = defbool()
+    max_grant_frames: int | None = None
+    max_maptrack_frames: int | None = None
+    sched_params: SchedParams = field(default_factory=SchedParams)
+    claim_mode: bool | None = defbool()
+    event_channels: int = 0
+    kernel: str | None = None
+    cmdline: str | None = None
+    ramdisk: str | None = None
+    acpi: bool | None = defbool()
+    bootloader: str | None = None
+    bootloader_args: list[str] = field(default_factory=list)
+    nested_hvm: bool | None = defbool()
+    u: Struct = union("type", PvInfo)
+    arch_arm: ArchArm = field(default_factory=ArchArm)
+    arch_x86: ArchX86 = field(default_factory=ArchX86)
+    vpmu: bool | None = defbool()
+
+    @property
+    def type(self) -> DomainType:
+        return DomainType(self.u.variant)
+
+
+@dataclass
+class DomainConfig(Struct):
+    c_info: CreateInfo = field(default_factory=CreateInfo)
+    b_info: BuildInfo = field(default_factory=BuildInfo)
+    disks: list[DeviceDisk] = field(default_factory=list)
+    nics: list[DeviceNic] = field(default_factory=list)
+    channels: list[DeviceChannel] = field(default_factory=list)
+    on_poweroff: ShutdownAction = ShutdownAction.DESTROY
+    on_reboot: ShutdownAction = ShutdownAction.DESTROY
+    on_watchdog: ShutdownAction = ShutdownAction.DESTROY
+    on_crash: ShutdownAction = ShutdownAction.DESTROY
+    on_soft_reset: ShutdownAction = ShutdownAction.DESTROY
+    #: Not part of libxl's JSON: which PVH a PVH guest is. `pvh=1` (the
+    #: original PVH design, Xen 4.4-4.8) is LEGACY; `type="pvh"` is MODERN.
+    pvh_generation: PvhGeneration | None = None
+
+    def to_json_obj(self):
+        obj = super().to_json_obj()
+        obj.pop("pvh_generation", None)
+        return obj
+
+    @property
+    def name(self) -> str:
+        return self.c_info.name or ""
+
+    @property
+    def is_legacy_pvh(self) -> bool:
+        return self.pvh_generation is PvhGeneration.LEGACY

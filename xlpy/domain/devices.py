@@ -1,0 +1,97 @@
+"""libxl device structs (libxl_device_disk, _nic, _channel), in IDL field order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from xlpy.domain.idl import Enum, Struct, always, defbool
+
+
+class DiskFormat(Enum):
+    UNKNOWN = "unknown"
+    QCOW = "qcow"
+    QCOW2 = "qcow2"
+    VHD = "vhd"
+    RAW = "raw"
+    EMPTY = "empty"
+    QED = "qed"
+
+
+class DiskBackend(Enum):
+    UNKNOWN = "unknown"
+    PHY = "phy"
+    TAP = "tap"
+    QDISK = "qdisk"
+    STANDALONE = "standalone"
+
+
+class NicType(Enum):
+    UNKNOWN = "unknown"
+    VIF_IOEMU = "vif_ioemu"
+    VIF = "vif"
+
+
+class ChannelConnection(Enum):
+    UNKNOWN = "unknown"
+    PTY = "pty"
+    SOCKET = "socket"
+
+
+@dataclass
+class DeviceDisk(Struct):
+    backend_domid: int = 0
+    backend_domname: str | None = None
+    pdev_path: str | None = None
+    vdev: str | None = None
+    backend: DiskBackend = DiskBackend.UNKNOWN
+    format: DiskFormat = DiskFormat.UNKNOWN
+    script: str | None = None
+    removable: int = 0
+    readwrite: int = 0
+    is_cdrom: int = 0
+    direct_io_safe: bool = False
+    discard_enable: bool | None = defbool()
+    colo_enable: bool | None = defbool()
+    colo_restore_enable: bool | None = defbool()
+    trusted: bool | None = defbool()
+
+
+@dataclass
+class DeviceNic(Struct):
+    backend_domid: int = 0
+    backend_domname: str | None = None
+    devid: int | None = always()
+    mtu: int = 0
+    model: str | None = None
+    mac: str | None = None
+    ip: str | None = None
+    bridge: str | None = None
+    ifname: str | None = None
+    script: str | None = None
+    nictype: NicType = NicType.UNKNOWN
+    rate_bytes_per_interval: int = 0
+    rate_interval_usecs: int = 0
+    gatewaydev: str | None = None
+
+
+@dataclass
+class ChannelSocket(Struct):
+    path: str | None = None
+
+
+@dataclass
+class DeviceChannel(Struct):
+    backend_domid: int = 0
+    backend_domname: str | None = None
+    devid: int | None = always()
+    name: str | None = None
+    connection: ChannelConnection = ChannelConnection.UNKNOWN
+    socket: ChannelSocket = field(default_factory=ChannelSocket)
+
+    def to_json_obj(self):
+        # libxl prints the connection as a keyed union: "connection.pty": {}.
+        obj = {k: v for k, v in super().to_json_obj().items() if k not in ("connection", "socket")}
+        if self.connection is not ChannelConnection.UNKNOWN:
+            variant = self.socket.to_json_obj() if self.connection is ChannelConnection.SOCKET else {}
+            obj[f"connection.{self.connection.value}"] = variant
+        return obj
