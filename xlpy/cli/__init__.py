@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import click
 
 COMMANDS: dict[str, str] = {
+    "block-attach": "xlpy.cli.devices:block_attach",
 }
 
 

@@ -55,6 +55,9 @@ class CreateInfo(Struct):
     uuid: str | None = None
     pool_name: str | None = None
     run_hotplug_scripts: bool | None = defbool()
+    #: Xen 4.4's libxl_domain_create_info.pvh: set for a legacy `pvh=1` guest,
+    #: so the difference from xl 4.17 (which drops the key) shows in the JSON.
+    pvh: bool | None = defbool()
     driver_domain: bool | None = defbool()
     xend_suspend_evtchn_compat: bool | None = defbool()
 

@@ -1,0 +1,18 @@
+"""What every command shares: failing in one line, xl's way."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one line on stderr and exit (xl's commands mostly exit 1)."""
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def need_domain_support(command: str) -> NoReturn:
+    fail(f"{command}: acting on a running domain is not available yet; use -N for a dry run")

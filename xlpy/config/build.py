@@ -1,0 +1,416 @@
+"""From a parsed config to a DomainConfig: xl.cfg(5) as xl 4.17 applies it.
+
+`build()` never raises for a bad config: every problem becomes a Diagnostic
+at the setting's line and column (errors where xl refuses the file, warnings
+where xl ignores or forgives), and the caller decides. The order of checks
+follows xl's parse_config_data where that decides which error comes first.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import uuid as uuidlib
+
+from xlpy.config import keys
+from xlpy.config.rules import rule
+from xlpy.config.specs import SpecError
+from xlpy.config.values import ConfigFile, ConfigRangeError, ConfigValueError, ListValue
+from xlpy.diagnostics import Diagnostic, Severity
+from xlpy.domain.config import (
+    DomainConfig, DomainType, HvmInfo, PvhGeneration, PvhInfo, PvInfo, ShutdownAction, TscMode,
+)
+from xlpy.domain.host import Topology
+
+_ACTIONS = {
+    "destroy": ShutdownAction.DESTROY,
+    "restart": ShutdownAction.RESTART,
+    "rename-restart": ShutdownAction.RESTART_RENAME,
+    "preserve": ShutdownAction.PRESERVE,
+    "coredump-destroy": ShutdownAction.COREDUMP_DESTROY,
+    "coredump-restart": ShutdownAction.COREDUMP_RESTART,
+    "soft-reset": ShutdownAction.SOFT_RESET,
+}
+_ACTION_DEFAULTS = {
+    "on_poweroff": ShutdownAction.DESTROY,
+    "on_reboot": ShutdownAction.RESTART,
+    "on_watchdog": ShutdownAction.DESTROY,
+    "on_crash": ShutdownAction.DESTROY,
+    "on_soft_reset": ShutdownAction.SOFT_RESET,
+}
+_TSC_MODES = ["default", "always_emulate", "native", "native_paravirt"]
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+
+#: Keys whose effect xlpy models; other known keys are accepted with a note.
+MODELLED = {
+    "name", "uuid", "type", "builder", "pvh", "hap", "oos", "vcpus", "maxvcpus", "cpus", "cpus_soft",
+    "memory", "maxmem", "kernel", "ramdisk", "cmdline", "root", "extra", "bootloader", "firmware",
+    "on_poweroff", "on_reboot", "on_watchdog", "on_crash", "on_soft_reset", "tsc_mode",
+    "localtime", "rtc_timeoffset", "nomigrate", "max_grant_frames", "max_maptrack_frames",
+    "cpu_weight", "cap", "period", "pvshim", "pvshim_path", "pvshim_cmdline", "pvshim_extra",
+    "disk", "vif", "channel", "shadow_memory", "nestedhvm", "vpmu", "driver_domain", "pool",
+    "seclabel", "acpi", "msr_relaxed", "xend_suspend_evtchn_compat", "bootloader_args", "e820_host",
+    "videoram",
+}
+
+
+def build(cfg: ConfigFile, topology: Topology | None = None) -> tuple[DomainConfig, list[Diagnostic]]:
+    """The DomainConfig xl would create from `cfg`, and every finding on the way."""
+    builder = _Builder(cfg, topology or Topology())
+    builder.run()
+    return builder.dc, builder.diagnostics
+
+
+def has_errors(diagnostics: list[Diagnostic]) -> bool:
+    return any(d.severity is Severity.ERROR for d in diagnostics)
+
+
+class _Builder:
+    def __init__(self, cfg: ConfigFile, topology: Topology) -> None:
+        self.cfg = cfg
+        self.topology = topology
+        self.dc = DomainConfig()
+        self.diagnostics: list[Diagnostic] = list(cfg.notes)
+        self.guest_type = "pv"
+
+    # -- reporting -----------------------------------------------------------
+
+    def report(self, code: str, key_or_pos, message: str, severity: Severity | None = None) -> None:
+        if isinstance(key_or_pos, str):
+            try:
+                s = self.cfg.last(key_or_pos)
+                line, column = s.line, s.column
+            except KeyError:
+                line = column = None
+        elif key_or_pos is None:
+            line = column = None
+        else:
+            line, column = key_or_pos.line, key_or_pos.column
+        self.diagnostics.append(Diagnostic(
+            code, severity or rule(code).severity, message, self.cfg.filename, line, column,
+        ))
+
+    # -- typed reads: xl ignores a key it cannot read, with a warning ---------------
+
+    def string(self, key: str) -> str | None:
+        if key not in self.cfg:
+            return None
+        try:
+            return self.cfg.get_string(key)
+        except ConfigValueError as e:
+            self.report("T106", key, f"{e.message}; xl ignores `{key}'")
+            return None
+
+    def number(self, key: str) -> int | None:
+        if key not in self.cfg:
+            return None
+        try:
+            return self.cfg.get_long(key)
+        except ConfigRangeError as e:
+            self.report("T110", key, f"{e.message}; xl ignores `{key}'", Severity.WARNING)
+        except ConfigValueError as e:
+            self.report("T104", key, f"{e.message}; xl ignores `{key}'")
+        return None
+
+    def flag(self, key: str) -> bool | None:
+        value = self.number(key)
+        return None if value is None else value != 0
+
+    def items(self, key: str) -> list:
+        """The string items of a device list, as xl reads them (stopping at a nested list)."""
+        if key not in self.cfg:
+            return []
+        try:
+            values = self.cfg.get_list(key)
+        except ConfigValueError as e:
+            self.report("T105", key, f"{e.message}; xl ignores `{key}'")
+            return []
+        out = []
+        for item in values:
+            if isinstance(item, ListValue):
+                self.report("D104", item, f"a list inside `{key}': xl stops reading `{key}' here")
+                break
+            out.append(item)
+        return out
+
+    # -- the build -------------------------------------------------------------
+
+    def run(self) -> None:
+        self.guest_kind()
+        self.identity()
+        self.vcpus_and_memory()
+        self.boot()
+        self.actions()
+        self.platform()
+        self.devices()
+        self.key_hygiene()
+        self.pvh_rules()
+
+    def guest_kind(self) -> None:
+        c_info, b_info = self.dc.c_info, self.dc.b_info
+        kind = None
+        type_value = self.string("type")
+        if type_value is not None:
+            # xl matches `type` as a prefix of hvm, then pv, then pvh.
+            for candidate in ("hvm", "pv", "pvh"):
+                if candidate.startswith(type_value):
+                    kind = candidate
+                    break
+            else:
+                self.report("T101", "type", f"Invalid domain type {type_value}.")
+        builder_value = self.string("builder")
+        if builder_value is not None:
+            self.report("H103", "builder", 'builder= is deprecated since Xen 4.10; write type= instead')
+            if "hvm".startswith(builder_value):
+                builder_kind = "hvm"
+            elif "generic".startswith(builder_value):
+                builder_kind = "pv"
+            else:
+                builder_kind = None
+                self.report("T101", "builder", f"Invalid domain type {builder_value}.")
+            if kind is not None and builder_kind is not None and kind != builder_kind:
+                self.report("X101", "builder", 'Contradicting "builder" and "type" options specified.')
+            kind = kind or builder_kind
+
+        legacy_pvh = self.flag("pvh") if "pvh" in self.cfg else None
+        if legacy_pvh:
+            if kind == "pvh":
+                self.report("P108", "pvh", 'pvh=1 beside type="pvh" changes nothing; remove it')
+            elif kind == "hvm":
+                self.report("P107", "pvh", "pvh=1 with an HVM guest: PVH and HVM are exclusive")
+            else:
+                self.report(
+                    "P101", "pvh",
+                    'pvh=1 is the original PVH design (Xen 4.4-4.8); xl 4.17 ignores it and boots '
+                    'a PV guest, xlpy boots legacy PVH; write type="pvh" for modern PVH',
+                )
+                self.dc.pvh_generation = PvhGeneration.LEGACY
+                c_info.pvh = True
+        kind = kind or "pv"
+        self.guest_type = "pvh" if self.dc.is_legacy_pvh else kind
+        if kind == "pvh":
+            self.dc.pvh_generation = PvhGeneration.MODERN
+        c_info.type = DomainType(kind)
+        b_info.u = {"hvm": HvmInfo, "pv": PvInfo, "pvh": PvhInfo}[kind]()
+        c_info.hap = self.flag("hap")
+        c_info.oos = self.flag("oos")
+
+    def identity(self) -> None:
+        c_info = self.dc.c_info
+        if "name" not in self.cfg:
+            self.report("T102", None, "Domain name must be specified.")
+        else:
+            name = self.string("name")
+            if name is None:
+                self.report("T102", "name", "Domain name must be specified.")
+            c_info.name = name
+        text = self.string("uuid")
+        if text is None:
+            c_info.uuid = str(uuidlib.uuid4())
+        elif not _UUID.match(text):
+            self.report("T103", "uuid", f"Failed to parse UUID: {text}")
+        elif text.strip("-0") != "":
+            c_info.uuid = text.lower()
+        c_info.run_hotplug_scripts = True
+        c_info.pool_name = self.string("pool")
+        c_info.ssid_label = self.string("seclabel")
+        c_info.driver_domain = self.flag("driver_domain")
+        c_info.xend_suspend_evtchn_compat = self.flag("xend_suspend_evtchn_compat")
+
+    def vcpus_and_memory(self) -> None:
+        b_info = self.dc.b_info
+        vcpus = self.number("vcpus")
+        maxvcpus = self.number("maxvcpus")
+        if vcpus is not None:
+            b_info.max_vcpus = vcpus
+            b_info.avail_vcpus = set(range(vcpus))
+        if maxvcpus is not None:
+            if vcpus is not None and maxvcpus < vcpus:
+                self.report("X102", "maxvcpus", "xl: maxvcpus < vcpus")
+            b_info.max_vcpus = maxvcpus
+        for key, target in (("cpus", b_info.vcpu_hard_affinity), ("cpus_soft", b_info.vcpu_soft_affinity)):
+            self.affinity(key, target)
+
+        memory = self.number("memory")
+        maxmem = self.number("maxmem")
+        if memory is not None:
+            b_info.target_memkb = memory * 1024
+        if maxmem is not None:
+            b_info.max_memkb = maxmem * 1024
+            if memory is not None and memory > maxmem:
+                self.report("X103", "memory", f"memory ({memory} MiB) is larger than maxmem ({maxmem} MiB)")
+        elif memory is not None:
+            b_info.max_memkb = b_info.target_memkb
+        shadow = self.number("shadow_memory")
+        if shadow is not None:
+            b_info.shadow_memkb = shadow * 1024
+        videoram = self.number("videoram")
+        if videoram is not None:
+            b_info.video_memkb = videoram * 1024
+        b_info.claim_mode = True
+
+    def affinity(self, key: str, target: list) -> None:
+        from xlpy.config.specs.cpus import parse_cpu_list
+
+        if key not in self.cfg:
+            return
+        b_info = self.dc.b_info
+        value = self.cfg.value(key)
+        try:
+            if isinstance(value, ListValue):
+                maps = []
+                for item in value[: b_info.max_vcpus]:
+                    if isinstance(item, ListValue):
+                        raise SpecError(f"a nested list in `{key}' (xl crashes on it)")
+                    maps.append(sorted(parse_cpu_list(item, self.topology)))
+                b_info.numa_placement = False
+            else:
+                cpus = sorted(parse_cpu_list(value, self.topology))
+                maps = [cpus for _ in range(b_info.max_vcpus)]
+                if key == "cpus_soft":
+                    b_info.numa_placement = False
+        except SpecError as e:
+            self.report("T111", key, str(e))
+            return
+        target.extend(maps)
+
+    def boot(self) -> None:
+        b_info = self.dc.b_info
+        b_info.kernel = self.string("kernel")
+        b_info.ramdisk = self.string("ramdisk")
+        b_info.bootloader = self.string("bootloader")
+        firmware = self.string("firmware")
+        cmdline = self.string("cmdline")
+        root, extra = self.string("root"), self.string("extra")
+        if cmdline is not None:
+            if root is not None or extra is not None:
+                self.report("X105", "cmdline", "Warning: ignoring root= and extra= in favour of cmdline=")
+            b_info.cmdline = cmdline
+        elif root is not None:
+            b_info.cmdline = f"root={root} {extra}" if extra is not None else f"root={root}"
+        elif extra is not None:
+            b_info.cmdline = extra
+        if "bootloader_args" in self.cfg:
+            value = self.cfg.value("bootloader_args")
+            b_info.bootloader_args = [str(v) for v in value] if isinstance(value, ListValue) else str(value).split()
+        if self.guest_type in ("pv", "pvh"):
+            if b_info.kernel and firmware:
+                self.report("X106", "firmware", "ERROR: both kernel and firmware specified")
+            if not (b_info.kernel or b_info.bootloader or firmware):
+                self.report("X104", None, "Neither kernel nor bootloader specified")
+        if self.guest_type == "pvh" and isinstance(self.dc.b_info.u, PvhInfo):
+            u = self.dc.b_info.u
+            u.pvshim = self.flag("pvshim")
+            u.pvshim_path = self.string("pvshim_path")
+            u.pvshim_cmdline = self.string("pvshim_cmdline")
+            u.pvshim_extra = self.string("pvshim_extra")
+        if isinstance(b_info.u, PvInfo):
+            b_info.u.e820_host = self.flag("e820_host")
+
+    def actions(self) -> None:
+        for key, default in _ACTION_DEFAULTS.items():
+            text = self.string(key)
+            action = default
+            if text is not None:
+                action = _ACTIONS.get(text)
+                if action is None:
+                    self.report("T107", key, f'Unknown {key} action "{text}" specified')
+                    action = default
+            setattr(self.dc, key, action)
+
+    def platform(self) -> None:
+        b_info = self.dc.b_info
+        if "tsc_mode" in self.cfg:
+            value = self.cfg.value("tsc_mode")
+            number = None
+            try:
+                number = self.cfg.get_long("tsc_mode")
+            except (ConfigValueError, KeyError):
+                pass
+            if number is not None:
+                self.report("T109", "tsc_mode", 'specifying "tsc_mode" as an integer is deprecated; '
+                            'use the named variant, e.g. tsc_mode="always_emulate"')
+                if 0 <= number < len(_TSC_MODES):
+                    b_info.tsc_mode = TscMode(_TSC_MODES[number])
+                else:
+                    self.report("T108", "tsc_mode", f'ERROR: invalid value {number} for "tsc_mode"')
+            elif not isinstance(value, ListValue) and value in _TSC_MODES:
+                b_info.tsc_mode = TscMode(str(value))
+            else:
+                self.report("T108", "tsc_mode", f'ERROR: invalid value "{value}" for "tsc_mode"')
+        b_info.localtime = self.flag("localtime")
+        offset = self.number("rtc_timeoffset")
+        if offset is not None:
+            b_info.rtc_timeoffset = offset & 0xFFFFFFFF
+        b_info.disable_migrate = self.flag("nomigrate")
+        for key, field_name in (("max_grant_frames", "max_grant_frames"), ("max_maptrack_frames", "max_maptrack_frames")):
+            value = self.number(key)
+            if value is not None:
+                if not 0 <= value <= 2**31 - 1:
+                    self.report("T110", key, f"`{key}' must be between 0 and {2**31 - 1}")
+                else:
+                    setattr(b_info, field_name, value)
+        b_info.sched_params.weight = self.number("cpu_weight")
+        b_info.sched_params.cap = self.number("cap")
+        b_info.sched_params.period = self.number("period")
+        b_info.nested_hvm = self.flag("nestedhvm")
+        b_info.vpmu = self.flag("vpmu")
+        b_info.acpi = self.flag("acpi")
+        b_info.arch_x86.msr_relaxed = self.flag("msr_relaxed")
+
+    def devices(self) -> None:
+        from xlpy.config.specs.channel import parse_channel
+        from xlpy.config.specs.disk import parse_disk
+        from xlpy.config.specs.vif import parse_vif
+
+        for item in self.items("disk"):
+            try:
+                self.dc.disks.append(parse_disk(str(item)))
+            except SpecError as e:
+                self.report("D101", item, f"config parsing error in disk specification: {e}")
+        for devid, item in enumerate(self.items("vif")):
+            try:
+                self.dc.nics.append(parse_vif(str(item), devid))
+            except SpecError as e:
+                self.report("D102", item, str(e))
+        for devid, item in enumerate(self.items("channel")):
+            try:
+                self.dc.channels.append(parse_channel(str(item), devid))
+            except SpecError as e:
+                self.report("D103", item, str(e))
+
+    def key_hygiene(self) -> None:
+        seen: set[str] = set()
+        for setting in self.cfg.settings:
+            key = setting.name
+            if key in seen:
+                continue
+            seen.add(key)
+            scope = keys.SCOPE.get(key)
+            if scope is None:
+                guess = difflib.get_close_matches(key, keys.SCOPE, n=1, cutoff=0.75)
+                hint = f"; did you mean `{guess[0]}'?" if guess else " (xl ignores it)"
+                self.report("H101", key, f"unknown key `{key}'{hint}")
+                continue
+            if key in ("device_model", "vncviewer", "vif2"):
+                self.report("H103", key, f"`{key}' is ignored by xl 4.17")
+            elif scope == "dm" and self.guest_type == "pvh":
+                self.report("P106", key, f"`{key}' configures a device model, and PVH guests have none")
+            elif not keys.affects(key, self.guest_type) and key != "pvh":
+                self.report("H102", key, f"`{key}' has no effect for a {self.guest_type.upper()} guest")
+            elif key not in MODELLED and scope != "deprecated":
+                self.report("H105", key, f"`{key}' is accepted but not modelled by xlpy yet")
+
+    def pvh_rules(self) -> None:
+        """The original PVH design's rules that can be seen in the config."""
+        if not self.dc.is_legacy_pvh:
+            return
+        if self.dc.c_info.hap is False:
+            self.report("P102", "hap", "PVH guest must have HAP on: legacy PVH runs in an HVM container (remove hap=0)")
+        if self.dc.b_info.shadow_memkb:
+            self.report("P103", "shadow_memory", "legacy PVH guests cannot use shadow paging")
+        if self.dc.b_info.nested_hvm:
+            self.report("P104", "nestedhvm", "legacy PVH guests cannot run nested HVM")
+        if self.dc.b_info.tsc_mode not in (TscMode.DEFAULT, TscMode.NATIVE):
+            self.report("P105", "tsc_mode",
+                        f"Xen forced legacy PVH guests to tsc_mode=native; `{self.dc.b_info.tsc_mode.value}' is overridden")

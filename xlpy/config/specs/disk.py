@@ -1,0 +1,205 @@
+"""Disk specs: xl-disk-configuration(5), as libxlutil 4.17 lexes them.
+
+A spec is comma-separated. Keyword parameters (`vdev=`, `format=`, ...) may
+come in any order; the rest are positional: target, format, vdev, access
+(format is skipped after a deprecated `phy:`-style prefix). `target=` takes
+the whole rest of the spec, commas included.
+"""
+
+from __future__ import annotations
+
+import re
+
+from xlpy.config.specs import SpecError
+from xlpy.domain.devices import DeviceDisk, DiskBackend, DiskFormat
+
+_FORMATS = {"raw": DiskFormat.RAW, "qcow": DiskFormat.QCOW, "qcow2": DiskFormat.QCOW2,
+            "vhd": DiskFormat.VHD, "qed": DiskFormat.QED, "empty": DiskFormat.EMPTY, "": DiskFormat.RAW}
+_BACKENDS = {"phy": DiskBackend.PHY, "tap": DiskBackend.TAP, "qdisk": DiskBackend.QDISK,
+             "standalone": DiskBackend.STANDALONE}
+_FORMAT_PREFIX = re.compile(r"(raw|qcow2?|vhd):")
+_SCRIPT_PREFIX = re.compile(r"(iscsi|e?nbd|drbd):")
+_IGNORED_PREFIX = re.compile(r"(tapdisk|tap2?|aio|ioemu|file|phy):")
+_UNKNOWN_PREFIX = re.compile(r"[a-z][a-z0-9]*:(?=[^a-z0-9]|$)")
+_KEYWORD = re.compile(r"[a-z][-a-z0-9]*=")
+_FLAGS = {"direct-io-safe", "discard", "no-discard", "colo", "cdrom"}
+
+
+class _Spec:
+    def __init__(self) -> None:
+        self.disk = DeviceDisk(readwrite=1)
+        self.deprecated_prefix = False
+        self.access_set = False
+        self.target_set = False
+        self.format_set = False
+
+    def set_target(self, value: str) -> None:
+        if self.target_set:
+            raise SpecError(f"target respecified")
+        self.target_set = True
+        self.disk.pdev_path = value
+
+    def set_format(self, value: str) -> None:
+        if self.format_set:
+            raise SpecError(f"format respecified: near `{value}'")
+        self.format_set = True
+        if value not in _FORMATS:
+            raise SpecError(f"unknown value for format: {value}")
+        self.disk.format = _FORMATS[value]
+
+    def set_access(self, value: str) -> None:
+        if value == "cdrom":
+            self.set_cdrom()
+        elif value in ("", "w", "rw"):
+            self.disk.readwrite = 1
+        elif value in ("r", "ro"):
+            self.disk.readwrite = 0
+        else:
+            raise SpecError(f"unknown value for access: {value}")
+
+    def set_vdev(self, value: str) -> None:
+        if self.disk.vdev is not None:
+            raise SpecError(f"vdev respecified: near `{value}'")
+        self.disk.vdev = value
+
+    def vdev_and_devtype(self, value: str) -> bool:
+        """The legacy `vdev:devtype` form; false when there is no colon."""
+        vdev, sep, devtype = value.partition(":")
+        if not sep:
+            return False
+        if devtype == "cdrom":
+            self.set_cdrom()
+        elif devtype != "disk":
+            raise SpecError(f"unknown deprecated type: near `{devtype}'")
+        self.set_vdev(vdev)
+        return True
+
+    def set_cdrom(self) -> None:
+        self.disk.is_cdrom = 1
+        self.disk.removable = 1
+
+
+def parse_disk(spec: str) -> DeviceDisk:
+    """One disk spec string, as xl's disk= list items and block-attach take them."""
+    return parse_disk_args([spec])
+
+
+def parse_disk_args(specs: list[str]) -> DeviceDisk:
+    """Several spec pieces (block-attach's arguments): joined with commas, as libxlutil does."""
+    text = ",".join(specs)
+    try:
+        return _parse(text)
+    except SpecError as e:
+        raise SpecError(f"{e} in `{text}'") from None
+
+
+def _parse(text: str) -> DeviceDisk:
+    state = _Spec()
+    pos = 0
+    while pos < len(text):
+        rest = text[pos:]
+        if rest.startswith("target="):
+            state.set_target(rest[len("target="):])
+            break
+        m = _KEYWORD.match(rest)
+        if m:
+            piece, _, _ = rest.partition(",")
+            pos += len(piece) + 1
+            _keyword(state, piece[: m.end() - 1], piece[m.end():])
+            continue
+        if rest[0] in " \t\n":  # blanks between parameters are skipped
+            pos += 1
+            continue
+        for pattern, action in ((_FORMAT_PREFIX, "format"), (_SCRIPT_PREFIX, "script"), (_IGNORED_PREFIX, "ignore")):
+            m = pattern.match(rest)
+            if m:
+                state.deprecated_prefix = True
+                if action == "format":
+                    state.set_format(m.group(1))
+                elif action == "script":
+                    state.disk.script = f"block-{m.group(1)}"
+                pos += m.end()
+                break
+        else:
+            if _UNKNOWN_PREFIX.match(rest):
+                raise SpecError(f"unknown deprecated disk prefix: near `{rest}'")
+            piece, _, _ = rest.partition(",")
+            pos += len(piece) + 1
+            if piece in _FLAGS:
+                _flag(state, piece)
+            else:
+                _positional(state, piece)
+    return _finish(state)
+
+
+def _keyword(state: _Spec, key: str, value: str) -> None:
+    disk = state.disk
+    if key == "format":
+        state.set_format(value)
+    elif key == "vdev":
+        state.set_vdev(value)
+    elif key == "access":
+        state.access_set = True
+        state.set_access(value)
+    elif key == "devtype":
+        if value == "cdrom":
+            state.set_cdrom()
+        elif value != "disk":
+            raise SpecError(f"unknown value for type: {value}")
+    elif key == "backendtype":
+        if value not in _BACKENDS:
+            raise SpecError(f"unknown value for backendtype: {value}")
+        disk.backend = _BACKENDS[value]
+    elif key == "backend":
+        disk.backend_domname = value
+    elif key == "script":
+        disk.script = value
+    else:
+        raise SpecError(f"unknown parameter `{key}={value}'")
+
+
+def _flag(state: _Spec, flag: str) -> None:
+    if flag == "direct-io-safe":
+        state.disk.direct_io_safe = True
+    elif flag == "discard":
+        state.disk.discard_enable = True
+    elif flag == "no-discard":
+        state.disk.discard_enable = False
+    elif flag == "cdrom":
+        state.set_cdrom()
+    elif flag == "colo":
+        state.disk.colo_enable = True
+
+
+def _positional(state: _Spec, piece: str) -> None:
+    disk = state.disk
+    if not state.target_set:
+        state.set_target(piece)
+    elif not state.deprecated_prefix and disk.format is DiskFormat.UNKNOWN:
+        if not disk.pdev_path and state.vdev_and_devtype(piece):
+            disk.format = DiskFormat.EMPTY
+        else:
+            state.set_format(piece)
+    elif disk.vdev is None:
+        if not state.vdev_and_devtype(piece):
+            state.set_vdev(piece)
+    elif not state.access_set:
+        state.access_set = True
+        state.set_access(piece)
+    else:
+        raise SpecError(f"too many positional parameters: near `{piece}'")
+
+
+def _finish(state: _Spec) -> DeviceDisk:
+    disk = state.disk
+    if not disk.vdev:
+        raise SpecError("no vdev specified")
+    if disk.pdev_path is None and not disk.removable:
+        raise SpecError("no target specified (and device not removable)")
+    if disk.is_cdrom:
+        disk.readwrite = 0
+        if not disk.pdev_path:
+            disk.format = DiskFormat.EMPTY
+    if disk.format is DiskFormat.UNKNOWN:
+        disk.format = DiskFormat.RAW
+    return disk
