@@ -26,3 +26,24 @@ def block_attach(g, domain: str, spec: tuple[str, ...]) -> None:
         sys.stdout.write("disk: " + disk.to_json() + "\n")
         return
     need_domain_support("block-attach")
+
+
+@click.command("network-attach", context_settings={"ignore_unknown_options": True})
+@click.argument("domain")
+@click.argument("spec", nargs=-1)
+@click.pass_obj
+def network_attach(g, domain: str, spec: tuple[str, ...]) -> None:
+    """Attach a network interface: <Domain> [key=value...]"""
+    from xlpy.config.specs import SpecError
+    from xlpy.config.specs.vif import VifError, parse_vif_args
+
+    try:
+        nic = parse_vif_args(list(spec), warn=lambda message: click.echo(message, err=True))
+    except VifError as e:
+        fail(str(e))
+    except SpecError as e:
+        fail(f"command line: config parsing error in vif: {e}")
+    if g.dry_run:
+        sys.stdout.write("vif: " + nic.to_json() + "\n")
+        return
+    need_domain_support("network-attach")

@@ -72,6 +72,7 @@ class DeviceNic(Struct):
     rate_bytes_per_interval: int = 0
     rate_interval_usecs: int = 0
     gatewaydev: str | None = None
+    trusted: bool | None = defbool()
 
 
 @dataclass
