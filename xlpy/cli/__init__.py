@@ -19,6 +19,7 @@ import click
 
 COMMANDS: dict[str, str] = {
     "block-attach": "xlpy.cli.devices:block_attach",
+    "create": "xlpy.cli.create:create",
     "network-attach": "xlpy.cli.devices:network_attach",
 }
 

@@ -76,16 +76,16 @@ class _Builder:
     # -- reporting -----------------------------------------------------------
 
     def report(self, code: str, key_or_pos, message: str, severity: Severity | None = None) -> None:
-        if isinstance(key_or_pos, str):
+        if hasattr(key_or_pos, "line"):
+            line, column = key_or_pos.line, key_or_pos.column
+        elif isinstance(key_or_pos, str):
             try:
                 s = self.cfg.last(key_or_pos)
                 line, column = s.line, s.column
             except KeyError:
                 line = column = None
-        elif key_or_pos is None:
-            line = column = None
         else:
-            line, column = key_or_pos.line, key_or_pos.column
+            line = column = None
         self.diagnostics.append(Diagnostic(
             code, severity or rule(code).severity, message, self.cfg.filename, line, column,
         ))

@@ -20,3 +20,17 @@ class Topology:
         """CPUs are split evenly and contiguously across the nodes."""
         per_node = max(1, self.nr_cpus // self.nr_nodes)
         return min(cpu // per_node, self.nr_nodes - 1)
+
+
+def current_topology() -> Topology:
+    """The topology dry runs use: XLPY_HOST_PROFILE (YAML with nr_cpus and
+    nr_nodes) when set, else the default host."""
+    import os
+
+    path = os.environ.get("XLPY_HOST_PROFILE")
+    if not path:
+        return Topology()
+    import yaml
+
+    with open(path) as f:
+        return Topology.from_profile(yaml.safe_load(f) or {})

@@ -55,8 +55,10 @@ def parse_mac(text: str) -> str:
 
 
 def parse_vif(spec: str, devid: int | None = None, warn=None) -> DeviceNic:
-    """One vif= item (a comma-separated list of key=value)."""
-    return parse_vif_args(spec.split(","), devid, warn)
+    """One vif= item (a comma-separated list of key=value); xl skips blanks
+    before each key and empty items, and keeps trailing blanks in values."""
+    pieces = [p.lstrip(" \t") for p in spec.split(",")]
+    return parse_vif_args([p for p in pieces if p], devid, warn)
 
 
 def parse_vif_args(pieces: list[str], devid: int | None = None, warn=None) -> DeviceNic:
@@ -64,7 +66,7 @@ def parse_vif_args(pieces: list[str], devid: int | None = None, warn=None) -> De
     warn = warn or (lambda message: None)
     nic = DeviceNic(devid=devid)
     for piece in pieces:
-        key, sep, value = piece.strip().partition("=")
+        key, sep, value = piece.partition("=")
         if not sep:
             if key == "trusted":
                 nic.trusted = True
