@@ -15,7 +15,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("XLPY_SHARED", ROOT.parent / "shared"))
+
+
+def _shared_dir() -> Path:
+    """../shared beside the checkout; for a git worktree elsewhere, beside
+    the main checkout it belongs to. XLPY_SHARED overrides both."""
+    if "XLPY_SHARED" in os.environ:
+        return Path(os.environ["XLPY_SHARED"])
+    beside = ROOT.parent / "shared"
+    git = ROOT / ".git"
+    if not beside.is_dir() and git.is_file():  # "gitdir: <main>/.git/worktrees/<name>"
+        gitdir = Path(git.read_text().partition(":")[2].strip())
+        if len(gitdir.parents) > 2:
+            return gitdir.parents[2].parent / "shared"
+    return beside
+
+
+SHARED = _shared_dir()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 XEN_PACKAGES_HINT = "apt-get install libxen-dev libxenmisc4.17 xen-utils-4.17 xen-doc"

@@ -1,51 +1,72 @@
-"""The real libxlutil (Debian's libxenmisc4.17), loaded in-process through the
-ctypes oracle that ../shared/oracles/xlu provides.
-
-Callers must not feed it a NUL byte inside a quoted string: libxlutil aborts
-on that (the oracle's own command line forks to survive it; tests that need
-speed call it in-process instead and avoid that input).
+"""The real libxlutil (Debian's libxenmisc4.17), through the ctypes oracle
+that ../shared/oracles/xlu provides, kept loaded in one worker process
+(tests/xlu_worker.py) for the whole test session.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import atexit
+import base64
+import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 from conftest import SHARED, XEN_PACKAGES_HINT, require
 
-_module = None
+ORACLE = SHARED / "oracles" / "xlu" / "xlu_oracle.py"
+_worker: subprocess.Popen | None = None
 
 
-def oracle():
-    """The oracle module (skips or, in CI, fails when libxlutil is missing)."""
-    global _module
-    if _module is None:
-        path = SHARED / "oracles" / "xlu" / "xlu_oracle.py"
-        require(path.is_file(), f"the libxlutil oracle is not at {path}")
-        require(
-            os.path.exists("/usr/lib/x86_64-linux-gnu/libxlutil.so.4.17")
-            or os.path.exists("/usr/lib/aarch64-linux-gnu/libxlutil.so.4.17"),
-            f"Debian's libxlutil 4.17 is not installed ({XEN_PACKAGES_HINT})",
-        )
-        spec = importlib.util.spec_from_file_location("xlu_oracle", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _module = module
-    return _module
+def _available() -> None:
+    """Skip (or, in CI, fail) when the oracle or libxlutil is missing."""
+    require(ORACLE.is_file(), f"the libxlutil oracle is not at {ORACLE}")
+    require(
+        os.path.exists("/usr/lib/x86_64-linux-gnu/libxlutil.so.4.17")
+        or os.path.exists("/usr/lib/aarch64-linux-gnu/libxlutil.so.4.17"),
+        f"Debian's libxlutil 4.17 is not installed ({XEN_PACKAGES_HINT})",
+    )
+
+
+def _start() -> subprocess.Popen:
+    global _worker
+    worker = Path(__file__).with_name("xlu_worker.py")
+    _worker = subprocess.Popen(
+        [sys.executable, str(worker), str(ORACLE)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    return _worker
+
+
+def _stop() -> None:
+    if _worker is not None and _worker.poll() is None:
+        _worker.stdin.close()
+        _worker.wait(timeout=10)
+
+
+atexit.register(_stop)
 
 
 def parse_config(text: str | bytes, source: str = "cfg") -> dict:
-    """libxlutil's answer for config text, as the oracle's `cfg` command gives it."""
-    import tempfile
-
+    """libxlutil's answer for config text, as the oracle's `cfg` command gives
+    it; `{"ok": False, "crashed": True}` if libxlutil killed the worker."""
+    _available()
     data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
-    module = oracle()
-    # The oracle's Report writes to a per-call file that run_isolated normally makes.
-    module._REPORT_FILE = tempfile.TemporaryFile()
+    worker = _worker if _worker is not None and _worker.poll() is None else _start()
+    request = json.dumps({"data": base64.b64encode(data).decode(), "source": source})
     try:
-        return module.cmd_cfg(data, source)
-    finally:
-        module._REPORT_FILE.close()
+        worker.stdin.write(request + "\n")
+        worker.stdin.flush()
+        answer = worker.stdout.readline()
+    except BrokenPipeError:
+        answer = ""
+    if not answer:
+        worker.wait(timeout=10)
+        return {"ok": False, "crashed": True, "rc": worker.returncode}
+    result = json.loads(answer)
+    assert "oracle_exception" not in result, result
+    return result
 
 
 def xlpy_view(cfg) -> dict:

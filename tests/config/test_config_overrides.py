@@ -30,3 +30,16 @@ def test_a_malformed_override_is_reported_as_such():
         parse("a = 1\n", "g.cfg").with_overrides(["memory="])
     assert str(info.value).startswith("command line:1:")
     assert "in setting `memory='" in str(info.value)
+
+
+def test_a_malformed_override_carries_xls_own_report():
+    # xl appends "\n", then each KEY=VALUE and "\n", then "\n" to the file
+    # text and parses the whole (xl-reference 1.7); libxlutil's report for
+    # that text is what xl prints.
+    from xlu_oracle import parse_config
+
+    text, overrides = 'name = "g"\nmemory = 512\nvcpus = 2', ["vcpus=4", "memory="]
+    with pytest.raises(ConfigSyntaxError) as info:
+        parse(text, "g.cfg").with_overrides(overrides)
+    expected = parse_config(text + "\n" + "".join(f"{o}\n" for o in overrides) + "\n", "g.cfg")
+    assert info.value.xl_report == expected["error"]

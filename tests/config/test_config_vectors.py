@@ -39,6 +39,7 @@ def test_parse_matches_libxlutil(case):
             parse_bytes(data, "cfg")
         assert info.value.line == libxlutil_line(case["parse_report"])
         assert str(info.value).startswith(f"cfg:{info.value.line}:{info.value.column}: ")
+        assert info.value.xl_report == case["parse_report"]
         return
     cfg = parse_bytes(data, "cfg")
     for getter in case["getters"]:

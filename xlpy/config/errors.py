@@ -35,8 +35,9 @@ class ConfigReadError(ConfigError):
 
 
 class ConfigSyntaxError(ConfigError):
-    """libxlutil would reject the file. `errors` lists every error found, first
-    one first (this error is `errors[0]`), as (line, column, code, message)."""
+    """libxlutil would reject the file. `errors` lists every error libxlutil
+    reports, in its order (this error is `errors[0]`), as (line, column,
+    code, message). `xl_report` is the text xl itself prints for the file."""
 
     code = "S001"
 
@@ -48,7 +49,9 @@ class ConfigSyntaxError(ConfigError):
         message: str,
         code: str = "S001",
         errors: list[tuple[int, int, str, str]] | None = None,
+        xl_report: str = "",
     ) -> None:
         self.code = code
         self.errors = errors or [(line, column, code, message)]
+        self.xl_report = xl_report
         super().__init__(filename, line, column, message)

@@ -5,14 +5,15 @@ cache, see `_load_parser`). It runs with an inline transformer, so settings are
 recorded as each assignment is reduced, exactly when libxlutil stores them.
 
 A valid file takes one pass. When anything is wrong, the file is parsed again
-token by token to find every error, recovering at the next newline as
-libxlutil's `error NEWLINE` rule does, and the first error is raised as a
-`ConfigSyntaxError`.
+token by token the way bison runs libxlutil's grammar (its error recovery,
+default reductions and one-error-per-line rule), so the `ConfigSyntaxError`
+raised lists the errors xl would print, and carries xl's exact report.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -40,27 +41,88 @@ _SIMPLE_ESCAPES = {
 _TOKEN_NAMES = {
     "$END": "$end", "IDENT": "IDENT", "STRING": "STRING", "NUMBER": "NUMBER",
     "_NL": "NEWLINE", "PLUSEQ": "+=", "EQUALS": "'='", "_SEMI": "';'",
-    "LSQB": "'['", "_RSQB": "']'", "_COMMA": "','",
+    "LSQB": "'['", "RSQB": "']'", "_COMMA": "','",
 }
-_TOKEN_ORDER = list(_TOKEN_NAMES)
 _PYTHON_CHARS = set("+-.():")
+# What C strtoul(s, &end, 10) reads: blanks, a sign, digits.
+_NUMERIC_ESCAPE = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+")
+
+
+class _Error:
+    """One error, as xlpy words it and as libxlutil prints it."""
+
+    __slots__ = ("line", "column", "code", "message", "lexical", "raw_line", "xl_line", "xl_near", "xl_message")
+
+    def __init__(self, line, column, code, message, lexical, raw_line, xl_text, xl_message):
+        self.line, self.column, self.code, self.message = line, column, code, message
+        self.lexical = lexical
+        # libxlutil's own numbers: the lexer's line when the error was seen
+        # (one past a newline token), the line it prints and its `near' text.
+        self.raw_line = raw_line
+        self.xl_near, back = _xl_near(xl_text)
+        self.xl_line = raw_line - back
+        self.xl_message = xl_message
+
+
+def _xl_near(text: str) -> tuple[str, int]:
+    """libxlutil's `near ...` for the scanner's current text, and how many
+    lines it subtracts (a token ending in a newline is reported a line early)."""
+    back = 0
+    if text.endswith("\n"):
+        text, back = text[:-1], 1
+        if not text:
+            return "<newline>", back
+    text = text.rstrip(" \t")
+    if not text:
+        return "", back
+    return "`" + text.split("\x00", 1)[0] + "'", back
 
 
 class _Sink:
-    """What one parse collects; reset before each parse (the parser is shared)."""
+    """What one parse collects; reset before each parse (the parser is shared).
 
-    def __init__(self, filename: str, length: int) -> None:
+    Errors are kept as libxlutil reports them: in the order it meets them, an
+    error dropped when its line is not past the last lexical error's line.
+    Errors found by the lexer wait in `pending` until the parser has used the
+    token before them, because bison reduces a finished assignment (and may
+    report a `+=` mismatch) before it asks the lexer for the next token.
+    """
+
+    def __init__(self, filename: str, text: str) -> None:
         self.filename = filename
-        self.length = length
+        self.text = text
+        self.length = len(text)
         self.settings: list[Setting] = []
         self.effective: dict = {}
-        self.errors: list[tuple[int, int, str, str, bool]] = []  # line, col, code, msg, lexical
+        self.errors: list[_Error] = []
+        self.pending: list[_Error] = []
+        self.failed = False
+        self.lexerr_line = -1
         self.notes: list[Diagnostic] = []
+        self.strings: dict[int, str] = {}
+        self.previous = None  # the token fed before the current one (bison's yytext at a reduction)
+        self.lexerr_end = -1  # where the last lexical error's text ends
+        self.dropped_at_eof = ""
         self.depth = 0
+        self.skipping = False
         self.looks_like_python = False
 
-    def error(self, line: int, column: int, code: str, message: str, lexical: bool = False) -> None:
-        self.errors.append((line, column, code, message, lexical))
+    def lexer_error(self, error: _Error) -> None:
+        self.failed = True
+        self.pending.append(error)
+
+    def flush(self) -> None:
+        for error in self.pending:
+            self.commit(error)
+        self.pending.clear()
+
+    def commit(self, error: _Error) -> None:
+        self.failed = True
+        if error.raw_line <= self.lexerr_line:
+            return
+        self.errors.append(error)
+        if error.lexical:
+            self.lexerr_line = error.raw_line
 
 
 class _TooDeep(Exception):
@@ -82,33 +144,56 @@ def _on_lexical_error(tok):
     text = tok.value
     if text[0] in _PYTHON_CHARS:
         sink.looks_like_python = True
-    if len(text) == 1 and tok.end_pos == sink.length:
-        # libxlutil's lexer reports a bad character only once it has seen the
-        # input after it; a single one that ends the file is silently dropped.
+    # A lone bad character takes the blank or newline after it into
+    # libxlutil's error text; a newline is counted first, so that error (and
+    # the newline token) sit on the next line for its "one error per line".
+    lone = len(text) == 1 and len(text.encode("utf-8", "surrogateescape")) == 1  # flex reads bytes
+    after = sink.text[tok.end_pos : tok.end_pos + 1] if lone else ""
+    if lone and not after:
+        # A single bad character that ends the file is silently dropped: the
+        # lexer reports it only once it has seen what follows.
         sink.notes.append(Diagnostic(
             DROPPED_AT_EOF, Severity.WARNING,
             f"`{_shown(text)}' at the very end of the file is silently ignored by xl; remove it",
             sink.filename, tok.line, tok.column,
         ))
+        sink.dropped_at_eof = text
         return tok
-    sink.error(tok.line, tok.column, LEXICAL, _lexical_message(text), lexical=True)
+    raw_line = tok.line + (after == "\n")
+    if after == "\n":
+        sink.lexerr_end = tok.end_pos
+    sink.lexer_error(_Error(tok.line, tok.column, LEXICAL, _lexical_message(text), True,
+                            raw_line, text + after, "lexical error"))
+    return tok
+
+
+def _on_string(tok):
+    # libxlutil unquotes a string as it lexes it, so its escape errors come
+    # before anything the parser finds at that token.
+    sink = _sink()
+    # After any error libxlutil no longer unquotes (nor checks) strings.
+    sink.strings[tok.start_pos] = tok.value[1:-1] if sink.failed else _dequote(tok, sink)
     return tok
 
 
 def _on_open_bracket(tok):
     sink = _sink()
+    if sink.skipping:
+        return tok
     sink.depth += 1
     if sink.depth > MAX_LIST_DEPTH:
-        sink.error(
+        raise _TooDeep(_Error(
             tok.line, tok.column, TOO_DEEP,
             f"lists nested more than {MAX_LIST_DEPTH} deep (xl runs out of parser stack: memory exhausted)",
-        )
-        raise _TooDeep()
+            False, tok.line, tok.value, "memory exhausted",
+        ))
     return tok
 
 
 def _on_close_bracket(tok):
-    _sink().depth -= 1
+    sink = _sink()
+    if not sink.skipping:
+        sink.depth -= 1
     return tok
 
 
@@ -116,12 +201,12 @@ def _atom(children):
     tok = children[0]
     if tok.type == "NUMBER":
         return Atom(tok.value, tok.line, tok.column)
-    return Atom(_dequote(tok), tok.line, tok.column)
+    return Atom(_sink().strings[tok.start_pos], tok.line, tok.column)
 
 
 def _list(children):
     lsqb = children[0]
-    return ListValue(children[1:], lsqb.line, lsqb.column)
+    return ListValue(children[1:-1], lsqb.line, lsqb.column)
 
 
 def _assignment(children):
@@ -133,10 +218,15 @@ def _assignment(children):
     previous = sink.effective.get(name)
     if op.value == "+=" and previous is not None:
         if isinstance(previous, ListValue) != isinstance(value, ListValue):
-            sink.error(
-                value.line, value.column, APPEND_MISMATCH,
-                "can't add [list] to \"string\" or vice versa",
-            )
+            if not sink.errors:  # libxlutil stops combining values after any error
+                # Reported where bison is: at the value's last token.
+                last = sink.previous
+                line, column, text = (
+                    (last.line, last.column, last.value) if last is not None else (value.line, value.column, "")
+                )
+                sink.commit(_Error(line, column, APPEND_MISMATCH,
+                                   "can't add [list] to \"string\" or vice versa", True, line, text,
+                                   "can't add [list] to \"string\" or vice versa"))
             return setting
         if isinstance(value, ListValue):
             value = ListValue([*previous, *value], value.line, value.column)
@@ -146,13 +236,19 @@ def _assignment(children):
     return setting
 
 
-def _dequote(tok) -> str:
+def _escape_error(tok, sink, message: str, hint: str = "") -> None:
+    human = message.replace("backlash", "backslash")  # libxlutil's own typo stays in its message only
+    sink.lexer_error(_Error(tok.line, tok.column, ESCAPE, f"near `{_shown(tok.value)}': {human}{hint}",
+                            True, tok.line, tok.value, message))
+
+
+def _dequote(tok, sink) -> str:
     """A quoted string's text, unescaped with libxlutil's rules and quirks."""
     raw = tok.value[1:-1]
-    sink = _sink()
     if "\x00" in raw:
-        sink.error(tok.line, tok.column, NUL_IN_STRING,
-                   "NUL byte inside a quoted string (xl aborts on this file)")
+        sink.lexer_error(_Error(tok.line, tok.column, NUL_IN_STRING,
+                                "NUL byte inside a quoted string (xl aborts on this file)", True,
+                                tok.line, tok.value, "NUL byte in a quoted string: xl aborts"))
         return raw.replace("\x00", "")
     if "\\" not in raw:
         return raw
@@ -169,33 +265,27 @@ def _dequote(tok) -> str:
             out.append(_SIMPLE_ESCAPES[ch])
             i += 2
         elif ch == "x":
-            sink.error(tok.line, tok.column, ESCAPE,
-                       f"near `{_shown(tok.value)}': invalid digit after backslash hexnumerical "
-                       "character escape in quoted string (xl rejects every \\x escape; "
-                       "write the character itself)")
+            _escape_error(tok, sink, "invalid digit after backslash hexnumerical character escape in quoted string",
+                          " (xl rejects every \\x escape; write the character itself)")
             return "".join(out)
-        elif ch.isdigit() and ch.isascii():
-            # libxlutil reads up to three more characters in base 10, needs at
-            # least two digits, and then drops the value: nothing is emitted.
-            digits = 0
-            while digits < 3 and i + 2 + digits < len(raw) and raw[i + 2 + digits] in "0123456789":
-                digits += 1
-            if digits < 2:
-                sink.error(tok.line, tok.column, ESCAPE,
-                           f"near `{_shown(tok.value)}': invalid digit after backslash octalnumerical "
-                           "character escape in quoted string")
+        elif "0" <= ch <= "7":
+            # libxlutil hands the next three characters to strtoul in base 10,
+            # wants it to use at least two of them, and drops the value:
+            # nothing is emitted.
+            m = _NUMERIC_ESCAPE.match(raw[i + 2 : i + 5])
+            if m is None or m.end() < 2:
+                _escape_error(tok, sink, "invalid digit after backslash octalnumerical character escape in quoted string")
                 return "".join(out)
-            escape = raw[i : i + 2 + digits]
+            escape = raw[i : i + 2 + m.end()]
             sink.notes.append(Diagnostic(
                 OCTAL_DROPPED, Severity.WARNING,
-                f"escape `{escape}' is dropped: xl reads numeric escapes wrongly and "
+                f"escape `{_shown(escape)}' is dropped: xl reads numeric escapes wrongly and "
                 "emits nothing for them; write the character itself",
                 sink.filename, tok.line, tok.column + 1 + i,
             ))
-            i += 2 + digits
+            i += 2 + m.end()
         else:
-            sink.error(tok.line, tok.column, ESCAPE,
-                       f"near `{_shown(tok.value)}': invalid character after backslash in quoted string")
+            _escape_error(tok, sink, "invalid character after backlash in quoted string")
             return "".join(out)
     return "".join(out)
 
@@ -225,7 +315,9 @@ def _lexical_message(text: str) -> str:
 
 # -- building and caching the parser ------------------------------------------
 
-_CALLBACKS = {"LEXERR": _on_lexical_error, "LSQB": _on_open_bracket, "_RSQB": _on_close_bracket}
+_CALLBACKS = {
+    "LEXERR": _on_lexical_error, "STRING": _on_string, "LSQB": _on_open_bracket, "RSQB": _on_close_bracket,
+}
 _parser_lock = threading.Lock()
 _parser = None
 
@@ -362,7 +454,7 @@ def parse_with_overrides(text: str, filename: str, overrides: list[str]) -> Conf
         return parse(text, filename)
     head = text + "\n"
     first_line = head.count("\n") + 1
-    combined = head + "".join(f"{o}\n" for o in overrides)
+    combined = head + "".join(f"{o}\n" for o in overrides) + "\n"
     try:
         sink = _run(combined, filename)
     except ConfigSyntaxError as e:
@@ -370,7 +462,7 @@ def parse_with_overrides(text: str, filename: str, overrides: list[str]) -> Conf
             bad = overrides[e.line - first_line]
             message = e.message
             raise ConfigSyntaxError(
-                "command line", 1, e.column, f"in setting `{bad}': {message}", e.code, e.errors
+                "command line", 1, e.column, f"in setting `{bad}': {message}", e.code, e.errors, e.xl_report
             ) from None
         raise
     return ConfigFile(filename, sink.settings, sink.notes, text, first_line, sink.effective)
@@ -380,11 +472,11 @@ def _run(text: str, filename: str) -> _Sink:
     from lark.exceptions import UnexpectedInput
 
     parser = get_parser()
-    sink = _state.sink = _Sink(filename, len(text))
+    sink = _state.sink = _Sink(filename, text)
     try:
         try:
             parser.parse(text)
-            failed = bool(sink.errors)
+            failed = sink.failed
         except (UnexpectedInput, _TooDeep):
             failed = True
         if failed:
@@ -395,75 +487,143 @@ def _run(text: str, filename: str) -> _Sink:
 
 
 def _raise_all_errors(parser, text: str, filename: str) -> None:
-    """Parse again token by token, recovering at newlines, and raise the first error."""
+    """Parse again token by token as bison does, and raise the first error.
+
+    After a syntax error bison drops tokens up to the next newline and goes
+    on, and it stays quiet about further syntax errors until three tokens
+    have been shifted since (its yyerrstatus); both are reproduced so that
+    `errors` is the list libxlutil prints.
+    """
     from lark.exceptions import UnexpectedToken
 
-    sink = _state.sink = _Sink(filename, len(text))
-    tokens = []
-    try:
-        for tok in parser.lex(text):
-            tokens.append(tok)
-    except _TooDeep:
-        pass
-    except Exception as e:  # the lexer cannot fail on this grammar, but never hide it
-        sink.error(1, 1, LEXICAL, f"lexical error: {e}", lexical=True)
-
+    sink = _state.sink = _Sink(filename, text)
     interactive = parser.parse_interactive()
-    skipping = False
-    for tok in tokens:
-        if skipping:
-            if tok.type == "_NL":
-                skipping = False
-                interactive = parser.parse_interactive()
-            continue
+    quiet = 0
+    last = None
+    tokens = parser.lex(text)
+    while True:
         try:
-            interactive.feed_token(tok)
-        except UnexpectedToken as e:
-            sink.error(tok.line, tok.column, SYNTAX, _syntax_message(tok.type, tok.value, e.expected))
+            tok = next(tokens)
+        except StopIteration:
+            break
+        except _TooDeep as deep:
+            sink.flush()
+            sink.commit(deep.args[0])
+            return _raise_first(sink)
+        if sink.skipping:
+            sink.flush()
             if tok.type == "_NL":
+                sink.skipping, sink.depth, quiet = False, 0, 2
                 interactive = parser.parse_interactive()
+        else:
+            try:
+                interactive.feed_token(tok)
+            except UnexpectedToken as e:
+                # Brackets open before this token (the lexer has counted it).
+                depth = sink.depth - (tok.type == "LSQB") + (tok.type == "RSQB")
+                whole_file = _expecting(e.expected, depth) == "$end"
+                if whole_file:
+                    # Bison reduced the finished assignment (storing it, or
+                    # refusing its +=) before it even read this token.
+                    try:
+                        interactive.feed_eof(tok)
+                    except UnexpectedToken:
+                        pass
+                sink.flush()
+                if not quiet:
+                    sink.commit(_syntax_error(tok, e.expected, depth))
+                if whole_file:
+                    # Bison has reduced the whole file: no state on its stack
+                    # can take the error, so it gives up here.
+                    return _raise_first(sink)
+                if tok.type == "_NL":
+                    sink.depth, quiet = 0, 2
+                    interactive = parser.parse_interactive()
+                else:
+                    sink.skipping, quiet = True, 3
             else:
-                skipping = True
-    if not skipping and sink.depth <= MAX_LIST_DEPTH:
+                sink.flush()
+                quiet = max(quiet - 1, 0)
+        sink.previous = last = tok
+    if not sink.skipping and last is not None:
         try:
-            interactive.feed_eof(tokens[-1] if tokens else None)
+            interactive.feed_eof(last)
         except UnexpectedToken as e:
-            # Reported where the last token ends, as libxlutil does.
-            last = tokens[-1] if tokens else None
-            line, column = (last.line, last.column + len(last.value.rstrip("\n"))) if last else (1, 1)
-            sink.error(line, column, SYNTAX, _syntax_message("$END", "", e.expected))
+            sink.flush()
+            if not quiet:
+                sink.commit(_eof_error(text, last, e.expected, sink.depth))
+    sink.flush()
+    _raise_first(sink)
 
-    errors = _reported(sink.errors)
-    if not errors:  # the first pass failed, so the second must have found why
-        errors = [(1, 1, SYNTAX, "syntax error")]
-    line, column, code, message = errors[0]
+
+def _raise_first(sink: _Sink) -> None:
+    errors = sink.errors or [_Error(1, 1, SYNTAX, "syntax error", False, 1, "", "syntax error")]
+    first = errors[0]
+    message = first.message
+    report = "".join(
+        f"{sink.filename}:{e.xl_line}: config parsing error near {e.xl_near}: {e.xl_message}\n" for e in errors
+    )
     if sink.looks_like_python:
         message += " (this file looks like Python: xl no longer supports Python configs)"
-    raise ConfigSyntaxError(filename, line, column, message, code, errors)
+        report += _PYTHON_WARNING
+    raise ConfigSyntaxError(
+        sink.filename, first.line, first.column, message, first.code,
+        [(e.line, e.column, e.code, e.message) for e in errors], report,
+    )
 
 
-def _reported(errors) -> list[tuple[int, int, str, str]]:
-    """Errors in file order. As in libxlutil, a syntax error is not reported
-    on a line that already had a lexical error (the lexer's dropped text is
-    usually what confused the parser)."""
-    lexical_lines = {e[0] for e in errors if e[4]}
-    return [
-        (line, column, code, message)
-        for line, column, code, message, lexical in sorted(errors, key=lambda e: (e[0], e[1]))
-        if lexical or code != SYNTAX or line not in lexical_lines
-    ]
+_PYTHON_WARNING = (
+    "warning: Config file looks like it contains Python code.\n"
+    "warning:  Arbitrary Python is no longer supported.\n"
+    "warning:  See https://wiki.xen.org/wiki/PythonInXlConfig\n"
+)
 
 
-def _syntax_message(token_type: str, value: str, expected) -> str:
-    unexpected = _TOKEN_NAMES.get(token_type, token_type)
-    if token_type == "$END":
-        near = "end of file"
-    elif token_type == "_NL" and value.startswith("\n"):
+def _syntax_error(tok, expected, depth: int) -> _Error:
+    unexpected = _TOKEN_NAMES.get(tok.type, tok.type)
+    if tok.type == "_NL" and tok.value == "\n":
         near = "<newline>"
     else:
-        near = f"`{_shown(value.rstrip())}'"
-    names = [_TOKEN_NAMES[t] for t in _TOKEN_ORDER if t in expected]
-    message = f"syntax error near {near}: unexpected {unexpected}"
-    if names and len(names) <= 4:
-        message += ", expecting " + " or ".join(names)
-    return message
+        near = f"`{_shown(tok.value.rstrip())}'"
+    raw_line = _raw_line(tok)
+    return _Error(tok.line, tok.column, SYNTAX, f"syntax error near {near}: {_unexpected(unexpected, expected, depth)}",
+                  False, raw_line, tok.value, f"syntax error, {_unexpected(unexpected, expected, depth)}")
+
+
+def _raw_line(tok) -> int:
+    """The line libxlutil's lexer gives a token: its own, except a newline
+    that ends a lexical error, which comes after the error counted it."""
+    if tok.type == "_NL" and tok.start_pos == _sink().lexerr_end:
+        return tok.line + 1
+    return tok.line
+
+
+def _eof_error(text: str, last, expected, depth: int) -> _Error:
+    # Reported where the last token ends; libxlutil keeps the last token's line.
+    line, column = last.line, last.column + len(last.value.rstrip("\n"))
+    raw_line = _raw_line(last)
+    error = _Error(line, column, SYNTAX, f"syntax error near end of file: {_unexpected('$end', expected, depth)}",
+                   False, raw_line, "", f"syntax error, {_unexpected('$end', expected, depth)}")
+    # The scanner's text at the end is empty, or the lone character dropped there.
+    error.xl_near, error.xl_line = "`" + _sink().dropped_at_eof.split("\x00")[0] + "'", raw_line
+    return error
+
+
+def _unexpected(name: str, expected, depth: int) -> str:
+    return f"unexpected {name}, expecting {_expecting(expected, depth)}"
+
+
+def _expecting(expected, depth: int) -> str:
+    """Bison's `expecting ...` list. Bison makes a state's most common
+    reduction its default and detects an error only once no default
+    applies, so it lists the tokens of the state it has reduced to, which
+    is decided by where in a statement the error is."""
+    if depth > 0:  # anywhere inside a list
+        return "']'"
+    if "IDENT" in expected:  # at the start of a statement
+        return "$end or IDENT or NEWLINE or ';'"
+    if "EQUALS" in expected:  # after a key
+        return "+= or '='"
+    if "LSQB" in expected:  # after `=` or `+=`
+        return "STRING or NUMBER or '['"
+    return "$end"  # after a whole assignment
