@@ -19,8 +19,25 @@ import click
 
 COMMANDS: dict[str, str] = {
     "block-attach": "xlpy.cli.devices:block_attach",
+    "console": "xlpy.cli.show:console",
     "create": "xlpy.cli.create:create",
+    "destroy": "xlpy.cli.lifecycle:destroy",
+    "dmesg": "xlpy.cli.show:dmesg",
+    "domid": "xlpy.cli.show:domid",
+    "domname": "xlpy.cli.show:domname",
+    "info": "xlpy.cli.show:info",
+    "list": "xlpy.cli.show:list_",
+    "mem-max": "xlpy.cli.resources:mem_max",
+    "mem-set": "xlpy.cli.resources:mem_set",
     "network-attach": "xlpy.cli.devices:network_attach",
+    "pause": "xlpy.cli.lifecycle:pause",
+    "reboot": "xlpy.cli.lifecycle:reboot",
+    "rename": "xlpy.cli.lifecycle:rename",
+    "shutdown": "xlpy.cli.lifecycle:shutdown",
+    "unpause": "xlpy.cli.lifecycle:unpause",
+    "uptime": "xlpy.cli.show:uptime",
+    "vcpu-list": "xlpy.cli.show:vcpu_list",
+    "vcpu-set": "xlpy.cli.resources:vcpu_set",
 }
 
 

@@ -1,0 +1,210 @@
+"""The Backend protocol: the hypervisor interface xlpy's toolstack drives.
+
+It sits at the level of Xen's domain-control hypercalls and libxenctrl
+(xc_domain_create, xc_domain_max_vcpus, ...), with the few libxenguest and
+xenstore operations a toolstack needs beside them. Each method names its Xen
+counterpart. Two backends implement it: `model` (an in-process model of the
+hypervisor, the default) and `libxc` (a real Xen host).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+PAGE_SIZE = 4096
+
+
+class BackendError(Exception):
+    """A hypervisor call failed: `call` is the operation, `errno` its code."""
+
+    errno: int = 1
+
+    def __init__(self, message: str, call: str = "", errno: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.call = call
+        if errno is not None:
+            self.errno = errno
+
+
+class NotAvailable(BackendError):
+    """The backend cannot run here (no Xen, no library, no permission)."""
+
+
+class NoSuchDomain(BackendError):
+    errno = 3  # ESRCH
+
+
+class NoMemory(BackendError):
+    errno = 12  # ENOMEM
+
+
+class InvalidArgument(BackendError):
+    errno = 22  # EINVAL
+
+
+class Exists(BackendError):
+    errno = 17  # EEXIST
+
+
+class ShutdownReason(enum.IntEnum):
+    """SHUTDOWN_* of xen/include/public/sched.h."""
+
+    POWEROFF = 0
+    REBOOT = 1
+    SUSPEND = 2
+    CRASH = 3
+    WATCHDOG = 4
+    SOFT_RESET = 5
+
+
+@dataclass(frozen=True)
+class CreateFlags:
+    """What xc_domain_create's xen_domctl_createdomain asks for."""
+
+    hvm: bool = False  # XEN_DOMCTL_CDF_hvm (an HVM container: HVM and modern PVH)
+    hap: bool = False  # XEN_DOMCTL_CDF_hap
+    legacy_pvh: bool = False  # Xen 4.4's XEN_DOMCTL_CDF_pvh_guest (the original PVH design)
+    emulation_flags: int = 0  # arch.emulation_flags; modern PVH: X86_EMU_LAPIC (0x1) only
+    max_vcpus: int = 1
+    max_evtchn_port: int = 1023
+    max_grant_frames: int = 64
+    max_maptrack_frames: int = 1024
+
+
+@dataclass(frozen=True)
+class DomainInfo:
+    """xc_domain_getinfo's answer, plus the name xenstore holds."""
+
+    domid: int
+    name: str
+    uuid: str
+    hvm: bool
+    legacy_pvh: bool
+    running: bool
+    blocked: bool
+    paused: bool
+    shutdown: bool
+    shutdown_reason: ShutdownReason | None
+    dying: bool
+    crashed: bool
+    tot_pages: int
+    max_pages: int
+    outstanding_pages: int
+    online_vcpus: int
+    max_vcpus: int
+    cpu_time_ns: int
+    ssidref: int = 0
+    created: float = 0.0
+
+    @property
+    def mem_kb(self) -> int:
+        return self.tot_pages * PAGE_SIZE // 1024
+
+
+@dataclass(frozen=True)
+class VcpuInfo:
+    """xc_vcpu_getinfo and xc_vcpu_getaffinity."""
+
+    vcpu: int
+    online: bool
+    running: bool
+    blocked: bool
+    cpu: int
+    cpu_time_ns: int
+    hard_affinity: frozenset[int]
+    soft_affinity: frozenset[int]
+
+
+@dataclass(frozen=True)
+class PhysInfo:
+    """xc_physinfo and xc_version."""
+
+    nr_cpus: int
+    nr_nodes: int
+    cores_per_socket: int
+    threads_per_core: int
+    cpu_khz: int
+    total_pages: int
+    free_pages: int
+    scheduler: str
+    xen_version: str
+    virt_caps: tuple[str, ...]
+    hap: bool = True
+
+
+@dataclass(frozen=True)
+class BootImage:
+    """What libxenguest's domain builder made of a kernel image."""
+
+    entry: int
+    mode: str  # "pv64" (PV entry, start_info) or "pvh32" (PHYS32 entry, hvm_start_info)
+    features: frozenset[str] = field(default_factory=frozenset)
+    guest_os: str = ""
+    memory_map: tuple[tuple[int, int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class VcpuContext:
+    """A vCPU's initial state (vcpu_guest_context or vcpu_hvm_context).
+
+    `kind` is "pv" (flags, user_regs, ctrlreg[3] and the rest) or "hvm32" /
+    "hvm64" (the PVH boot ABI's vcpu_hvm_context modes).
+    """
+
+    kind: str
+    rip: int = 0
+    rsp: int = 0
+    rbx: int = 0
+    cr0: int = 0
+    cr3: int = 0
+    cr4: int = 0
+    flags: int = 0
+    extra: tuple[tuple[str, int], ...] = ()  # any other field set, which PVH forbids
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str
+
+    # host
+    def physinfo(self) -> PhysInfo: ...  # xc_physinfo, xc_version
+    def read_log(self, clear: bool = False) -> str: ...  # xc_readconsolering
+
+    # domain lifetime
+    def create_domain(self, flags: CreateFlags, uuid: str) -> int: ...  # xc_domain_create
+    def destroy_domain(self, domid: int) -> None: ...  # xc_domain_destroy
+    def pause_domain(self, domid: int) -> None: ...  # xc_domain_pause
+    def unpause_domain(self, domid: int) -> None: ...  # xc_domain_unpause
+    def shutdown_domain(self, domid: int, reason: ShutdownReason) -> None: ...  # xc_domain_shutdown
+
+    # resources
+    def set_max_vcpus(self, domid: int, count: int) -> None: ...  # xc_domain_max_vcpus
+    def set_max_memory(self, domid: int, kb: int) -> None: ...  # xc_domain_setmaxmem
+    def set_memory_map(self, domid: int, entries: list[tuple[int, int, str]]) -> None: ...  # xc_domain_set_memory_map
+    def populate_physmap(self, domid: int, pages: int) -> None: ...  # xc_domain_populate_physmap_exact
+    def set_memory_target(self, domid: int, kb: int) -> None: ...  # balloon target via xenstore memory/target
+
+    # booting
+    def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
+                    mode: str) -> BootImage: ...  # libxenguest xc_dom_* (parse, load, start info)
+    def set_vcpu_context(self, domid: int, vcpu: int, ctx: VcpuContext) -> None: ...  # xc_vcpu_setcontext
+    def set_vcpu_affinity(self, domid: int, vcpu: int, hard: set[int] | None,
+                          soft: set[int] | None) -> None: ...  # xc_vcpu_setaffinity
+    def sched_credit(self, domid: int, weight: int | None = None,
+                     cap: int | None = None) -> tuple[int, int]: ...  # xc_sched_credit_domain_get/set
+
+    # state
+    def list_domains(self) -> list[DomainInfo]: ...  # xc_domain_getinfolist
+    def domain_info(self, domid: int) -> DomainInfo: ...  # xc_domain_getinfo
+    def vcpu_info(self, domid: int) -> list[VcpuInfo]: ...  # xc_vcpu_getinfo
+
+    # xenstore
+    def xs_read(self, path: str) -> str | None: ...
+    def xs_write(self, path: str, value: str) -> None: ...
+    def xs_rm(self, path: str) -> None: ...
+    def xs_list(self, path: str) -> list[str]: ...
+
+    def console(self, domid: int) -> str: ...  # what xenconsoled logs for the guest

@@ -1,0 +1,526 @@
+"""The model backend: Xen's hypervisor, modelled inside the xlpy process.
+
+Domains, vCPUs, memory (in pages), a xenstore-like tree and the hypervisor's
+log live in SQLite (see store.py), so every xlpy process sees one host. The
+rules are Xen's, for both PVH generations:
+
+* legacy PVH (the original design, Xen 4.4-4.8): created with the PVH flag
+  and HAP, never with the HVM flag; 64-bit kernels only; a vCPU context may
+  set only flags, user_regs and ctrlreg[3]; the cr3 frame's page reference is
+  taken once and dropped at destroy; the TSC is forced to native;
+* modern PVH (Xen >= 4.10): an HVM container whose only emulated device is
+  the LAPIC (emulation flags exactly 0x1), booted at XEN_ELFNOTE_PHYS32_ENTRY
+  in 32-bit flat mode with %ebx pointing at hvm_start_info.
+
+The simulated guest has no process of its own: it acts when the toolstack
+touches it (unpause boots it; a write to its control/shutdown or
+cpu/N/availability node is answered at once), so the model is deterministic.
+Its console is the model's account of the boot, never invented guest output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid as uuidlib
+
+from xlpy.backends.base import (
+    PAGE_SIZE, BackendError, BootImage, CreateFlags, DomainInfo, Exists, InvalidArgument, NoMemory,
+    NoSuchDomain, PhysInfo, ShutdownReason, VcpuContext, VcpuInfo,
+)
+from xlpy.backends.kernel import read_kernel
+from xlpy.backends.model.host import load_profile
+from xlpy.backends.model.layout import memory_map, ram_bytes
+from xlpy.backends.model.store import Store
+
+DOMID_FIRST_RESERVED = 0x7FF0
+X86_EMU_LAPIC = 0x1
+X86_EMU_ALL = 0x3FF
+IDLE_LOAD = 0.01  # an idle guest's vCPUs run 1% of the time
+
+
+class ModelBackend:
+    name = "model"
+
+    def __init__(self, state_dir=None) -> None:
+        self.store = Store(state_dir)
+        self.profile = load_profile(self.store.directory)
+        self._ensure_dom0()
+
+    # -- host ------------------------------------------------------------------
+
+    def _ensure_dom0(self) -> None:
+        if self.store.meta("booted"):
+            return
+        with self.store.transaction() as db:
+            if db.execute("SELECT 1 FROM meta WHERE key = 'booted'").fetchone():
+                return
+            p = self.profile
+            now = time.time()
+            pages = p.dom0_memory_mib * 1024 * 1024 // PAGE_SIZE
+            db.execute(
+                "INSERT INTO domains (domid, uuid, hvm, hap, legacy_pvh, emulation_flags, max_vcpus, "
+                "max_pages, tot_pages, paused, created, run_since, booted) "
+                "VALUES (0, ?, 0, 0, 0, 0, ?, ?, ?, 0, ?, ?, 1)",
+                ("00000000-0000-0000-0000-000000000000", p.dom0_vcpus, pages, pages, now, now),
+            )
+            db.executemany("INSERT INTO vcpus (domid, vcpu, up, initialised) VALUES (0, ?, 1, 1)",
+                           [(v,) for v in range(p.dom0_vcpus)])
+            db.executemany("INSERT INTO xenstore (path, value) VALUES (?, ?)",
+                           [("/local/domain/0/name", "Domain-0"), ("/local/domain/0/domid", "0")])
+            db.execute("INSERT INTO meta VALUES ('booted', ?), ('rover', '0')", (str(now),))
+            self._log(db, f"Xen version {p.xen_version} (model), {p.nr_cpus} CPUs, "
+                          f"{p.nr_nodes} NUMA node(s), {p.memory_mib} MiB")
+            self._log(db, f"HAP {'detected' if p.hap else 'not available'}; scheduler {p.scheduler}")
+
+    def physinfo(self) -> PhysInfo:
+        p = self.profile
+        total = p.memory_mib * 1024 * 1024 // PAGE_SIZE
+        used = self.store.db.execute("SELECT COALESCE(SUM(tot_pages), 0) FROM domains").fetchone()[0]
+        caps = ("pv", "hvm", "hap", "gnttab-v1", "gnttab-v2") if p.hap else ("pv", "hvm", "gnttab-v1", "gnttab-v2")
+        return PhysInfo(p.nr_cpus, p.nr_nodes, p.cores_per_socket, p.threads_per_core, p.cpu_mhz * 1000,
+                        total, total - used, p.scheduler, p.xen_version, caps, p.hap)
+
+    def read_log(self, clear: bool = False) -> str:
+        with self.store.transaction() as db:
+            lines = [row[0] for row in db.execute("SELECT line FROM hvlog ORDER BY id")]
+            if clear:
+                db.execute("DELETE FROM hvlog")
+        return "".join(f"(XEN) {line}\n" for line in lines)
+
+    @staticmethod
+    def _log(db, line: str) -> None:
+        db.execute("INSERT INTO hvlog (line) VALUES (?)", (line,))
+
+    # -- domain lifetime ---------------------------------------------------------
+
+    def create_domain(self, flags: CreateFlags, uuid: str) -> int:
+        if flags.legacy_pvh and flags.hvm:
+            raise InvalidArgument("PVH and HVM flags are exclusive", "xc_domain_create")
+        if flags.legacy_pvh and not flags.hap:
+            raise InvalidArgument("PVH guest must have HAP on", "xc_domain_create")
+        if flags.hap and not self.profile.hap:
+            raise InvalidArgument("HAP requested but the host has none", "xc_domain_create")
+        if flags.hvm and flags.emulation_flags not in (X86_EMU_LAPIC, X86_EMU_ALL):
+            raise InvalidArgument(f"invalid emulation bitmap {flags.emulation_flags:#x}", "xc_domain_create")
+        if not flags.hvm and flags.emulation_flags:
+            raise InvalidArgument("a PV domain emulates no devices", "xc_domain_create")
+        uuidlib.UUID(uuid)
+        with self.store.transaction() as db:
+            domid = self._allocate_domid(db)
+            db.execute(
+                "INSERT INTO domains (domid, uuid, hvm, hap, legacy_pvh, emulation_flags, max_vcpus, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (domid, uuid, int(flags.hvm), int(flags.hap), int(flags.legacy_pvh), flags.emulation_flags,
+                 flags.max_vcpus, time.time()),
+            )
+            kind = "legacy PVH" if flags.legacy_pvh else ("PVH" if flags.emulation_flags == X86_EMU_LAPIC
+                                                          else "HVM" if flags.hvm else "PV")
+            self._log(db, f"d{domid}: created as {kind}{' with HAP' if flags.hap else ''}")
+            if flags.legacy_pvh:
+                self._log(db, f"d{domid}: PVH: tsc_mode forced to native (never emulate)")
+        return domid
+
+    def _allocate_domid(self, db) -> int:
+        """As Xen 4.17: the next free id after the last one given, wrapping to 1."""
+        rover = int(db.execute("SELECT value FROM meta WHERE key = 'rover'").fetchone()[0])
+        used = {row[0] for row in db.execute("SELECT domid FROM domains")}
+        candidate = rover
+        for _ in range(DOMID_FIRST_RESERVED):
+            candidate = candidate + 1 if candidate + 1 < DOMID_FIRST_RESERVED else 1
+            if candidate not in used:
+                db.execute("UPDATE meta SET value = ? WHERE key = 'rover'", (str(candidate),))
+                return candidate
+        raise BackendError("no free domain id", "xc_domain_create", 28)
+
+    def _row(self, db, domid: int):
+        row = db.execute("SELECT * FROM domains WHERE domid = ?", (domid,)).fetchone()
+        if row is None:
+            raise NoSuchDomain(f"domain {domid} does not exist", errno=3)
+        names = [d[0] for d in db.execute("SELECT * FROM domains LIMIT 0").description]
+        return dict(zip(names, row))
+
+    def destroy_domain(self, domid: int) -> None:
+        """Through dying: every page, vCPU and event channel is released; a
+        reference still held from outside leaves the domain a zombie."""
+        if domid == 0:
+            raise InvalidArgument("domain 0 cannot be destroyed", "xc_domain_destroy")
+        with self.store.transaction() as db:
+            self._row(db, domid)
+            db.execute("DELETE FROM refs WHERE domid = ? AND holder LIKE 'self:%'", (domid,))
+            db.execute("DELETE FROM vcpus WHERE domid = ?", (domid,))
+            db.execute("DELETE FROM xenstore WHERE path = ? OR path LIKE ?",
+                       (f"/local/domain/{domid}", f"/local/domain/{domid}/%"))
+            db.execute("DELETE FROM xenstore WHERE path LIKE ?", (f"/local/domain/0/backend/%/{domid}/%",))
+            held = db.execute("SELECT COALESCE(SUM(count), 0) FROM refs WHERE domid = ?", (domid,)).fetchone()[0]
+            if held:
+                db.execute("UPDATE domains SET dying = 1, tot_pages = ?, run_since = NULL WHERE domid = ?",
+                           (held, domid))
+                self._log(db, f"d{domid}: dying, {held} page(s) still referenced: zombie")
+            else:
+                db.execute("DELETE FROM domains WHERE domid = ?", (domid,))
+                db.execute("DELETE FROM console WHERE domid = ?", (domid,))
+                self._log(db, f"d{domid}: destroyed")
+
+    def pause_domain(self, domid: int) -> None:
+        with self.store.transaction() as db:
+            row = self._row(db, domid)
+            cpu = self._cpu_ns(db, row)
+            db.execute("UPDATE domains SET paused = 1, run_since = NULL, cpu_ns = ? WHERE domid = ?", (cpu, domid))
+
+    def unpause_domain(self, domid: int) -> None:
+        with self.store.transaction() as db:
+            row = self._row(db, domid)
+            db.execute("UPDATE domains SET paused = 0, run_since = ? WHERE domid = ?",
+                       (time.time() if row["shutdown_reason"] is None else None, domid))
+            row = self._row(db, domid)
+            if not row["booted"]:
+                self._boot(db, row)
+            else:  # what the guest was asked while it could not run, it answers now
+                for (path, value) in db.execute(
+                        "SELECT path, value FROM xenstore WHERE path LIKE ? AND (path LIKE '%/availability' "
+                        "OR path LIKE '%/control/shutdown')", (f"/local/domain/{domid}/%",)).fetchall():
+                    self._guest_watch(db, path, value)
+
+    def shutdown_domain(self, domid: int, reason: ShutdownReason) -> None:
+        with self.store.transaction() as db:
+            self._shutdown(db, self._row(db, domid), reason)
+
+    def _shutdown(self, db, row, reason: ShutdownReason) -> None:
+        cpu = self._cpu_ns(db, row)
+        db.execute("UPDATE domains SET shutdown_reason = ?, run_since = NULL, cpu_ns = ? WHERE domid = ?",
+                   (int(reason), cpu, row["domid"]))
+        db.execute("UPDATE vcpus SET up = 0 WHERE domid = ?", (row["domid"],))
+        self._console(db, row["domid"], f"guest: shutting down ({reason.name.lower()})")
+        self._log(db, f"d{row['domid']}: shutdown, reason {reason.name.lower()}")
+
+    # -- resources ----------------------------------------------------------------
+
+    def set_max_vcpus(self, domid: int, count: int) -> None:
+        if count < 1:
+            raise InvalidArgument("a domain needs at least one vCPU", "xc_domain_max_vcpus")
+        with self.store.transaction() as db:
+            self._row(db, domid)
+            db.execute("UPDATE domains SET max_vcpus = ? WHERE domid = ?", (count, domid))
+            db.executemany("INSERT OR IGNORE INTO vcpus (domid, vcpu) VALUES (?, ?)",
+                           [(domid, v) for v in range(count)])
+
+    def set_max_memory(self, domid: int, kb: int) -> None:
+        with self.store.transaction() as db:
+            self._row(db, domid)
+            db.execute("UPDATE domains SET max_pages = ? WHERE domid = ?", (kb * 1024 // PAGE_SIZE, domid))
+
+    def set_memory_map(self, domid: int, entries: list[tuple[int, int, str]]) -> None:
+        with self.store.transaction() as db:
+            self._row(db, domid)
+            db.execute("UPDATE domains SET memory_map = ? WHERE domid = ?", (json.dumps(entries), domid))
+
+    def populate_physmap(self, domid: int, pages: int) -> None:
+        with self.store.transaction() as db:
+            row = self._row(db, domid)
+            if row["tot_pages"] + pages > row["max_pages"]:
+                raise NoMemory(f"d{domid}: {pages} pages exceed the domain's maximum", "populate_physmap")
+            free = self._free_pages(db)
+            if pages > free:
+                raise NoMemory(
+                    f"not enough free memory: {pages * PAGE_SIZE >> 20} MiB asked, {free * PAGE_SIZE >> 20} MiB free",
+                    "populate_physmap",
+                )
+            db.execute("UPDATE domains SET tot_pages = tot_pages + ? WHERE domid = ?", (pages, domid))
+
+    def _free_pages(self, db) -> int:
+        total = self.profile.memory_mib * 1024 * 1024 // PAGE_SIZE
+        return total - db.execute("SELECT COALESCE(SUM(tot_pages), 0) FROM domains").fetchone()[0]
+
+    def set_memory_target(self, domid: int, kb: int) -> None:
+        """The guest's balloon driver follows memory/target at once."""
+        pages = kb * 1024 // PAGE_SIZE
+        with self.store.transaction() as db:
+            row = self._row(db, domid)
+            if pages > row["max_pages"]:
+                raise InvalidArgument("memory target above the domain's maximum", "memory/target")
+            if pages - row["tot_pages"] > self._free_pages(db):
+                raise NoMemory("not enough free memory for the new target", "memory/target")
+            db.execute("UPDATE domains SET tot_pages = ? WHERE domid = ?", (pages, domid))
+            db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)",
+                       (f"/local/domain/{domid}/memory/target", str(kb)))
+
+    # -- booting -------------------------------------------------------------------
+
+    def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
+                    mode: str) -> BootImage:
+        image = read_kernel(kernel)
+        if ramdisk is not None and not os.path.isfile(ramdisk):
+            raise InvalidArgument(f"cannot read ramdisk {ramdisk}", "xc_dom_module_file")
+        if mode == "pvh":
+            if image.phys32_entry is None:
+                raise InvalidArgument(f"{kernel} has no XEN_ELFNOTE_PHYS32_ENTRY: it cannot boot as PVH",
+                                      "xc_dom_parse_image")
+            entry, boot_mode = image.phys32_entry, "pvh32"
+        elif mode == "legacy-pvh":
+            if image.elf_class != 64:
+                raise InvalidArgument("PVH not supported for 32bit guests", "xc_dom_parse_image")
+            if not image.legacy_pvh_capable:
+                raise InvalidArgument(f"{kernel} does not offer the features legacy PVH needs "
+                                      "(writable_descriptor_tables|auto_translated_physmap|"
+                                      "supervisor_mode_kernel|hvm_callback_vector)", "xc_dom_parse_image")
+            entry, boot_mode = image.pv_entry, "pv64"
+        else:
+            if image.pv_entry is None:
+                raise InvalidArgument(f"{kernel} has no Xen PV entry point", "xc_dom_parse_image")
+            entry, boot_mode = image.pv_entry, "pv64"
+        with self.store.transaction() as db:
+            row = self._row(db, domid)
+            regions = memory_map(row["tot_pages"] * PAGE_SIZE, bool(row["hvm"]))
+            # Entry points are 64-bit unsigned; SQLite integers are signed, so keep hex text.
+            db.execute("UPDATE domains SET boot_mode = ?, entry = ?, memory_map = ? WHERE domid = ?",
+                       (boot_mode, hex(entry), json.dumps(regions), domid))
+            self._console(db, domid, f"builder: {kernel} ({image.guest_os or 'unknown OS'}), "
+                                     f"{boot_mode} entry {entry:#x}")
+            if cmdline:
+                self._console(db, domid, f"builder: command line: {cmdline}")
+            for start, length, kind in regions:
+                self._console(db, domid, f"builder: e820 {start:#014x}-{start + length - 1:#014x} {kind}")
+        return BootImage(entry, boot_mode, image.features, image.guest_os, tuple(tuple(r) for r in regions))
+
+    def set_vcpu_context(self, domid: int, vcpu: int, ctx: VcpuContext) -> None:
+        with self.store.transaction() as db:
+            self._initialise_vcpu(db, self._row(db, domid), vcpu, ctx)
+
+    def _initialise_vcpu(self, db, row, vcpu: int, ctx: VcpuContext) -> None:
+        """arch_set_info_guest's checks, for the toolstack's vCPU 0 and the guest's own VCPUOP_initialise."""
+        domid = row["domid"]
+        if not 0 <= vcpu < row["max_vcpus"]:
+            raise InvalidArgument(f"vCPU {vcpu} is beyond d{domid}'s {row['max_vcpus']}", "setvcpucontext")
+        if row["legacy_pvh"]:
+            if ctx.kind != "pv":
+                raise InvalidArgument("legacy PVH vCPUs take a PV-style vcpu_guest_context", "setvcpucontext")
+            if ctx.cr0 or ctx.cr4 or ctx.extra:
+                raise InvalidArgument("PVH: only flags, user_regs and ctrlreg[3] may be set", "setvcpucontext", 22)
+            frame = ctx.cr3 // PAGE_SIZE
+            if not 0 < frame < max(row["tot_pages"], 1):
+                raise InvalidArgument(f"cr3 frame {frame:#x} is not guest memory", "setvcpucontext")
+            db.execute("INSERT INTO refs VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET count = 1",
+                       (domid, f"self:cr3:{vcpu}"))
+        elif row["hvm"]:
+            if ctx.kind == "hvm32":
+                if not ctx.cr0 & 1 or ctx.cr0 & 0x80000000 or ctx.cr4:
+                    raise InvalidArgument("32-bit vcpu_hvm_context must be flat protected mode, paging off",
+                                          "setvcpucontext")
+            elif ctx.kind == "hvm64":
+                if ctx.cr0 & 0x80000001 != 0x80000001 or not ctx.cr4 & 0x20 or not ctx.cr3:
+                    raise InvalidArgument("64-bit vcpu_hvm_context needs paging, PAE and a cr3", "setvcpucontext")
+            else:
+                raise InvalidArgument("an HVM container's vCPU takes a vcpu_hvm_context", "setvcpucontext")
+        elif ctx.kind != "pv":
+            raise InvalidArgument("a PV vCPU takes a vcpu_guest_context", "setvcpucontext")
+        db.execute("UPDATE vcpus SET initialised = 1, context = ? WHERE domid = ? AND vcpu = ?",
+                   (json.dumps(ctx.__dict__), domid, vcpu))
+
+    def _boot(self, db, row) -> None:
+        """The guest starts on vCPU 0 and brings up its other vCPUs itself."""
+        domid = row["domid"]
+        v0 = db.execute("SELECT initialised FROM vcpus WHERE domid = ? AND vcpu = 0", (domid,)).fetchone()
+        if not v0 or not v0[0] or row["entry"] is None:
+            self._console(db, domid, "guest: vCPU 0 has no context; the domain cannot run")
+            self._shutdown(db, row, ShutdownReason.CRASH)
+            return
+        db.execute("UPDATE vcpus SET up = 1 WHERE domid = ? AND vcpu = 0", (domid,))
+        mode = {"pvh32": "32-bit flat protected mode, %ebx -> hvm_start_info",
+                "pv64": "64-bit mode, %rsi -> start_info"}[row["boot_mode"]]
+        self._console(db, domid, f"guest: vCPU 0 entered at {row['entry']} in {mode}")
+        for vcpu in range(1, row["max_vcpus"]):
+            if self._xs(db, f"/local/domain/{domid}/cpu/{vcpu}/availability") == "online":
+                self._guest_vcpu_up(db, row, vcpu)
+        self._connect_devices(db, domid)
+        db.execute("UPDATE domains SET booted = 1 WHERE domid = ?", (domid,))
+
+    def _guest_vcpu_up(self, db, row, vcpu: int) -> None:
+        """VCPUOP_initialise (once) then VCPUOP_up, issued by the guest."""
+        domid = row["domid"]
+        initialised = db.execute("SELECT initialised FROM vcpus WHERE domid = ? AND vcpu = ?",
+                                 (domid, vcpu)).fetchone()
+        if initialised is None:
+            return
+        if not initialised[0]:
+            entry = int(row["entry"], 16)
+            ctx = (VcpuContext("pv", rip=entry, rsp=0x8000, cr3=PAGE_SIZE * 2)
+                   if not row["hvm"] or row["legacy_pvh"] else VcpuContext("hvm64", rip=entry,
+                                                                            cr0=0x80000011, cr4=0x20, cr3=PAGE_SIZE * 2))
+            self._initialise_vcpu(db, row, vcpu, ctx)
+            self._console(db, domid, f"guest: VCPUOP_initialise vCPU {vcpu} ({ctx.kind} context)")
+        db.execute("UPDATE vcpus SET up = 1 WHERE domid = ? AND vcpu = ?", (domid, vcpu))
+        self._console(db, domid, f"guest: VCPUOP_up vCPU {vcpu}")
+
+    def _connect_devices(self, db, domid: int) -> None:
+        for (path,) in db.execute("SELECT path FROM xenstore WHERE path LIKE ? AND path LIKE '%/state'",
+                                  (f"/local/domain/{domid}/device/%",)).fetchall():
+            db.execute("UPDATE xenstore SET value = '4' WHERE path = ?", (path,))
+            self._console(db, domid, f"guest: connected {path.split('/device/', 1)[1].rsplit('/', 1)[0]}")
+
+    def set_vcpu_affinity(self, domid: int, vcpu: int, hard, soft) -> None:
+        with self.store.transaction() as db:
+            self._row(db, domid)
+            nr = self.profile.nr_cpus
+            for name, cpus in (("hard", hard), ("soft", soft)):
+                if cpus is not None:
+                    cpus = sorted(c for c in cpus if c < nr)
+                    if name == "hard" and not cpus:
+                        raise InvalidArgument("empty hard affinity", "xc_vcpu_setaffinity")
+                    db.execute(f"UPDATE vcpus SET {name} = ? WHERE domid = ? AND vcpu = ?",
+                               (json.dumps(cpus), domid, vcpu))
+
+    def sched_credit(self, domid: int, weight: int | None = None, cap: int | None = None) -> tuple[int, int]:
+        with self.store.transaction() as db:
+            row = self._row(db, domid)
+            if weight is not None:
+                if not 1 <= weight <= 65535:
+                    raise InvalidArgument("weight must be 1..65535", "sched_credit")
+                db.execute("UPDATE domains SET weight = ? WHERE domid = ?", (weight, domid))
+            if cap is not None:
+                db.execute("UPDATE domains SET cap = ? WHERE domid = ?", (cap, domid))
+            return (weight or row["weight"], row["cap"] if cap is None else cap)
+
+    # -- state ------------------------------------------------------------------
+
+    def _cpu_ns(self, db, row) -> int:
+        if row["run_since"] is None:
+            return row["cpu_ns"]
+        online = db.execute("SELECT COUNT(*) FROM vcpus WHERE domid = ? AND up = 1", (row["domid"],)).fetchone()[0]
+        load = 0.05 if row["domid"] == 0 else IDLE_LOAD
+        return row["cpu_ns"] + int((time.time() - row["run_since"]) * 1e9 * online * load)
+
+    def _info(self, db, row, name, online) -> DomainInfo:
+        reason = row["shutdown_reason"]
+        return DomainInfo(
+            domid=row["domid"], name=name or "", uuid=row["uuid"], hvm=bool(row["hvm"]),
+            legacy_pvh=bool(row["legacy_pvh"]),
+            running=row["domid"] == 0, blocked=row["domid"] != 0 and not row["paused"] and reason is None,
+            paused=bool(row["paused"]), shutdown=reason is not None,
+            shutdown_reason=ShutdownReason(reason) if reason is not None else None,
+            dying=bool(row["dying"]), crashed=reason == ShutdownReason.CRASH,
+            tot_pages=row["tot_pages"], max_pages=row["max_pages"], outstanding_pages=0,
+            online_vcpus=online, max_vcpus=row["max_vcpus"], cpu_time_ns=self._cpu_ns(db, row),
+            created=row["created"],
+        )
+
+    _LIST = ("SELECT d.*, x.value, (SELECT COUNT(*) FROM vcpus v WHERE v.domid = d.domid AND v.up = 1) "
+             "FROM domains d LEFT JOIN xenstore x ON x.path = '/local/domain/' || d.domid || '/name' ")
+
+    def list_domains(self) -> list[DomainInfo]:
+        db = self.store.db
+        cursor = db.execute(self._LIST + "ORDER BY d.domid")
+        names = [d[0] for d in cursor.description]
+        out = []
+        for values in cursor.fetchall():
+            row = dict(zip(names, values))
+            out.append(self._info(db, row, values[-2], values[-1]))
+        return out
+
+    def domain_info(self, domid: int) -> DomainInfo:
+        db = self.store.db
+        cursor = db.execute(self._LIST + "WHERE d.domid = ?", (domid,))
+        names = [d[0] for d in cursor.description]
+        values = cursor.fetchone()
+        if values is None:
+            raise NoSuchDomain(f"domain {domid} does not exist", "xc_domain_getinfo")
+        return self._info(db, dict(zip(names, values)), values[-2], values[-1])
+
+    def vcpu_info(self, domid: int) -> list[VcpuInfo]:
+        db = self.store.db
+        row = self._row(db, domid)
+        nr = self.profile.nr_cpus
+        out = []
+        rows = db.execute("SELECT vcpu, up, hard, soft FROM vcpus WHERE domid = ? ORDER BY vcpu", (domid,)).fetchall()
+        total = self._cpu_ns(db, row)
+        online = max(1, sum(1 for r in rows if r[1]))
+        for vcpu, up, hard, soft in rows:
+            hard_set = frozenset(json.loads(hard)) if hard else frozenset(range(nr))
+            soft_set = frozenset(json.loads(soft)) if soft else frozenset(range(nr))
+            out.append(VcpuInfo(vcpu, bool(up), bool(up) and domid == 0,
+                                bool(up) and domid != 0 and not row["paused"],
+                                min(hard_set) if up else -1, total // online if up else 0, hard_set, soft_set))
+        return out
+
+    # -- xenstore ---------------------------------------------------------------
+
+    @staticmethod
+    def _xs(db, path: str) -> str | None:
+        row = db.execute("SELECT value FROM xenstore WHERE path = ?", (path,)).fetchone()
+        return row[0] if row else None
+
+    def xs_read(self, path: str) -> str | None:
+        return self._xs(self.store.db, path)
+
+    def xs_write(self, path: str, value: str) -> None:
+        with self.store.transaction() as db:
+            if path.endswith("/name") and path.count("/") == 4:
+                clash = db.execute("SELECT path FROM xenstore WHERE path LIKE '/local/domain/%/name' "
+                                   "AND value = ? AND path != ?", (value, path)).fetchone()
+                if clash:
+                    raise Exists(f"domain name {value!r} is in use", "xs_write", 17)
+            db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)", (path, value))
+            self._guest_watch(db, path, value)
+
+    def _guest_watch(self, db, path: str, value: str) -> None:
+        """The simulated guest's xenstore watches: shutdown requests and vCPU hotplug."""
+        parts = path.split("/")
+        if len(parts) < 5 or parts[1:3] != ["local", "domain"] or not parts[3].isdigit():
+            return
+        domid = int(parts[3])
+        row = db.execute("SELECT * FROM domains WHERE domid = ?", (domid,)).fetchone()
+        if row is None:
+            return
+        row = dict(zip([d[0] for d in db.execute("SELECT * FROM domains LIMIT 0").description], row))
+        if not row["booted"] or row["paused"] or row["shutdown_reason"] is not None:
+            return
+        if parts[4:] == ["control", "shutdown"] and value:
+            reasons = {"poweroff": ShutdownReason.POWEROFF, "halt": ShutdownReason.POWEROFF,
+                       "reboot": ShutdownReason.REBOOT, "suspend": ShutdownReason.SUSPEND}
+            if value in reasons:
+                db.execute("UPDATE xenstore SET value = '' WHERE path = ?", (path,))
+                self._shutdown(db, row, reasons[value])
+        elif len(parts) == 7 and parts[4] == "cpu" and parts[6] == "availability" and parts[5].isdigit():
+            vcpu = int(parts[5])
+            up = db.execute("SELECT up FROM vcpus WHERE domid = ? AND vcpu = ?", (domid, vcpu)).fetchone()
+            if value == "online" and up is not None and not up[0]:
+                self._guest_vcpu_up(db, row, vcpu)
+            elif value == "offline" and vcpu > 0 and up is not None and up[0]:
+                db.execute("UPDATE vcpus SET up = 0 WHERE domid = ? AND vcpu = ?", (domid, vcpu))
+                self._console(db, domid, f"guest: VCPUOP_down vCPU {vcpu}")
+
+    def xs_rm(self, path: str) -> None:
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM xenstore WHERE path = ? OR path LIKE ?", (path, path.rstrip("/") + "/%"))
+
+    def xs_list(self, path: str) -> list[str]:
+        prefix = path.rstrip("/") + "/"
+        rows = self.store.db.execute("SELECT path FROM xenstore WHERE path LIKE ?", (prefix + "%",)).fetchall()
+        return sorted({p[len(prefix):].split("/", 1)[0] for (p,) in rows})
+
+    # -- console ---------------------------------------------------------------
+
+    @staticmethod
+    def _console(db, domid: int, line: str) -> None:
+        db.execute("INSERT INTO console (domid, line) VALUES (?, ?)", (domid, line))
+
+    def console(self, domid: int) -> str:
+        rows = self.store.db.execute("SELECT line FROM console WHERE domid = ? ORDER BY id", (domid,)).fetchall()
+        return "".join(f"{line}\n" for (line,) in rows)
+
+    def add_reference(self, domid: int, holder: str) -> None:
+        """A page reference held from outside the domain (e.g. a backend's mapping)."""
+        with self.store.transaction() as db:
+            db.execute("INSERT INTO refs VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1",
+                       (domid, holder))
+
+    def drop_reference(self, domid: int, holder: str) -> None:
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM refs WHERE domid = ? AND holder = ?", (domid, holder))
+            row = db.execute("SELECT dying FROM domains WHERE domid = ?", (domid,)).fetchone()
+            left = db.execute("SELECT COUNT(*) FROM refs WHERE domid = ?", (domid,)).fetchone()[0]
+            if row and row[0] and not left:
+                db.execute("DELETE FROM domains WHERE domid = ?", (domid,))
+                db.execute("DELETE FROM console WHERE domid = ?", (domid,))
+                self._log(db, f"d{domid}: last reference dropped, destroyed")

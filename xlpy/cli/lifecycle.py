@@ -1,0 +1,124 @@
+"""Lifecycle commands: create (the real one), destroy, shutdown, reboot,
+pause, unpause, rename."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from xlpy.cli.common import fail
+from xlpy.cli.session import open_toolstack, resolve
+
+
+def create_domain(g, dc, cfg, paused: bool = False, console: bool = False, monitor: bool = True) -> None:
+    from xlpy.toolstack import ToolstackError
+
+    toolstack = open_toolstack(g)
+    try:
+        created = toolstack.create(dc, paused=paused, config_text=cfg.text, monitor=monitor)
+    except ToolstackError as e:
+        fail(f"xlpy: {e}", 3)
+    if g.verbose:
+        click.echo(f"Domain {created.domid} created ({created.boot_mode} boot)", err=True)
+    if console:
+        sys.stdout.write(toolstack.backend.console(created.domid))
+
+
+@click.command("destroy")
+@click.option("-f", "force", is_flag=True, help="Allow destroying domain 0.")
+@click.argument("domain")
+@click.pass_obj
+def destroy(g, force: bool, domain: str) -> None:
+    """Terminate a domain immediately: [-f] <Domain>"""
+    toolstack = open_toolstack(g)
+    domid = resolve(toolstack, domain)
+    if domid == 0 and not force:
+        fail("destroy {domid}: domain 0 is the control domain; destroying it kills the host.\n"
+             "Use -f if you really mean it.")
+    from xlpy.toolstack import ToolstackError
+
+    try:
+        toolstack.destroy(domid)
+    except ToolstackError as e:
+        fail(str(e))
+
+
+def _shutdown_or_reboot(g, action: str, verb: str, all_: bool, wait: bool, domain: str | None) -> None:
+    from xlpy.toolstack import ToolstackError
+
+    if not all_ and domain is None:
+        fail("You must specify -a or a domain id.")
+    toolstack = open_toolstack(g)
+    domids = ([d.domid for d in toolstack.domains() if d.domid != 0] if all_
+              else [resolve(toolstack, domain)])
+    for domid in domids:
+        click.echo(f"{verb} domain {domid}", err=True)
+        try:
+            toolstack.request_shutdown(domid, action)
+        except ToolstackError as e:
+            fail(str(e))
+    if wait:
+        for domid in domids:
+            click.echo(f"Waiting for domain {domid} to {'shut down' if action == 'poweroff' else 'reboot'}", err=True)
+            try:
+                toolstack.wait_shutdown(domid)
+            except ToolstackError as e:
+                fail(str(e))
+            click.echo(f"Domain {domid} has been {'shut down' if action == 'poweroff' else 'rebooted'}.", err=True)
+    toolstack.reap()
+
+
+@click.command("shutdown")
+@click.option("-a", "--all", "all_", is_flag=True, help="All guest domains.")
+@click.option("-w", "--wait", is_flag=True, help="Wait for the domain to shut down.")
+@click.option("-F", "fallback", is_flag=True, help="Fall back to an ACPI power event.")
+@click.argument("domain", required=False)
+@click.pass_obj
+def shutdown(g, all_, wait, fallback, domain) -> None:
+    """Ask a domain to shut down: [-a] [-w] [-F] [Domain]"""
+    _shutdown_or_reboot(g, "poweroff", "Shutting down", all_, wait, domain)
+
+
+@click.command("reboot")
+@click.option("-a", "--all", "all_", is_flag=True, help="All guest domains.")
+@click.option("-w", "--wait", is_flag=True, help="Wait for the domain to reboot.")
+@click.option("-F", "fallback", is_flag=True, help="Fall back to an ACPI reset event.")
+@click.argument("domain", required=False)
+@click.pass_obj
+def reboot(g, all_, wait, fallback, domain) -> None:
+    """Ask a domain to reboot: [-a] [-w] [-F] [Domain]"""
+    _shutdown_or_reboot(g, "reboot", "Rebooting", all_, wait, domain)
+
+
+@click.command("pause")
+@click.argument("domain")
+@click.pass_obj
+def pause(g, domain: str) -> None:
+    """Pause a domain's execution: <Domain>"""
+    toolstack = open_toolstack(g)
+    toolstack.pause(resolve(toolstack, domain))
+
+
+@click.command("unpause")
+@click.argument("domain")
+@click.pass_obj
+def unpause(g, domain: str) -> None:
+    """Unpause a paused domain: <Domain>"""
+    toolstack = open_toolstack(g)
+    toolstack.unpause(resolve(toolstack, domain))
+
+
+@click.command("rename")
+@click.argument("domain")
+@click.argument("new_name")
+@click.pass_obj
+def rename(g, domain: str, new_name: str) -> None:
+    """Rename a domain: <Domain> <NewName>"""
+    from xlpy.toolstack import ToolstackError
+
+    toolstack = open_toolstack(g)
+    try:
+        toolstack.rename(resolve(toolstack, domain), new_name)
+    except ToolstackError:
+        fail(f"Can't rename domain '{domain}'.")

@@ -1,0 +1,209 @@
+"""Read-only commands whose output scripts parse: list, domid, domname,
+vcpu-list, uptime, info, console, dmesg. Formats are xl's, byte for byte."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from xlpy.cli.common import fail
+from xlpy.cli.session import open_toolstack, resolve
+
+_REASON_LETTERS = "-rscwS"
+
+
+def state_letters(info) -> str:
+    reason = "-"
+    if info.shutdown and info.shutdown_reason is not None:
+        reason = _REASON_LETTERS[info.shutdown_reason] if info.shutdown_reason < len(_REASON_LETTERS) else "?"
+    return "".join([
+        "r" if info.running else "-",
+        "b" if info.blocked else "-",
+        "p" if info.paused else "-",
+        "s" if info.shutdown else "-",
+        reason,
+        "d" if info.dying else "-",
+    ])
+
+
+def list_line(info) -> str:
+    mem_mib = (info.tot_pages * 4 + info.outstanding_pages * 4) // 1024
+    return (f"{info.name:<40} {info.domid:5d} {mem_mib:5d} {info.online_vcpus:5d}     "
+            f"{state_letters(info)}  {info.cpu_time_ns / 1e9:8.1f}")
+
+
+LIST_HEADER = "Name                                        ID   Mem VCPUs\tState\tTime(s)"
+
+
+@click.command("list")
+@click.option("-l", "--long", "long_", is_flag=True, help="The stored configuration, as JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Also the UUID, shutdown reason and security label.")
+@click.option("-Z", "--context", is_flag=True, help="Also the security label.")
+@click.option("-c", "--cpupool", is_flag=True, help="Also the CPU pool.")
+@click.option("-n", "--numa", is_flag=True, help="Also the NUMA node affinity.")
+@click.option("-o", "--output", "output", type=click.Choice(["text", "json", "yaml"]), default="text",
+              help="Output format for scripts (xlpy extension).")
+@click.argument("domain", required=False)
+@click.pass_obj
+def list_(g, long_, verbose, context, cpupool, numa, output, domain) -> None:
+    """List information about domains: [-l] [-v] [Domain]"""
+    toolstack = open_toolstack(g)
+    domains = toolstack.domains()
+    if domain is not None:
+        domid = resolve(toolstack, domain)
+        domains = [d for d in domains if d.domid == domid]
+        if not domains:
+            fail(f"Error: Domain '{domain}' does not exist.")
+    if long_:
+        from xlpy.domain.idl import dumps
+
+        entries = []
+        for info in domains:
+            config = toolstack.stored_config(info.domid)
+            if config is not None or info.domid == 0:
+                entries.append({"domid": info.domid, "config": config or {}})
+        sys.stdout.write(dumps(entries) + "\n")
+        return
+    if output != "text":
+        rows = [{"name": d.name, "domid": d.domid, "uuid": d.uuid, "memory_mib": d.tot_pages * 4 // 1024,
+                 "vcpus": d.online_vcpus, "state": state_letters(d), "cpu_time": round(d.cpu_time_ns / 1e9, 1)}
+                for d in domains]
+        if output == "json":
+            import json
+
+            sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        else:
+            import yaml
+
+            sys.stdout.write(yaml.safe_dump(rows, sort_keys=False))
+        return
+    header = LIST_HEADER
+    if verbose:
+        header += "   UUID                            Reason-Code\tSecurity Label"
+    lines = [header]
+    for info in domains:
+        line = list_line(info)
+        if verbose:
+            reason = f"{int(info.shutdown_reason):8x}" if info.shutdown else "       -"
+            line += f" {info.uuid} {reason} {'-':>16}"
+        lines.append(line)
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+@click.command("domid")
+@click.argument("name")
+@click.pass_obj
+def domid(g, name: str) -> None:
+    """Convert a domain name to a domain id: <DomainName>"""
+    toolstack = open_toolstack(g)
+    for info in toolstack.domains():
+        if info.name == name:
+            click.echo(f"{info.domid}")
+            return
+    fail(f"Can't get domid of domain name '{name}', maybe this domain does not exist.")
+
+
+@click.command("domname")
+@click.argument("ident")
+@click.pass_obj
+def domname(g, ident: str) -> None:
+    """Convert a domain id to a domain name: <DomainId>"""
+    if not ident.isdigit():
+        fail("Invalid domain id.\n")
+    toolstack = open_toolstack(g)
+    for info in toolstack.domains():
+        if info.domid == int(ident):
+            click.echo(info.name)
+            return
+    fail(f"Can't get domain name of domain id '{ident}', maybe this domain does not exist.")
+
+
+@click.command("console")
+@click.option("-t", "kind", type=click.Choice(["pv", "serial", "vuart"]), default="pv")
+@click.option("-n", "num", type=int, default=0)
+@click.argument("domain")
+@click.pass_obj
+def console(g, kind, num, domain) -> None:
+    """Show the guest's console: [-t pv|serial|vuart] [-n NUM] <Domain>"""
+    toolstack = open_toolstack(g)
+    sys.stdout.write(toolstack.backend.console(resolve(toolstack, domain)))
+
+
+@click.command("dmesg")
+@click.option("-c", "--clear", is_flag=True, help="Clear the log after reading it.")
+@click.pass_obj
+def dmesg(g, clear: bool) -> None:
+    """Read the hypervisor's log: [-c]"""
+    toolstack = open_toolstack(g, reap=False)
+    sys.stdout.write(toolstack.backend.read_log(clear))
+
+
+@click.command("uptime")
+@click.option("-s", "short", is_flag=True, help="Short format.")
+@click.argument("domains", nargs=-1)
+@click.pass_obj
+def uptime(g, short, domains) -> None:
+    """Print the uptime of domains: [-s] [Domain...]"""
+    toolstack = open_toolstack(g)
+    infos = toolstack.domains()
+    if domains:
+        wanted = {resolve(toolstack, d) for d in domains}
+        infos = [i for i in infos if i.domid in wanted]
+    now = time.time()
+    if not short:
+        click.echo("Name                                ID Uptime")
+    for info in infos:
+        seconds = int(now - info.created)
+        days, rest = divmod(seconds, 86400)
+        clock = f"{rest // 3600:2d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+        span = f"{days} day{'s' if days != 1 else ''}, {clock}" if days else clock
+        if short:
+            click.echo(f"{info.name:<30} {info.domid:5d} {span}")
+        else:
+            click.echo(f"{info.name:<32} {info.domid:3d} {span}")
+
+
+@click.command("vcpu-list")
+@click.argument("domains", nargs=-1)
+@click.pass_obj
+def vcpu_list(g, domains) -> None:
+    """List the vCPUs of domains: [Domain...]"""
+    from xlpy.config.specs.cpus import format_cpu_list
+
+    toolstack = open_toolstack(g)
+    nr_cpus = toolstack.backend.physinfo().nr_cpus
+    infos = toolstack.domains()
+    if domains:
+        wanted = [resolve(toolstack, d) for d in domains]
+        infos = [i for i in infos if i.domid in wanted]
+    click.echo(f"{'Name':<32} {'ID':>5} {'VCPU':>5} {'CPU':>5} {'State':>5} {'Time(s)':>9} Affinity (Hard / Soft)")
+    for info in infos:
+        for v in toolstack.backend.vcpu_info(info.domid):
+            if v.online:
+                state = f"{v.cpu:5d} {'r' if v.running else '-':>3}{'b' if v.blocked else '-'}- "
+            else:
+                state = "    -   --p "
+            click.echo(f"{info.name:<32} {info.domid:5d} {v.vcpu:5d} {state}{v.cpu_time_ns / 1e9:9.1f}  "
+                       f"{format_cpu_list(set(v.hard_affinity), nr_cpus)} / "
+                       f"{format_cpu_list(set(v.soft_affinity), nr_cpus)}")
+
+
+@click.command("info")
+@click.pass_obj
+def info(g) -> None:
+    """Information about the host"""
+    toolstack = open_toolstack(g, reap=False)
+    p = toolstack.backend.physinfo()
+    fields = [
+        ("host", "xlpy-model" if toolstack.backend.name == "model" else __import__("socket").gethostname()),
+        ("nr_cpus", p.nr_cpus), ("max_cpu_id", p.nr_cpus - 1), ("nr_nodes", p.nr_nodes),
+        ("cores_per_socket", p.cores_per_socket), ("threads_per_core", p.threads_per_core),
+        ("cpu_mhz", f"{p.cpu_khz / 1000:.3f}"), ("virt_caps", " ".join(p.virt_caps)),
+        ("total_memory", p.total_pages * 4 // 1024), ("free_memory", p.free_pages * 4 // 1024),
+        ("xen_version", p.xen_version), ("xen_scheduler", p.scheduler),
+        ("xen_pagesize", 4096), ("xend_config_format", 4),
+    ]
+    for key, value in fields:
+        click.echo(f"{key:<23}: {value}")

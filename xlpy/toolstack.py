@@ -1,0 +1,339 @@
+"""The toolstack: a domain's life, as libxl drives it, over any Backend.
+
+Create builds the request into hypervisor calls (create the domain, vCPUs,
+memory, devices, load the kernel, set vCPU 0, unpause) and undoes all of it
+if any step fails. The per-domain config is kept in the xenstore-like tree
+(as xl keeps its userdata), so `list -l`, restarts and config updates use it.
+
+There is no monitoring daemon: the on_poweroff/on_reboot/on_crash actions of a
+domain that has shut down are carried out by the next toolstack that looks at
+the host (`reap`), which is when a user or script can observe it anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+
+from xlpy.backends.base import (
+    PAGE_SIZE, Backend, BackendError, CreateFlags, DomainInfo, Exists, NoMemory, NoSuchDomain,
+    ShutdownReason, VcpuContext,
+)
+from xlpy.domain.config import DomainConfig, DomainType, ShutdownAction
+
+X86_EMU_LAPIC, X86_EMU_ALL = 0x1, 0x3FF
+DEFAULT_MAX_KB = 32768  # libxl's default when neither memory nor maxmem is set
+
+
+class ToolstackError(Exception):
+    """A lifecycle operation failed; the message is one line for the user."""
+
+    exit_code = 1
+
+
+class DomainNotFound(ToolstackError):
+    pass
+
+
+class NameInUse(ToolstackError):
+    pass
+
+
+class NotEnoughMemory(ToolstackError):
+    pass
+
+
+class CreateFailed(ToolstackError):
+    pass
+
+
+class WaitTimeout(ToolstackError):
+    pass
+
+
+@dataclass
+class Created:
+    domid: int
+    pvh_generation: str | None
+    boot_mode: str | None
+
+
+def _process_tag(pid: int) -> str:
+    """The pid plus its start time, so a reused pid is not mistaken for us."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f"{pid}:{f.read().rsplit(')', 1)[1].split()[19]}"
+    except OSError:
+        return f"{pid}:?"
+
+
+class Toolstack:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    # -- lookups ---------------------------------------------------------------
+
+    def domains(self) -> list[DomainInfo]:
+        return self.backend.list_domains()
+
+    def resolve(self, ident: str) -> int:
+        """A domain named by id or by name, as xl accepts it."""
+        if ident.isdigit() or ident == "":
+            return int(ident or 0)
+        for info in self.backend.list_domains():
+            if info.name == ident:
+                return info.domid
+        raise DomainNotFound(f"{ident} is an invalid domain identifier (rc=-6)")
+
+    def info(self, domid: int) -> DomainInfo:
+        try:
+            return self.backend.domain_info(domid)
+        except NoSuchDomain:
+            raise DomainNotFound(f"Domain {domid} does not exist.") from None
+
+    def stored_config(self, domid: int) -> dict | None:
+        text = self.backend.xs_read(f"/libxl/{domid}/xlpy/config")
+        return json.loads(text) if text else None
+
+    # -- create ----------------------------------------------------------------
+
+    def create(self, dc: DomainConfig, paused: bool = False, config_text: str = "",
+               monitor: bool = True) -> Created:
+        name = dc.c_info.name or ""
+        if any(d.name == name for d in self.backend.list_domains()):
+            raise NameInUse(f"domain with name {name!r} already exists")
+        mode, flags = self._boot_plan(dc)
+        try:
+            domid = self.backend.create_domain(flags, dc.c_info.uuid or "00000000-0000-0000-0000-000000000000")
+        except BackendError as e:
+            raise CreateFailed(f"cannot create domain: {e.message}") from None
+        base = f"/local/domain/{domid}"
+        try:
+            self.backend.xs_write(f"{base}/xlpy/create-pid", _process_tag(os.getpid()))
+            self.backend.xs_write(f"{base}/name", name)
+            self._build(domid, dc, mode)
+            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", dc.to_json())
+            self.backend.xs_write(f"/libxl/{domid}/xlpy/config-text", config_text)
+            self.backend.xs_write(f"/libxl/{domid}/xlpy/monitor", "1" if monitor else "0")
+            self.backend.xs_rm(f"{base}/xlpy/create-pid")
+            if not paused:
+                self.backend.unpause_domain(domid)
+        except BaseException as e:
+            self._undo(domid)
+            if isinstance(e, Exists):
+                raise NameInUse(f"domain with name {name!r} already exists") from None
+            if isinstance(e, NoMemory):
+                raise NotEnoughMemory(f"not enough memory to create {name!r}: {e.message}") from None
+            if isinstance(e, BackendError):
+                raise CreateFailed(f"cannot create {name!r}: {e.message}") from None
+            raise
+        return Created(domid, dc.pvh_generation.value if dc.pvh_generation else None, mode)
+
+    def _undo(self, domid: int) -> None:
+        try:
+            self.backend.destroy_domain(domid)
+        except BackendError:
+            pass
+
+    def _boot_plan(self, dc: DomainConfig) -> tuple[str, CreateFlags]:
+        """The builder mode and create flags for the guest type (and its kernel)."""
+        b = dc.b_info
+        kind = dc.c_info.type
+        hap = dc.c_info.hap is not False
+        common = dict(max_vcpus=b.max_vcpus or 1)
+        if dc.is_legacy_pvh:
+            mode = self._legacy_pvh_mode(b.kernel)
+            if mode == "pvh":  # the kernel has only the modern entry
+                return mode, CreateFlags(hvm=True, hap=hap, emulation_flags=X86_EMU_LAPIC, **common)
+            return mode, CreateFlags(legacy_pvh=True, hap=hap, **common)
+        if kind is DomainType.PVH:
+            return "pvh", CreateFlags(hvm=True, hap=hap, emulation_flags=X86_EMU_LAPIC, **common)
+        if kind is DomainType.HVM:
+            return "hvm", CreateFlags(hvm=True, hap=hap, emulation_flags=X86_EMU_ALL, **common)
+        return "pv", CreateFlags(**common)
+
+    @staticmethod
+    def _legacy_pvh_mode(kernel: str | None) -> str:
+        from xlpy.backends.base import InvalidArgument
+        from xlpy.backends.kernel import read_kernel
+
+        if not kernel:
+            raise CreateFailed("pvh=1 needs a kernel= to check its Xen notes")
+        try:
+            image = read_kernel(kernel)
+        except InvalidArgument as e:
+            raise CreateFailed(e.message) from None
+        if image.legacy_pvh_capable:
+            return "legacy-pvh"
+        if image.phys32_entry is not None:
+            return "pvh"
+        raise CreateFailed(f"{kernel} can boot neither as legacy PVH (it lacks the PV entry or the features "
+                           "writable_descriptor_tables|auto_translated_physmap|supervisor_mode_kernel|"
+                           "hvm_callback_vector) nor as PVH (no XEN_ELFNOTE_PHYS32_ENTRY)")
+
+    def _build(self, domid: int, dc: DomainConfig, mode: str) -> None:
+        b, backend = dc.b_info, self.backend
+        max_vcpus = b.max_vcpus or 1
+        backend.set_max_vcpus(domid, max_vcpus)
+        max_kb = b.max_memkb or b.target_memkb or DEFAULT_MAX_KB
+        target_kb = b.target_memkb or max_kb
+        backend.set_max_memory(domid, max_kb)
+        backend.populate_physmap(domid, target_kb * 1024 // PAGE_SIZE)
+        backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb))
+        backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(max_kb))
+        if b.kernel:
+            image = backend.build_image(domid, b.kernel, b.ramdisk, b.cmdline, mode)
+            backend.set_vcpu_context(domid, 0, self._vcpu0_context(image.entry, image.mode))
+        avail = b.avail_vcpus or set(range(max_vcpus))
+        for vcpu in range(max_vcpus):
+            state = "online" if vcpu in avail else "offline"
+            backend.xs_write(f"/local/domain/{domid}/cpu/{vcpu}/availability", state)
+            hard = b.vcpu_hard_affinity[vcpu] if vcpu < len(b.vcpu_hard_affinity) else None
+            soft = b.vcpu_soft_affinity[vcpu] if vcpu < len(b.vcpu_soft_affinity) else None
+            if hard is not None or soft is not None:
+                backend.set_vcpu_affinity(domid, vcpu, set(hard) if hard else None, set(soft) if soft else None)
+        if b.sched_params.weight is not None or b.sched_params.cap is not None:
+            backend.sched_credit(domid, b.sched_params.weight, b.sched_params.cap)
+        for index, disk in enumerate(dc.disks):
+            self._add_device(domid, "vbd", index, {"params": disk.pdev_path or "", "dev": disk.vdev or "",
+                                                   "mode": "w" if disk.readwrite else "r"})
+        for nic in dc.nics:
+            self._add_device(domid, "vif", nic.devid or 0, {"mac": nic.mac or "", "bridge": nic.bridge or ""})
+
+    def _add_device(self, domid: int, kind: str, devid: int, params: dict[str, str]) -> None:
+        backend_path = f"/local/domain/0/backend/{kind}/{domid}/{devid}"
+        for key, value in params.items():
+            self.backend.xs_write(f"{backend_path}/{key}", value)
+        self.backend.xs_write(f"{backend_path}/state", "1")
+        self.backend.xs_write(f"/local/domain/{domid}/device/{kind}/{devid}/backend", backend_path)
+        self.backend.xs_write(f"/local/domain/{domid}/device/{kind}/{devid}/state", "1")
+
+    @staticmethod
+    def _vcpu0_context(entry: int, mode: str) -> VcpuContext:
+        """vCPU 0 as the boot ABI wants it: PVH in 32-bit flat mode with %ebx at
+        hvm_start_info; PV (and legacy PVH) in 64-bit mode on the start_info page."""
+        if mode == "pvh32":
+            return VcpuContext("hvm32", rip=entry, rbx=0x6000, cr0=0x1)
+        return VcpuContext("pv", rip=entry, rsp=0x80000, cr3=0x3000)
+
+    # -- life after create ------------------------------------------------------------
+
+    def destroy(self, domid: int) -> None:
+        self.info(domid)
+        self.backend.destroy_domain(domid)
+        self.backend.xs_rm(f"/libxl/{domid}")
+
+    def pause(self, domid: int) -> None:
+        self.info(domid)
+        self.backend.pause_domain(domid)
+
+    def unpause(self, domid: int) -> None:
+        self.info(domid)
+        self.backend.unpause_domain(domid)
+
+    def rename(self, domid: int, new_name: str) -> None:
+        self.info(domid)
+        try:
+            self.backend.xs_write(f"/local/domain/{domid}/name", new_name)
+        except Exists:
+            raise NameInUse(f"domain with name {new_name!r} already exists") from None
+
+    def request_shutdown(self, domid: int, action: str = "poweroff") -> None:
+        """Ask the guest through control/shutdown, as xl does for PV-aware guests."""
+        self.info(domid)
+        self.backend.xs_write(f"/local/domain/{domid}/control/shutdown", action)
+
+    def wait_shutdown(self, domid: int, timeout: float = 60.0, interval: float = 0.05) -> DomainInfo | None:
+        """Until the domain has shut down or is gone (None); WaitTimeout after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                info = self.backend.domain_info(domid)
+            except NoSuchDomain:
+                return None
+            if info.shutdown or info.dying:
+                return info
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(f"domain {domid} did not shut down within {timeout:g}s")
+            time.sleep(interval)
+
+    def reap(self) -> list[tuple[int, str]]:
+        """Carry out on_* actions for domains that shut down, and clean up
+        creates whose process died. Returns what was done."""
+        done = []
+        for info in self.backend.list_domains():
+            if info.domid == 0:
+                continue
+            tag = self.backend.xs_read(f"/local/domain/{info.domid}/xlpy/create-pid")
+            if tag and not _alive(tag):
+                self.backend.destroy_domain(info.domid)
+                self.backend.xs_rm(f"/libxl/{info.domid}")
+                done.append((info.domid, "removed half-created domain"))
+                continue
+            if not info.shutdown or self.backend.xs_read(f"/libxl/{info.domid}/xlpy/monitor") != "1":
+                continue
+            done.append((info.domid, self._shutdown_action(info)))
+        return done
+
+    def _shutdown_action(self, info: DomainInfo) -> str:
+        config = self.stored_config(info.domid) or {}
+        key = {ShutdownReason.POWEROFF: "on_poweroff", ShutdownReason.REBOOT: "on_reboot",
+               ShutdownReason.CRASH: "on_crash", ShutdownReason.WATCHDOG: "on_watchdog",
+               ShutdownReason.SOFT_RESET: "on_soft_reset"}.get(info.shutdown_reason)
+        if key is None:
+            return "none"
+        defaults = {"on_reboot": "restart", "on_soft_reset": "soft_reset"}
+        action = ShutdownAction(config.get(key, defaults.get(key, "destroy")))
+        self.backend.xs_write(f"/libxl/{info.domid}/xlpy/monitor", "0")
+        if action is ShutdownAction.PRESERVE:
+            return "preserve"
+        if action in (ShutdownAction.RESTART, ShutdownAction.COREDUMP_RESTART, ShutdownAction.RESTART_RENAME):
+            self.restart(info.domid, rename=action is ShutdownAction.RESTART_RENAME)
+            return "restart"
+        self.destroy(info.domid)
+        return "destroy"
+
+    def restart(self, domid: int, rename: bool = False) -> int:
+        """Destroy (or rename) the old domain and create it anew from its stored config."""
+        from xlpy.config import parse
+        from xlpy.config.build import build
+
+        text = self.backend.xs_read(f"/libxl/{domid}/xlpy/config-text") or ""
+        stored = self.stored_config(domid) or {}
+        filename = f"<saved d{domid}>"
+        dc, _ = build(parse(text, filename))
+        dc.c_info.uuid = stored.get("c_info", {}).get("uuid", dc.c_info.uuid)
+        if rename:
+            self.rename(domid, time.strftime(f"{dc.c_info.name}-%Y%m%dT%H%MZ", time.gmtime()))
+        else:
+            self.destroy(domid)
+        return self.create(dc, config_text=text).domid
+
+    def set_vcpus(self, domid: int, count: int) -> None:
+        info = self.info(domid)
+        if not 1 <= count <= info.max_vcpus:
+            raise ToolstackError(f"cannot set {count} vCPUs: the domain's maximum is {info.max_vcpus}")
+        for vcpu in range(info.max_vcpus):
+            self.backend.xs_write(f"/local/domain/{domid}/cpu/{vcpu}/availability",
+                                  "online" if vcpu < count else "offline")
+
+    def set_memory(self, domid: int, kb: int) -> None:
+        self.info(domid)
+        try:
+            self.backend.set_memory_target(domid, kb)
+        except NoMemory as e:
+            raise NotEnoughMemory(e.message) from None
+        except BackendError as e:
+            raise ToolstackError(e.message) from None
+
+    def set_max_memory(self, domid: int, kb: int) -> None:
+        self.info(domid)
+        self.backend.set_max_memory(domid, kb)
+        self.backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(kb))
+
+
+def _alive(tag: str) -> bool:
+    pid = int(tag.split(":", 1)[0])
+    return _process_tag(pid) == tag and os.path.exists(f"/proc/{pid}")
