@@ -1,0 +1,108 @@
+"""A whole guest life through the CLI, in a private state directory, with each
+output compared to a golden file in xl's format (the CPU-time column, which
+grows with wall time, is masked)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_xlpy, xlpy_env
+
+GOLDEN = Path(__file__).parent / "golden"
+TIME = re.compile(r"(?m)^(.{40} +\d+ +\d+ +\d+ +\S{6}) +\d+\.\d$")
+
+
+@pytest.fixture
+def xlpy(state_dir):
+    env = xlpy_env(XLPY_STATE_DIR=str(state_dir))
+
+    def run(*args, ok=True):
+        r = run_xlpy(*args, env=env, cwd=ROOT)
+        if ok:
+            assert r.returncode == 0, r.stderr
+        return r
+
+    return run
+
+
+def masked(text: str) -> str:
+    return TIME.sub(r"\1      T", text)
+
+
+def golden(name: str) -> str:
+    return (GOLDEN / name).read_text()
+
+
+def test_a_pvh_guest_life(xlpy):
+    xlpy("create", "configs/pvh.cfg")
+    assert masked(xlpy("list").stdout) == golden("list-created.txt")
+    xlpy("pause", "demo-pvh")
+    assert masked(xlpy("list", "demo-pvh").stdout) == golden("list-paused.txt")
+    xlpy("unpause", "demo-pvh")
+    xlpy("vcpu-set", "demo-pvh", "4")
+    xlpy("mem-set", "demo-pvh", "384m")
+    assert masked(xlpy("list", "demo-pvh").stdout) == golden("list-resized.txt")
+    xlpy("vcpu-set", "demo-pvh", "1")
+    assert "VCPUOP_down vCPU 3" in xlpy("console", "demo-pvh").stdout
+    assert xlpy("domid", "demo-pvh").stdout == "1\n"
+    xlpy("reboot", "-w", "demo-pvh")
+    after = xlpy("list", "-v", "demo-pvh").stdout
+    assert " 6a1c4b2e-1b7c-4d0e-9c1f-2a3b4c5d6e7f " in after  # same uuid
+    assert xlpy("domid", "demo-pvh").stdout == "2\n"  # new domid
+    xlpy("shutdown", "-w", "demo-pvh")
+    assert masked(xlpy("list").stdout) == golden("list-empty.txt")
+
+
+def test_a_legacy_pvh_guest_boots_the_pv_entry_in_64_bit_mode(xlpy):
+    r = xlpy("create", "configs/pvh-legacy.cfg")
+    assert "P101" in r.stderr
+    console = xlpy("console", "demo-pvh-legacy").stdout
+    assert "pv64 entry 0xffffffff80100010" in console
+    assert "64-bit mode, %rsi -> start_info" in console
+    assert "VCPUOP_up vCPU 1" in console
+    assert "created as legacy PVH with HAP" in xlpy("dmesg").stdout
+    xlpy("destroy", "demo-pvh-legacy")
+    assert masked(xlpy("list").stdout) == golden("list-empty.txt")
+
+
+def test_unknown_domain(xlpy):
+    r = xlpy("pause", "nosuch", ok=False)
+    assert (r.returncode, r.stderr) == (1, "nosuch is an invalid domain identifier (rc=-6)\n")
+    r = xlpy("list", "7", ok=False)
+    assert (r.returncode, r.stderr) == (1, "Error: Domain '7' does not exist.\n")
+    r = xlpy("domid", "nosuch", ok=False)
+    assert (r.returncode, r.stderr) == (1, "Can't get domid of domain name 'nosuch', maybe this domain does not exist.\n")
+
+
+def test_duplicate_name(xlpy):
+    xlpy("create", "-q", "configs/pvh.cfg")
+    r = xlpy("create", "-q", "configs/pvh.cfg", ok=False)
+    assert (r.returncode, r.stderr) == (3, "xlpy: domain with name 'demo-pvh' already exists\n")
+    assert len(xlpy("list").stdout.splitlines()) == 3
+
+
+def test_not_enough_memory_leaves_nothing_behind(xlpy):
+    before = xlpy("info").stdout
+    r = xlpy("create", "-q", "configs/pvh.cfg", "memory=65536", "maxmem=65536", ok=False)
+    assert r.returncode == 3
+    assert r.stderr.startswith("xlpy: not enough memory to create 'demo-pvh': not enough free memory")
+    assert masked(xlpy("list").stdout) == golden("list-empty.txt")
+    assert xlpy("info").stdout == before
+
+
+def test_config_error_points_at_file_line_column(xlpy, tmp_path):
+    bad = tmp_path / "bad.cfg"
+    bad.write_text('name = "g"\ntype = "pvh"\nmemory = \n')
+    r = xlpy("create", str(bad), ok=False)
+    assert r.returncode == 1
+    assert f"{bad}:3:10: syntax error near <newline>" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_backend_that_is_not_available(xlpy):
+    r = xlpy("--backend", "nosuch", "list", ok=False)
+    assert r.returncode == 1
+    assert r.stderr.startswith("xlpy: no backend named `nosuch'")
