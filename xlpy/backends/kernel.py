@@ -68,14 +68,37 @@ def _decompress(payload: bytes, path: str) -> bytes:
         return lzma.decompress(payload, format=lzma.FORMAT_ALONE)
     if payload[:4] == b"\x28\xb5\x2f\xfd":
         return _optional("zstandard", path).ZstdDecompressor().decompressobj().decompress(payload)
-    if payload[:4] == b"\x02\x21\x4c\x18":
-        raise InvalidArgument(f"{path}: legacy LZ4 bzImage payloads are not supported", "xc_dom_parse_image")
+    if payload[:4] == LZ4_LEGACY_MAGIC:
+        return _lz4_legacy(payload, path)
     raise InvalidArgument(f"{path}: unknown bzImage payload compression", "xc_dom_parse_image")
 
 
+LZ4_LEGACY_MAGIC = b"\x02\x21\x4c\x18"
+
+
+def _lz4_legacy(payload: bytes, path: str) -> bytes:
+    """The kernel's LZ4 legacy frames: blocks of (u32 size, data), each at most
+    8 MiB decompressed; the magic may repeat between chunks, and the bzImage
+    appends the decompressed size, which ends the walk."""
+    block = _optional("lz4.block", path)
+    out, pos = [], 4
+    while pos + 4 <= len(payload):
+        if payload[pos : pos + 4] == LZ4_LEGACY_MAGIC:
+            pos += 4
+            continue
+        (size,) = struct.unpack_from("<I", payload, pos)
+        if size == 0 or pos + 4 + size > len(payload):
+            break
+        out.append(block.decompress(payload[pos + 4 : pos + 4 + size], uncompressed_size=8 << 20))
+        pos += 4 + size
+    return b"".join(out)
+
+
 def _optional(module: str, path: str):
+    import importlib
+
     try:
-        return __import__(module)
+        return importlib.import_module(module)
     except ImportError:
         raise InvalidArgument(f"{path}: needs the `{module}' package to decompress", "xc_dom_parse_image") from None
 
