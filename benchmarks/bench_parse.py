@@ -5,8 +5,10 @@
 
 Prints a table: a bare interpreter start, `import xlpy.config` plus parsing a
 40-line config as a whole process (with the per-user grammar cache warm, and
-with it disabled so the grammar is built in the process), and files parsed per
-second over ../shared/corpus in one process.
+with it disabled so the grammar is built in the process), the alternative of a
+parser generated ahead of time with Lark's standalone tool (loaded and run
+without xlpy's callbacks, so a lower bound), and files parsed per second over
+../shared/corpus (or $XLPY_SHARED/corpus) in one process.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = Path(os.environ.get("XLPY_SHARED", ROOT.parent / "shared")) / "corpus"
 
 CONFIG_40_LINES = """\
 # A typical PVH guest
@@ -65,6 +67,7 @@ max_maptrack_frames = 1024
 """
 
 PARSE_ONE = "import sys, xlpy.config as c; c.parse_file(sys.argv[1])"
+STANDALONE_ONE = "import sys, xl_standalone as s; s.Lark_StandAlone().parse(open(sys.argv[1]).read())"
 
 
 def whole_process(argv: list[str], runs: int, env: dict[str, str]) -> float:
@@ -105,21 +108,27 @@ def main() -> None:
 
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     no_cache = dict(env, XLPY_NO_GRAMMAR_CACHE="1")
-    with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as f:
-        f.write(CONFIG_40_LINES)
-        cfg = f.name
-    try:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = os.path.join(tmp, "guest.cfg")
+        with open(cfg, "w") as f:
+            f.write(CONFIG_40_LINES)
+        with open(os.path.join(tmp, "xl_standalone.py"), "w") as f:
+            subprocess.run([sys.executable, "-m", "lark.tools.standalone", str(ROOT / "grammars" / "xl.lark")],
+                           check=True, stdout=f)
+        standalone_env = dict(env, PYTHONPATH=tmp)
         subprocess.run([sys.executable, "-c", PARSE_ONE, cfg], check=True, env=env)  # warm the cache
+        subprocess.run([sys.executable, "-c", STANDALONE_ONE, cfg], check=True, env=standalone_env)  # and its .pyc
         bare = whole_process([sys.executable, "-c", "pass"], args.runs, env)
         warm = whole_process([sys.executable, "-c", PARSE_ONE, cfg], args.runs, env)
         cold = whole_process([sys.executable, "-c", PARSE_ONE, cfg], args.runs, no_cache)
-    finally:
-        os.unlink(cfg)
+        standalone = whole_process([sys.executable, "-c", STANDALONE_ONE, cfg], args.runs, standalone_env)
 
     rows = [
         ("python3 -c pass", f"{bare * 1000:.1f} ms", "1.0x"),
         ("import xlpy.config + parse 40 lines (grammar cache)", f"{warm * 1000:.1f} ms", f"{warm / bare:.1f}x"),
         ("import xlpy.config + parse 40 lines (no cache)", f"{cold * 1000:.1f} ms", f"{cold / bare:.1f}x"),
+        ("Lark standalone parser, generated ahead: load + parse", f"{standalone * 1000:.1f} ms",
+         f"{standalone / bare:.1f}x"),
     ]
     corpus = sorted(CORPUS.glob("*/*.cfg"))
     if corpus:
