@@ -106,12 +106,12 @@ class Toolstack:
             raise NameInUse(f"domain with name {name!r} already exists")
         mode, flags = self._boot_plan(dc)
         try:
-            domid = self.backend.create_domain(flags, dc.c_info.uuid or "00000000-0000-0000-0000-000000000000")
+            domid = self.backend.create_domain(flags, dc.c_info.uuid or "00000000-0000-0000-0000-000000000000",
+                                               owner=_process_tag(os.getpid()))
         except BackendError as e:
             raise CreateFailed(f"cannot create domain: {e.message}") from None
         base = f"/local/domain/{domid}"
         try:
-            self.backend.xs_write(f"{base}/xlpy/create-pid", _process_tag(os.getpid()))
             self.backend.xs_write(f"{base}/name", name)
             self._build(domid, dc, mode)
             self.backend.xs_write(f"/libxl/{domid}/xlpy/config", dc.to_json())

@@ -95,7 +95,10 @@ class ModelBackend:
 
     # -- domain lifetime ---------------------------------------------------------
 
-    def create_domain(self, flags: CreateFlags, uuid: str) -> int:
+    def create_domain(self, flags: CreateFlags, uuid: str, owner: str | None = None) -> int:
+        """`owner` (the creating process) is written to the domain's
+        xlpy/create-pid node in the same transaction, so a create killed at
+        any moment leaves a domain the next toolstack knows to clean up."""
         if flags.legacy_pvh and flags.hvm:
             raise InvalidArgument("PVH and HVM flags are exclusive", "xc_domain_create")
         if flags.legacy_pvh and not flags.hap:
@@ -115,6 +118,9 @@ class ModelBackend:
                 (domid, uuid, int(flags.hvm), int(flags.hap), int(flags.legacy_pvh), flags.emulation_flags,
                  flags.max_vcpus, time.time()),
             )
+            if owner is not None:
+                db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)",
+                           (f"/local/domain/{domid}/xlpy/create-pid", owner))
             kind = "legacy PVH" if flags.legacy_pvh else ("PVH" if flags.emulation_flags == X86_EMU_LAPIC
                                                           else "HVM" if flags.hvm else "PV")
             self._log(db, f"d{domid}: created as {kind}{' with HAP' if flags.hap else ''}")
