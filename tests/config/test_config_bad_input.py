@@ -91,3 +91,11 @@ def test_every_error_is_listed_in_file_order():
         parse("a = 1\nb = \nc = 2\nd 4\ne = 5\n", "g.cfg")
     assert [(line, code) for line, _, code, _ in info.value.errors] == [(2, "S002"), (4, "S002")]
 
+
+
+@pytest.mark.parametrize("text, column", [("a = b\n", 5), ("a = True\n", 5), ("disk = [xvda]\n", 9), ("a = [1, on]\n", 9)])
+def test_an_unquoted_word_as_a_value_says_to_quote_it(text, column):
+    with pytest.raises(ConfigSyntaxError) as info:
+        parse(text, "g.cfg")
+    assert (info.value.line, info.value.column) == (1, column)
+    assert "a string value needs quotes" in info.value.message

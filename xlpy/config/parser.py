@@ -162,7 +162,8 @@ def _on_lexical_error(tok):
     raw_line = tok.line + (after == "\n")
     if after == "\n":
         sink.lexerr_end = tok.end_pos
-    sink.lexer_error(_Error(tok.line, tok.column, LEXICAL, _lexical_message(text), True,
+    message = _lexical_message(text, _follows_equals(sink.text, tok.start_pos))
+    sink.lexer_error(_Error(tok.line, tok.column, LEXICAL, message, True,
                             raw_line, text + after, "lexical error"))
     return tok
 
@@ -295,13 +296,15 @@ def _shown(text: str) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
-def _lexical_message(text: str) -> str:
+def _lexical_message(text: str, is_value: bool = False) -> str:
     first = text[0]
     hint = ""
     if first == "\r":
         hint = " (CRLF line endings: xl accepts only LF; convert the file)"
     elif first == "#":
         hint = " (a comment on the last line needs a newline after it)"
+    elif is_value and (first.isalpha() or first == "_"):
+        hint = f" (a string value needs quotes: \"{_shown(text)}\")"
     elif first.isalpha() and first.isupper() or first == "_":
         hint = " (keys are lowercase letters, digits, '.' and '_', starting with a letter)"
     elif first in "-+" and text[1:2].isdigit():
@@ -311,6 +314,11 @@ def _lexical_message(text: str) -> str:
     elif first.isspace():
         hint = " (only spaces and tabs separate tokens)"
     return f"lexical error near `{_shown(text)}'{hint}"
+
+
+def _follows_equals(text: str, pos: int) -> bool:
+    """Whether `pos` is where a value starts: after `=`, `+=`, `[` or `,` on its line."""
+    return text[text.rfind("\n", 0, pos) + 1 : pos].rstrip(" \t")[-1:] in ("=", "[", ",")
 
 
 # -- building and caching the parser ------------------------------------------
@@ -585,8 +593,12 @@ def _syntax_error(tok, expected, depth: int) -> _Error:
         near = "<newline>"
     else:
         near = f"`{_shown(tok.value.rstrip())}'"
+    hint = ""
+    if tok.type == "IDENT" and _follows_equals(_sink().text, tok.start_pos):
+        hint = f" (a string value needs quotes: \"{tok.value}\")"
     raw_line = _raw_line(tok)
-    return _Error(tok.line, tok.column, SYNTAX, f"syntax error near {near}: {_unexpected(unexpected, expected, depth)}",
+    return _Error(tok.line, tok.column, SYNTAX,
+                  f"syntax error near {near}: {_unexpected(unexpected, expected, depth)}{hint}",
                   False, raw_line, tok.value, f"syntax error, {_unexpected(unexpected, expected, depth)}")
 
 
