@@ -101,9 +101,8 @@ class Toolstack:
 
     def create(self, dc: DomainConfig, paused: bool = False, config_text: str = "",
                monitor: bool = True) -> Created:
+        # Name uniqueness is checked atomically when the name is written.
         name = dc.c_info.name or ""
-        if any(d.name == name for d in self.backend.list_domains()):
-            raise NameInUse(f"domain with name {name!r} already exists")
         mode, flags = self._boot_plan(dc)
         try:
             domid = self.backend.create_domain(flags, dc.c_info.uuid or "00000000-0000-0000-0000-000000000000",

@@ -40,6 +40,12 @@ X86_EMU_ALL = 0x3FF
 IDLE_LOAD = 0.01  # an idle guest's vCPUs run 1% of the time
 
 
+def _subtree(path: str) -> tuple[str, str]:
+    """Bounds of every path below `path`, for an index range scan ('/' + 1 is '0')."""
+    base = path.rstrip("/")
+    return base + "/", base + "0"
+
+
 class ModelBackend:
     name = "model"
 
@@ -131,11 +137,10 @@ class ModelBackend:
     def _allocate_domid(self, db) -> int:
         """As Xen 4.17: the next free id after the last one given, wrapping to 1."""
         rover = int(db.execute("SELECT value FROM meta WHERE key = 'rover'").fetchone()[0])
-        used = {row[0] for row in db.execute("SELECT domid FROM domains")}
         candidate = rover
         for _ in range(DOMID_FIRST_RESERVED):
             candidate = candidate + 1 if candidate + 1 < DOMID_FIRST_RESERVED else 1
-            if candidate not in used:
+            if not db.execute("SELECT 1 FROM domains WHERE domid = ?", (candidate,)).fetchone():
                 db.execute("UPDATE meta SET value = ? WHERE key = 'rover'", (str(candidate),))
                 return candidate
         raise BackendError("no free domain id", "xc_domain_create", 28)
@@ -156,9 +161,11 @@ class ModelBackend:
             self._row(db, domid)
             db.execute("DELETE FROM refs WHERE domid = ? AND holder LIKE 'self:%'", (domid,))
             db.execute("DELETE FROM vcpus WHERE domid = ?", (domid,))
-            db.execute("DELETE FROM xenstore WHERE path = ? OR path LIKE ?",
-                       (f"/local/domain/{domid}", f"/local/domain/{domid}/%"))
-            db.execute("DELETE FROM xenstore WHERE path LIKE ?", (f"/local/domain/0/backend/%/{domid}/%",))
+            db.execute("DELETE FROM xenstore WHERE path = ?", (f"/local/domain/{domid}",))
+            db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?", _subtree(f"/local/domain/{domid}"))
+            for kind in ("vbd", "vif", "console"):
+                db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?",
+                           _subtree(f"/local/domain/0/backend/{kind}/{domid}"))
             held = db.execute("SELECT COALESCE(SUM(count), 0) FROM refs WHERE domid = ?", (domid,)).fetchone()[0]
             if held:
                 db.execute("UPDATE domains SET dying = 1, tot_pages = ?, run_since = NULL WHERE domid = ?",
@@ -185,8 +192,9 @@ class ModelBackend:
                 self._boot(db, row)
             else:  # what the guest was asked while it could not run, it answers now
                 for (path, value) in db.execute(
-                        "SELECT path, value FROM xenstore WHERE path LIKE ? AND (path LIKE '%/availability' "
-                        "OR path LIKE '%/control/shutdown')", (f"/local/domain/{domid}/%",)).fetchall():
+                        "SELECT path, value FROM xenstore WHERE path >= ? AND path < ? AND "
+                        "(path LIKE '%/availability' OR path LIKE '%/control/shutdown')",
+                        _subtree(f"/local/domain/{domid}")).fetchall():
                     self._guest_watch(db, path, value)
 
     def shutdown_domain(self, domid: int, reason: ShutdownReason) -> None:
@@ -360,8 +368,8 @@ class ModelBackend:
         self._console(db, domid, f"guest: VCPUOP_up vCPU {vcpu}")
 
     def _connect_devices(self, db, domid: int) -> None:
-        for (path,) in db.execute("SELECT path FROM xenstore WHERE path LIKE ? AND path LIKE '%/state'",
-                                  (f"/local/domain/{domid}/device/%",)).fetchall():
+        for (path,) in db.execute("SELECT path FROM xenstore WHERE path >= ? AND path < ? AND path LIKE '%/state'",
+                                  _subtree(f"/local/domain/{domid}/device")).fetchall():
             db.execute("UPDATE xenstore SET value = '4' WHERE path = ?", (path,))
             self._console(db, domid, f"guest: connected {path.split('/device/', 1)[1].rsplit('/', 1)[0]}")
 
@@ -390,10 +398,12 @@ class ModelBackend:
 
     # -- state ------------------------------------------------------------------
 
-    def _cpu_ns(self, db, row) -> int:
+    def _cpu_ns(self, db, row, online: int | None = None) -> int:
         if row["run_since"] is None:
             return row["cpu_ns"]
-        online = db.execute("SELECT COUNT(*) FROM vcpus WHERE domid = ? AND up = 1", (row["domid"],)).fetchone()[0]
+        if online is None:
+            online = db.execute("SELECT COUNT(*) FROM vcpus WHERE domid = ? AND up = 1",
+                                (row["domid"],)).fetchone()[0]
         load = 0.05 if row["domid"] == 0 else IDLE_LOAD
         return row["cpu_ns"] + int((time.time() - row["run_since"]) * 1e9 * online * load)
 
@@ -407,7 +417,7 @@ class ModelBackend:
             shutdown_reason=ShutdownReason(reason) if reason is not None else None,
             dying=bool(row["dying"]), crashed=reason == ShutdownReason.CRASH,
             tot_pages=row["tot_pages"], max_pages=row["max_pages"], outstanding_pages=0,
-            online_vcpus=online, max_vcpus=row["max_vcpus"], cpu_time_ns=self._cpu_ns(db, row),
+            online_vcpus=online, max_vcpus=row["max_vcpus"], cpu_time_ns=self._cpu_ns(db, row, online),
             created=row["created"],
         )
 
@@ -462,8 +472,8 @@ class ModelBackend:
     def xs_write(self, path: str, value: str) -> None:
         with self.store.transaction() as db:
             if path.endswith("/name") and path.count("/") == 4:
-                clash = db.execute("SELECT path FROM xenstore WHERE path LIKE '/local/domain/%/name' "
-                                   "AND value = ? AND path != ?", (value, path)).fetchone()
+                clash = db.execute("SELECT path FROM xenstore WHERE value = ? AND path != ? "
+                                   "AND path LIKE '/local/domain/%/name'", (value, path)).fetchone()
                 if clash:
                     raise Exists(f"domain name {value!r} is in use", "xs_write", 17)
             db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)", (path, value))
@@ -498,11 +508,13 @@ class ModelBackend:
 
     def xs_rm(self, path: str) -> None:
         with self.store.transaction() as db:
-            db.execute("DELETE FROM xenstore WHERE path = ? OR path LIKE ?", (path, path.rstrip("/") + "/%"))
+            db.execute("DELETE FROM xenstore WHERE path = ?", (path,))
+            db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?", _subtree(path))
 
     def xs_list(self, path: str) -> list[str]:
         prefix = path.rstrip("/") + "/"
-        rows = self.store.db.execute("SELECT path FROM xenstore WHERE path LIKE ?", (prefix + "%",)).fetchall()
+        rows = self.store.db.execute("SELECT path FROM xenstore WHERE path >= ? AND path < ?",
+                                     _subtree(path)).fetchall()
         return sorted({p[len(prefix):].split("/", 1)[0] for (p,) in rows})
 
     # -- console ---------------------------------------------------------------
