@@ -88,7 +88,8 @@ class _Sink:
     report a `+=` mismatch) before it asks the lexer for the next token.
     """
 
-    def __init__(self, filename: str, text: str) -> None:
+    def __init__(self, filename: str, text: str, first_pass: bool = False) -> None:
+        self.first_pass = first_pass
         self.filename = filename
         self.text = text
         self.length = len(text)
@@ -109,6 +110,8 @@ class _Sink:
 
     def lexer_error(self, error: _Error) -> None:
         self.failed = True
+        if self.first_pass:
+            raise _Failed()
         self.pending.append(error)
 
     def flush(self) -> None:
@@ -118,6 +121,8 @@ class _Sink:
 
     def commit(self, error: _Error) -> None:
         self.failed = True
+        if self.first_pass:
+            raise _Failed()
         if error.raw_line <= self.lexerr_line:
             return
         self.errors.append(error)
@@ -127,6 +132,10 @@ class _Sink:
 
 class _TooDeep(Exception):
     pass
+
+
+class _Failed(Exception):
+    """Ends the first pass at its first error: the error pass says what it is."""
 
 
 _state = threading.local()
@@ -480,12 +489,12 @@ def _run(text: str, filename: str) -> _Sink:
     from lark.exceptions import UnexpectedInput
 
     parser = get_parser()
-    sink = _state.sink = _Sink(filename, text)
+    sink = _state.sink = _Sink(filename, text, first_pass=True)
     try:
         try:
             parser.parse(text)
             failed = sink.failed
-        except (UnexpectedInput, _TooDeep):
+        except (UnexpectedInput, _TooDeep, _Failed):
             failed = True
         if failed:
             _raise_all_errors(parser, text, filename)
