@@ -20,6 +20,7 @@ def test_invalid_utf8_outside_a_string_is_a_lexical_error():
     with pytest.raises(ConfigSyntaxError) as info:
         parse_bytes(b"n\xe9 = 1\n", "g.cfg")
     assert (info.value.line, info.value.column) == (1, 2)
+    assert "`\\xe9'" in info.value.message  # the byte, shown printably
 
 
 def test_nul_inside_a_string_is_refused_where_xl_would_abort():

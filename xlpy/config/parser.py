@@ -301,8 +301,14 @@ def _dequote(tok, sink) -> str:
 
 
 def _shown(text: str) -> str:
-    """Text for a message: control characters made visible."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    """Text for a message: control characters made visible, and bytes that
+    are not UTF-8 (kept as surrogate escapes) shown as \\xNN."""
+    return "".join(
+        ch if ch.isprintable()
+        else f"\\x{ord(ch) - 0xDC00:02x}" if 0xDC80 <= ord(ch) <= 0xDCFF
+        else repr(ch)[1:-1]
+        for ch in text
+    )
 
 
 def _lexical_message(text: str, is_value: bool = False) -> str:
