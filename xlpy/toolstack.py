@@ -107,6 +107,8 @@ class Toolstack:
         try:
             domid = self.backend.create_domain(flags, dc.c_info.uuid or "00000000-0000-0000-0000-000000000000",
                                                owner=_process_tag(os.getpid()))
+        except Exists as e:
+            raise NameInUse(e.message) from None
         except BackendError as e:
             raise CreateFailed(f"cannot create domain: {e.message}") from None
         base = f"/local/domain/{domid}"
@@ -304,8 +306,11 @@ class Toolstack:
         filename = f"<saved d{domid}>"
         dc, _ = build(parse(text, filename))
         dc.c_info.uuid = stored.get("c_info", {}).get("uuid", dc.c_info.uuid)
-        if rename:
+        if rename:  # the old domain keeps its name-with-date and its UUID
             self.rename(domid, time.strftime(f"{dc.c_info.name}-%Y%m%dT%H%MZ", time.gmtime()))
+            import uuid as uuidlib
+
+            dc.c_info.uuid = str(uuidlib.uuid4())
         else:
             self.destroy(domid)
         return self.create(dc, config_text=text).domid

@@ -117,6 +117,8 @@ class ModelBackend:
             raise InvalidArgument("a PV domain emulates no devices", "xc_domain_create")
         uuidlib.UUID(uuid)
         with self.store.transaction() as db:
+            if uuid.strip("0-") and db.execute("SELECT domid FROM domains WHERE uuid = ?", (uuid,)).fetchone():
+                raise Exists(f"a domain with UUID {uuid} already exists", "xc_domain_create", 17)
             domid = self._allocate_domid(db)
             db.execute(
                 "INSERT INTO domains (domid, uuid, hvm, hap, legacy_pvh, emulation_flags, max_vcpus, created) "

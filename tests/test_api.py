@@ -1,0 +1,47 @@
+"""The Python API: the same toolstack as the CLI, with typed errors."""
+
+from __future__ import annotations
+
+import pytest
+
+import xlpy.api as xl
+from conftest import ROOT
+
+
+@pytest.fixture
+def host(state_dir, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    with xl.open() as h:
+        yield h
+
+
+def test_a_guest_life_from_python(host):
+    guest = host.create("configs/pvh.cfg", overrides=["vcpus=3"])
+    guest.wait_for("running", timeout=5)
+    assert (guest.name, guest.vcpus, guest.memory_mib) == ("demo-pvh", 3, 256)
+    assert [d.name for d in host.domains()] == ["Domain-0", "demo-pvh"]
+    guest.pause()
+    assert guest.state == "paused"
+    guest.unpause()
+    rebooted = guest.reboot(wait=True)
+    assert rebooted.domid != guest.domid and rebooted.uuid == "6a1c4b2e-1b7c-4d0e-9c1f-2a3b4c5d6e7f"
+    rebooted.shutdown(wait=True)
+    assert rebooted.state == "gone"
+
+
+def test_typed_errors(host, tmp_path):
+    with pytest.raises(xl.DomainNotFound):
+        host.lookup("nosuch")
+    bad = tmp_path / "bad.cfg"
+    bad.write_text('name = "x"\ntype = "pvhx"\nkernel = "k"\n')
+    with pytest.raises(xl.ConfigError, match=r"bad.cfg:2:8: error T101 Invalid domain type pvhx"):
+        host.create(bad)
+    host.create("configs/pvh.cfg")
+    with pytest.raises(xl.NameInUse):
+        host.create("configs/pvh.cfg")
+    with pytest.raises(xl.NotEnoughMemory):
+        host.create("configs/pvh.cfg", overrides=['name="big"', "memory=100000", "maxmem=100000"])
+    guest = host.lookup("demo-pvh")
+    guest.pause()
+    with pytest.raises(xl.WaitTimeout):
+        guest.wait_for("shutdown", timeout=0.2)
