@@ -102,9 +102,11 @@ class ConfigFile:
     """A parsed config: every setting in file order, plus libxlutil's lookups.
 
     Lookups follow libxlutil: the last assignment of a name wins, and `+=`
-    appends to the list or string assigned before it. `notes` are warnings
-    about libxlutil quirks that the file relies on (dropped octal escapes,
-    number tokens that are not numbers, ...).
+    appends to the list or string assigned before it. `notes` are warnings,
+    with positions, about libxlutil quirks the file relies on: a numeric
+    escape xl drops (S101), a stray last character xl ignores (S102). Number
+    tokens xl cannot read as numbers (`08`, `1e3`) stay plain atoms; the
+    getters reject them as libxlutil does.
     """
 
     filename: str
