@@ -40,7 +40,8 @@ def test_typed_errors(host, tmp_path):
     with pytest.raises(xl.NameInUse):
         host.create("configs/pvh.cfg")
     with pytest.raises(xl.NotEnoughMemory):
-        host.create("configs/pvh.cfg", overrides=['name="big"', "memory=100000", "maxmem=100000"])
+        host.create("configs/pvh.cfg", overrides=['name="big"', 'uuid="0b7c41a2-5d1e-4c39-8f0e-000000000001"',
+                                                "memory=100000", "maxmem=100000"])
     guest = host.lookup("demo-pvh")
     guest.pause()
     with pytest.raises(xl.WaitTimeout):

@@ -106,14 +106,13 @@ class Toolstack:
         mode, flags = self._boot_plan(dc)
         try:
             domid = self.backend.create_domain(flags, dc.c_info.uuid or "00000000-0000-0000-0000-000000000000",
-                                               owner=_process_tag(os.getpid()))
+                                               name=name, owner=_process_tag(os.getpid()))
         except Exists as e:
             raise NameInUse(e.message) from None
         except BackendError as e:
             raise CreateFailed(f"cannot create domain: {e.message}") from None
         base = f"/local/domain/{domid}"
         try:
-            self.backend.xs_write(f"{base}/name", name)
             self._build(domid, dc, mode)
             self.backend.xs_write(f"/libxl/{domid}/xlpy/config", dc.to_json())
             self.backend.xs_write(f"/libxl/{domid}/xlpy/config-text", config_text)

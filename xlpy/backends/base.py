@@ -174,8 +174,8 @@ class Backend(Protocol):
     def read_log(self, clear: bool = False) -> str: ...  # xc_readconsolering
 
     # domain lifetime
-    def create_domain(self, flags: CreateFlags, uuid: str,
-                      owner: str | None = None) -> int: ...  # xc_domain_create (+ xenstore owner tag)
+    def create_domain(self, flags: CreateFlags, uuid: str, name: str | None = None,
+                      owner: str | None = None) -> int: ...  # xc_domain_create (+ xenstore name, owner)
     def destroy_domain(self, domid: int) -> None: ...  # xc_domain_destroy
     def pause_domain(self, domid: int) -> None: ...  # xc_domain_pause
     def unpause_domain(self, domid: int) -> None: ...  # xc_domain_unpause

@@ -101,10 +101,12 @@ class ModelBackend:
 
     # -- domain lifetime ---------------------------------------------------------
 
-    def create_domain(self, flags: CreateFlags, uuid: str, owner: str | None = None) -> int:
-        """`owner` (the creating process) is written to the domain's
-        xlpy/create-pid node in the same transaction, so a create killed at
-        any moment leaves a domain the next toolstack knows to clean up."""
+    def create_domain(self, flags: CreateFlags, uuid: str, name: str | None = None,
+                      owner: str | None = None) -> int:
+        """`name` and `owner` (the creating process) are written to the
+        domain's xenstore nodes in the same transaction: a name is never
+        taken twice, and a create killed at any moment leaves a domain the
+        next toolstack knows to clean up."""
         if flags.legacy_pvh and flags.hvm:
             raise InvalidArgument("PVH and HVM flags are exclusive", "xc_domain_create")
         if flags.legacy_pvh and not flags.hap:
@@ -117,6 +119,8 @@ class ModelBackend:
             raise InvalidArgument("a PV domain emulates no devices", "xc_domain_create")
         uuidlib.UUID(uuid)
         with self.store.transaction() as db:
+            if name is not None and self._name_taken(db, name):
+                raise Exists(f"domain with name {name!r} already exists", "xs_write", 17)
             if uuid.strip("0-") and db.execute("SELECT domid FROM domains WHERE uuid = ?", (uuid,)).fetchone():
                 raise Exists(f"a domain with UUID {uuid} already exists", "xc_domain_create", 17)
             domid = self._allocate_domid(db)
@@ -129,6 +133,8 @@ class ModelBackend:
             if owner is not None:
                 db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)",
                            (f"/local/domain/{domid}/xlpy/create-pid", owner))
+            if name is not None:
+                db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)", (f"/local/domain/{domid}/name", name))
             kind = "legacy PVH" if flags.legacy_pvh else ("PVH" if flags.emulation_flags == X86_EMU_LAPIC
                                                           else "HVM" if flags.hvm else "PV")
             self._log(db, f"d{domid}: created as {kind}{' with HAP' if flags.hap else ''}")
@@ -474,9 +480,7 @@ class ModelBackend:
     def xs_write(self, path: str, value: str) -> None:
         with self.store.transaction() as db:
             if path.endswith("/name") and path.count("/") == 4:
-                clash = db.execute("SELECT path FROM xenstore WHERE value = ? AND path != ? "
-                                   "AND path LIKE '/local/domain/%/name'", (value, path)).fetchone()
-                if clash:
+                if self._name_taken(db, value, path):
                     raise Exists(f"domain name {value!r} is in use", "xs_write", 17)
             db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)", (path, value))
             self._guest_watch(db, path, value)
@@ -507,6 +511,11 @@ class ModelBackend:
             elif value == "offline" and vcpu > 0 and up is not None and up[0]:
                 db.execute("UPDATE vcpus SET up = 0 WHERE domid = ? AND vcpu = ?", (domid, vcpu))
                 self._console(db, domid, f"guest: VCPUOP_down vCPU {vcpu}")
+
+    @staticmethod
+    def _name_taken(db, name: str, except_path: str = "") -> bool:
+        return db.execute("SELECT 1 FROM xenstore WHERE value = ? AND path != ? "
+                          "AND path LIKE '/local/domain/%/name'", (name, except_path)).fetchone() is not None
 
     def xs_rm(self, path: str) -> None:
         with self.store.transaction() as db:
