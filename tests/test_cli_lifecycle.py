@@ -36,7 +36,7 @@ def golden(name: str) -> str:
     return (GOLDEN / name).read_text()
 
 
-def test_a_pvh_guest_life(xlpy):
+def test_a_pvh_guest_life(xlpy, tmp_path):
     xlpy("create", "configs/pvh.cfg")
     assert masked(xlpy("list").stdout) == golden("list-created.txt")
     xlpy("pause", "demo-pvh")
@@ -48,10 +48,19 @@ def test_a_pvh_guest_life(xlpy):
     xlpy("vcpu-set", "demo-pvh", "1")
     assert "VCPUOP_down vCPU 3" in xlpy("console", "demo-pvh").stdout
     assert xlpy("domid", "demo-pvh").stdout == "1\n"
+    xlpy("block-attach", "demo-pvh", "/dev/vg/data,raw,xvdb,rw")
+    assert [line.split()[0] for line in xlpy("block-list", "demo-pvh").stdout.splitlines()] == ["Vdev", "51712", "51728"]
+    xlpy("block-detach", "demo-pvh", "xvdb")
+    assert [line.split()[0] for line in xlpy("block-list", "demo-pvh").stdout.splitlines()] == ["Vdev", "51712"]
+    saved = tmp_path / "demo.save"
+    xlpy("save", "demo-pvh", str(saved))
+    assert masked(xlpy("list").stdout) == golden("list-empty.txt")
+    xlpy("restore", str(saved))
+    assert masked(xlpy("list", "demo-pvh").stdout) == golden("list-restored.txt")
     xlpy("reboot", "-w", "demo-pvh")
     after = xlpy("list", "-v", "demo-pvh").stdout
     assert " 6a1c4b2e-1b7c-4d0e-9c1f-2a3b4c5d6e7f " in after  # same uuid
-    assert xlpy("domid", "demo-pvh").stdout == "2\n"  # new domid
+    assert xlpy("domid", "demo-pvh").stdout == "3\n"  # new domid
     xlpy("shutdown", "-w", "demo-pvh")
     assert masked(xlpy("list").stdout) == golden("list-empty.txt")
 

@@ -196,19 +196,57 @@ class Toolstack:
                 backend.set_vcpu_affinity(domid, vcpu, set(hard) if hard else None, set(soft) if soft else None)
         if b.sched_params.weight is not None or b.sched_params.cap is not None:
             backend.sched_credit(domid, b.sched_params.weight, b.sched_params.cap)
-        for index, disk in enumerate(dc.disks):
-            self._add_device(domid, "vbd", index, {"params": disk.pdev_path or "", "dev": disk.vdev or "",
-                                                   "mode": "w" if disk.readwrite else "r"})
+        for disk in dc.disks:
+            self.attach_disk(domid, disk, connect=False)
         for nic in dc.nics:
-            self._add_device(domid, "vif", nic.devid or 0, {"mac": nic.mac or "", "bridge": nic.bridge or ""})
+            self.attach_nic(domid, nic, connect=False)
 
-    def _add_device(self, domid: int, kind: str, devid: int, params: dict[str, str]) -> None:
+    # -- devices -------------------------------------------------------------------
+
+    def attach_disk(self, domid: int, disk, connect: bool = True) -> int:
+        from xlpy.domain.vdev import vdev_number
+
+        devid = vdev_number(disk.vdev or "")
+        if devid is None:
+            raise ToolstackError(f"invalid virtual disk name {disk.vdev!r}")
+        if self.backend.xs_read(f"/local/domain/{domid}/device/vbd/{devid}/state") is not None:
+            raise ToolstackError(f"device {disk.vdev} is already attached")
+        self._add_device(domid, "vbd", devid, {"params": disk.pdev_path or "", "dev": disk.vdev or "",
+                                               "mode": "w" if disk.readwrite else "r",
+                                               "device-type": "cdrom" if disk.is_cdrom else "disk"}, connect)
+        return devid
+
+    def attach_nic(self, domid: int, nic, connect: bool = True) -> int:
+        devid = nic.devid if nic.devid is not None else len(self.backend.xs_list(f"/local/domain/{domid}/device/vif"))
+        mac = nic.mac or "00:16:3e:%02x:%02x:%02x" % tuple(os.urandom(3))
+        self._add_device(domid, "vif", devid, {"mac": mac, "bridge": nic.bridge or "xenbr0"}, connect)
+        return devid
+
+    def detach(self, domid: int, kind: str, devid: int) -> None:
+        if self.backend.xs_read(f"/local/domain/{domid}/device/{kind}/{devid}/state") is None:
+            raise ToolstackError(f"no {kind} device {devid} on domain {domid}")
+        self.backend.xs_rm(f"/local/domain/{domid}/device/{kind}/{devid}")
+        self.backend.xs_rm(f"/local/domain/0/backend/{kind}/{domid}/{devid}")
+
+    def devices(self, domid: int, kind: str) -> list[tuple[int, dict[str, str]]]:
+        out = []
+        for devid in self.backend.xs_list(f"/local/domain/{domid}/device/{kind}"):
+            be = f"/local/domain/0/backend/{kind}/{domid}/{devid}"
+            params = {key: self.backend.xs_read(f"{be}/{key}") or "" for key in self.backend.xs_list(be)}
+            params["state"] = self.backend.xs_read(f"/local/domain/{domid}/device/{kind}/{devid}/state") or "0"
+            params["be-path"] = be
+            out.append((int(devid), params))
+        return sorted(out)
+
+    def _add_device(self, domid: int, kind: str, devid: int, params: dict[str, str], connect: bool) -> None:
         backend_path = f"/local/domain/0/backend/{kind}/{domid}/{devid}"
         for key, value in params.items():
             self.backend.xs_write(f"{backend_path}/{key}", value)
-        self.backend.xs_write(f"{backend_path}/state", "1")
         self.backend.xs_write(f"/local/domain/{domid}/device/{kind}/{devid}/backend", backend_path)
-        self.backend.xs_write(f"/local/domain/{domid}/device/{kind}/{devid}/state", "1")
+        # A running guest's frontend connects (state 4) as soon as it sees the device.
+        info = self.backend.domain_info(domid)
+        running = connect and not info.paused and not info.shutdown
+        self.backend.xs_write(f"/local/domain/{domid}/device/{kind}/{devid}/state", "4" if running else "1")
 
     @staticmethod
     def _vcpu0_context(entry: int, mode: str) -> VcpuContext:
@@ -340,3 +378,58 @@ class Toolstack:
 def _alive(tag: str) -> bool:
     pid = int(tag.split(":", 1)[0])
     return _process_tag(pid) == tag and os.path.exists(f"/proc/{pid}")
+
+
+SAVE_MAGIC = "xlpy-save-v1"
+
+
+def save_image(toolstack: Toolstack, domid: int, path: str, leave_running: bool = False) -> None:
+    """Suspend a domain into `path` (its config and run-time state), then
+    destroy it unless `leave_running` (xl save -c)."""
+    info = toolstack.info(domid)
+    backend = toolstack.backend
+    record = {
+        "magic": SAVE_MAGIC,
+        "name": info.name,
+        "uuid": info.uuid,
+        "config_text": backend.xs_read(f"/libxl/{domid}/xlpy/config-text") or "",
+        "config": toolstack.stored_config(domid),
+        "vcpus_online": info.online_vcpus,
+        "memory_kb": info.tot_pages * PAGE_SIZE // 1024,
+        "max_memory_kb": info.max_pages * PAGE_SIZE // 1024,
+    }
+    toolstack.pause(domid)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(record, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    if leave_running:
+        toolstack.unpause(domid)
+    else:
+        toolstack.destroy(domid)
+
+
+def restore_image(toolstack: Toolstack, path: str, paused: bool = False) -> int:
+    """Create the domain saved in `path` again, with its name, UUID and state."""
+    from xlpy.config import parse
+    from xlpy.config.build import build
+
+    try:
+        with open(path) as f:
+            record = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ToolstackError(f"cannot read saved domain {path}: {e}") from None
+    if record.get("magic") != SAVE_MAGIC:
+        raise ToolstackError(f"{path} is not an xlpy save file")
+    dc, _ = build(parse(record["config_text"], "<saved>"))
+    dc.c_info.uuid = record["uuid"]
+    dc.c_info.name = record["name"]
+    domid = toolstack.create(dc, paused=True, config_text=record["config_text"]).domid
+    toolstack.set_max_memory(domid, record["max_memory_kb"])
+    toolstack.set_memory(domid, record["memory_kb"])
+    if not paused:
+        toolstack.unpause(domid)
+        toolstack.set_vcpus(domid, record["vcpus_online"])
+    return domid

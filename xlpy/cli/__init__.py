@@ -19,6 +19,8 @@ import click
 
 COMMANDS: dict[str, str] = {
     "block-attach": "xlpy.cli.devices:block_attach",
+    "block-detach": "xlpy.cli.devices:block_detach",
+    "block-list": "xlpy.cli.devices:block_list",
     "console": "xlpy.cli.show:console",
     "create": "xlpy.cli.create:create",
     "destroy": "xlpy.cli.lifecycle:destroy",
@@ -30,9 +32,13 @@ COMMANDS: dict[str, str] = {
     "mem-max": "xlpy.cli.resources:mem_max",
     "mem-set": "xlpy.cli.resources:mem_set",
     "network-attach": "xlpy.cli.devices:network_attach",
+    "network-detach": "xlpy.cli.devices:network_detach",
+    "network-list": "xlpy.cli.devices:network_list",
     "pause": "xlpy.cli.lifecycle:pause",
     "reboot": "xlpy.cli.lifecycle:reboot",
     "rename": "xlpy.cli.lifecycle:rename",
+    "restore": "xlpy.cli.lifecycle:restore",
+    "save": "xlpy.cli.lifecycle:save",
     "shutdown": "xlpy.cli.lifecycle:shutdown",
     "unpause": "xlpy.cli.lifecycle:unpause",
     "uptime": "xlpy.cli.show:uptime",

@@ -13,6 +13,3 @@ def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(code)
 
-
-def need_domain_support(command: str) -> NoReturn:
-    fail(f"{command}: acting on a running domain is not available yet; use -N for a dry run")

@@ -122,3 +122,42 @@ def rename(g, domain: str, new_name: str) -> None:
         toolstack.rename(resolve(toolstack, domain), new_name)
     except ToolstackError:
         fail(f"Can't rename domain '{domain}'.")
+
+
+@click.command("save")
+@click.option("-c", "checkpoint", is_flag=True, help="Leave the domain running after saving.")
+@click.option("-p", "paused", is_flag=True, help="Leave the domain paused after saving.")
+@click.option("-D", "checkpoint_dm", is_flag=True, help="Checkpoint the device model too (no effect).")
+@click.argument("domain")
+@click.argument("checkpoint_file")
+@click.argument("config_file", required=False)
+@click.pass_obj
+def save(g, checkpoint, paused, checkpoint_dm, domain, checkpoint_file, config_file) -> None:
+    """Save a domain's state to a file: [-c] [-p] <Domain> <CheckpointFile> [<ConfigFile>]"""
+    from xlpy.toolstack import ToolstackError, save_image
+
+    toolstack = open_toolstack(g)
+    domid = resolve(toolstack, domain)
+    try:
+        save_image(toolstack, domid, checkpoint_file, leave_running=checkpoint or paused)
+        if paused:
+            toolstack.pause(domid)
+    except (OSError, ToolstackError) as e:
+        fail(f"xlpy: {e}")
+
+
+@click.command("restore")
+@click.option("-p", "paused", is_flag=True, help="Leave the domain paused after restoring.")
+@click.option("-e", "no_monitor", is_flag=True, help="Do not wait for the domain's death.")
+@click.option("-d", "debug", is_flag=True, help="Debug output.")
+@click.argument("files", nargs=-1, required=True)
+@click.pass_obj
+def restore(g, paused, no_monitor, debug, files) -> None:
+    """Restore a domain from a saved file: [-p] [-e] [<ConfigFile>] <CheckpointFile>"""
+    from xlpy.toolstack import ToolstackError, restore_image
+
+    toolstack = open_toolstack(g)
+    try:
+        restore_image(toolstack, files[-1], paused=paused)
+    except ToolstackError as e:
+        fail(f"xlpy: {e}", 3)

@@ -1,0 +1,31 @@
+"""Virtual disk names to the device numbers Xen's blkif uses (xvda = 51712)."""
+
+from __future__ import annotations
+
+import re
+
+
+def vdev_number(vdev: str) -> int | None:
+    """libxl__device_disk_dev_number for the common forms: xvdX, hdX, sdX, numbers."""
+    if vdev.isdigit():
+        return int(vdev)
+    m = re.fullmatch(r"(xvd|hd|sd)([a-z]+)(\d*)", vdev)
+    if not m:
+        return None
+    prefix, letters, part = m.groups()
+    disk = 0
+    for ch in letters:
+        disk = disk * 26 + (ord(ch) - ord("a") + 1)
+    disk -= 1
+    partition = int(part) if part else 0
+    if prefix == "xvd":
+        if disk < 16 and partition < 16:
+            return (202 << 8) | (disk << 4) | partition
+        return (1 << 28) | (disk << 8) | partition
+    if prefix == "hd":
+        if disk >= 4 or partition >= 64:
+            return None
+        return ((3, 22)[disk // 2] << 8) | ((disk % 2) << 6) | partition
+    if disk >= 16 or partition >= 16:
+        return None
+    return (8 << 8) | (disk << 4) | partition
