@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "block-attach": "xlpy.cli.devices:block_attach",
     "block-detach": "xlpy.cli.devices:block_detach",
     "block-list": "xlpy.cli.devices:block_list",
+    "check": "xlpy.cli.check:check",
     "console": "xlpy.cli.show:console",
     "create": "xlpy.cli.create:create",
     "destroy": "xlpy.cli.lifecycle:destroy",

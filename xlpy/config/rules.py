@@ -70,6 +70,11 @@ _TABLE = [
     ("H103", "deprecated-key", W, "a key that is deprecated or ignored by xl 4.17"),
     ("H104", "duplicate-key", I, "a key set more than once (the last one wins)"),
     ("H105", "not-implemented", I, "a key xl reads that xlpy does not model yet (accepted, no effect)"),
+    ("H106", "duplicate-name", E, "two configs in the checked set use the same domain name"),
+    ("H107", "duplicate-uuid", E, "two configs in the checked set use the same UUID"),
+    ("H108", "duplicate-mac", E, "two network interfaces use the same MAC address"),
+    ("H109", "duplicate-vdev", E, "two disks of one guest use the same virtual device"),
+    ("H110", "missing-file", E, "a kernel, ramdisk or disk target that does not exist (--check-files)"),
 ]
 
 RULES: dict[str, Rule] = {code: Rule(code, name, sev, summary) for code, name, sev, summary in _TABLE}
