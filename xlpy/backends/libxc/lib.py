@@ -1,0 +1,100 @@
+"""Loading Xen's libraries by soname and binding only what the shim uses.
+
+The libxenctrl soname carries the Xen release (libxenctrl.so.4.17): its
+structures are only stable within a release, so the shim speaks exactly the
+release whose layouts it defines and refuses others with a clear sentence.
+"""
+
+from __future__ import annotations
+
+import ctypes as C
+import ctypes.util
+
+from xlpy.backends.base import NotAvailable
+from xlpy.backends.libxc import structs as S
+
+SUPPORTED_RELEASE = "4.17"
+P = C.c_void_p
+
+#: name -> (restype, argtypes), per library.
+BINDINGS = {
+    "xenctrl": {
+        "xc_interface_open": (P, [P, P, C.c_uint]),
+        "xc_interface_close": (C.c_int, [P]),
+        "xc_version": (C.c_int, [P, C.c_int, P]),
+        "xc_physinfo": (C.c_int, [P, C.POINTER(S.PhysInfo)]),
+        "xc_domain_create": (C.c_int, [P, C.POINTER(C.c_uint32), C.POINTER(S.CreateDomain)]),
+        "xc_domain_destroy": (C.c_int, [P, C.c_uint32]),
+        "xc_domain_pause": (C.c_int, [P, C.c_uint32]),
+        "xc_domain_unpause": (C.c_int, [P, C.c_uint32]),
+        "xc_domain_shutdown": (C.c_int, [P, C.c_uint32, C.c_int]),
+        "xc_domain_max_vcpus": (C.c_int, [P, C.c_uint32, C.c_uint]),
+        "xc_domain_setmaxmem": (C.c_int, [P, C.c_uint32, C.c_uint64]),
+        "xc_domain_set_memory_map": (C.c_int, [P, C.c_uint32, C.POINTER(S.E820Entry), C.c_uint32]),
+        "xc_domain_populate_physmap_exact": (C.c_int, [P, C.c_uint32, C.c_ulong, C.c_uint, C.c_uint,
+                                                        C.POINTER(C.c_uint64)]),
+        "xc_domain_getinfolist": (C.c_int, [P, C.c_uint32, C.c_uint, C.POINTER(S.DomainInfo)]),
+        "xc_vcpu_getinfo": (C.c_int, [P, C.c_uint32, C.c_uint32, C.POINTER(S.VcpuInfo)]),
+        "xc_vcpu_setcontext": (C.c_int, [P, C.c_uint32, C.c_uint32, P]),
+        "xc_vcpu_setaffinity": (C.c_int, [P, C.c_uint32, C.c_int, P, P, C.c_uint32]),
+        "xc_get_cpumap_size": (C.c_int, [P]),
+        "xc_sched_credit_domain_get": (C.c_int, [P, C.c_uint32, P]),
+        "xc_sched_credit_domain_set": (C.c_int, [P, C.c_uint32, P]),
+        "xc_readconsolering": (C.c_int, [P, C.c_char_p, C.POINTER(C.c_uint), C.c_int, C.c_int,
+                                         C.POINTER(C.c_uint32)]),
+        "xc_get_last_error": (C.POINTER(S.XcError), [P]),
+        "xc_domain_hvm_setcontext": (C.c_int, [P, C.c_uint32, P, C.c_uint32]),
+        "xc_hvm_param_set": (C.c_int, [P, C.c_uint32, C.c_uint32, C.c_uint64]),
+    },
+    "xenstore": {
+        "xs_open": (P, [C.c_ulong]),
+        "xs_close": (None, [P]),
+        "xs_read": (P, [P, C.c_uint32, C.c_char_p, C.POINTER(C.c_uint)]),
+        "xs_write": (C.c_bool, [P, C.c_uint32, C.c_char_p, C.c_char_p, C.c_uint]),
+        "xs_rm": (C.c_bool, [P, C.c_uint32, C.c_char_p]),
+        "xs_directory": (P, [P, C.c_uint32, C.c_char_p, C.POINTER(C.c_uint)]),
+    },
+    "xenguest": {
+        "xc_dom_allocate": (P, [P, C.c_char_p, C.c_char_p]),
+        "xc_dom_release": (None, [P]),
+        "xc_dom_kernel_file": (C.c_int, [P, C.c_char_p]),
+        "xc_dom_module_file": (C.c_int, [P, C.c_char_p, C.c_char_p]),
+        "xc_dom_boot_xen_init": (C.c_int, [P, P, C.c_uint32]),
+        "xc_dom_parse_image": (C.c_int, [P]),
+        "xc_dom_mem_init": (C.c_int, [P, C.c_uint]),
+        "xc_dom_boot_mem_init": (C.c_int, [P]),
+        "xc_dom_build_image": (C.c_int, [P]),
+        "xc_dom_boot_image": (C.c_int, [P]),
+        "xc_dom_gnttab_init": (C.c_int, [P]),
+    },
+    "xentoollog": {
+        "xtl_createlogger_stdiostream": (P, [P, C.c_int, C.c_uint]),
+        "xtl_logger_destroy": (None, [P]),
+    },
+}
+SONAMES = {"xenctrl": f"libxenctrl.so.{SUPPORTED_RELEASE}", "xenguest": f"libxenguest.so.{SUPPORTED_RELEASE}",
+           "xenstore": "libxenstore.so.4", "xentoollog": "libxentoollog.so.1"}
+
+
+class Libraries:
+    """The loaded libraries, each function bound with its C signature."""
+
+    def __init__(self) -> None:
+        found = ctypes.util.find_library("xenctrl")
+        if found is None:
+            raise NotAvailable("libxenctrl is not installed (on Debian: apt-get install libxenmisc4.17)")
+        release = found.removeprefix("libxenctrl.so.")
+        if release != SUPPORTED_RELEASE:
+            raise NotAvailable(f"found {found}, but the libxc backend speaks Xen {SUPPORTED_RELEASE}'s "
+                               "interface only")
+        self.libs = {}
+        for name, soname in SONAMES.items():
+            try:
+                self.libs[name] = C.CDLL(soname, use_errno=True)
+            except OSError as e:
+                raise NotAvailable(f"cannot load {soname}: {e}") from None
+        for lib, functions in BINDINGS.items():
+            for fname, (restype, argtypes) in functions.items():
+                function = getattr(self.libs[lib], fname)
+                function.restype, function.argtypes = restype, argtypes
+                setattr(self, fname, function)
