@@ -26,6 +26,16 @@ GROUPS = {
 }
 
 
+def location(filename: str, line: int | None, column: int | None) -> str:
+    """`file:line:column`, leaving out what is not known."""
+    parts = [filename]
+    if line is not None:
+        parts.append(str(line))
+        if column is not None:
+            parts.append(str(column))
+    return ":".join(parts)
+
+
 class Severity(enum.IntEnum):
     """Ordered so that `severity >= threshold` selects what fails a run."""
 
@@ -52,12 +62,7 @@ class Diagnostic:
 
     @property
     def location(self) -> str:
-        parts = [self.filename]
-        if self.line is not None:
-            parts.append(str(self.line))
-            if self.column is not None:
-                parts.append(str(self.column))
-        return ":".join(parts)
+        return location(self.filename, self.line, self.column)
 
     def __str__(self) -> str:
         return f"{self.location}: {self.severity} {self.code} {self.message}"

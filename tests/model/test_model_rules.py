@@ -29,6 +29,13 @@ def new(model, flags, mib=64):
     return domid
 
 
+def boot_pvh(model, kernel, domid: int) -> None:
+    """Load the test kernel, set vCPU 0 as the PVH boot ABI wants, unpause."""
+    image = model.build_image(domid, str(kernel), None, None, "pvh")
+    model.set_vcpu_context(domid, 0, VcpuContext("hvm32", rip=image.entry, cr0=1))
+    model.unpause_domain(domid)
+
+
 def test_dom0_exists_from_the_start(model):
     [dom0] = model.list_domains()
     assert (dom0.domid, dom0.name, dom0.running) == (0, "Domain-0", True)
@@ -131,11 +138,9 @@ def test_guest_brings_up_secondary_vcpus_itself(model, tmp_path):
     kernel = tmp_path / "k"
     kernel.write_bytes(make_kernel())
     domid = new(model, PVH)
-    image = model.build_image(domid, str(kernel), None, None, "pvh")
-    model.set_vcpu_context(domid, 0, VcpuContext("hvm32", rip=image.entry, cr0=1))
     for vcpu in range(4):
         model.xs_write(f"/local/domain/{domid}/cpu/{vcpu}/availability", "online")
-    model.unpause_domain(domid)
+    boot_pvh(model, kernel, domid)
     assert model.domain_info(domid).online_vcpus == 4
     log = model.console(domid)
     assert all(f"VCPUOP_initialise vCPU {v}" in log and f"VCPUOP_up vCPU {v}" in log for v in (1, 2, 3))
@@ -147,9 +152,7 @@ def test_hvm_guest_beside_pvh_guests(model, tmp_path):
     pvh = [new(model, PVH) for _ in range(2)]
     hvm = new(model, HVM)
     for domid in pvh:
-        image = model.build_image(domid, str(kernel), None, None, "pvh")
-        model.set_vcpu_context(domid, 0, VcpuContext("hvm32", rip=image.entry, cr0=1))
-        model.unpause_domain(domid)
+        boot_pvh(model, kernel, domid)
     assert not any(model.domain_info(d).crashed for d in pvh)
     assert model.domain_info(hvm).hvm
 
@@ -170,9 +173,7 @@ def test_guest_answers_shutdown_through_xenstore(model, tmp_path):
     kernel = tmp_path / "k"
     kernel.write_bytes(make_kernel())
     domid = new(model, PVH)
-    image = model.build_image(domid, str(kernel), None, None, "pvh")
-    model.set_vcpu_context(domid, 0, VcpuContext("hvm32", rip=image.entry, cr0=1))
-    model.unpause_domain(domid)
+    boot_pvh(model, kernel, domid)
     model.xs_write(f"/local/domain/{domid}/control/shutdown", "reboot")
     info = model.domain_info(domid)
     assert info.shutdown and info.shutdown_reason is ShutdownReason.REBOOT

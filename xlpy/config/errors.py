@@ -17,12 +17,9 @@ class ConfigError(ValueError):
 
     @property
     def location(self) -> str:
-        parts = [self.filename]
-        if self.line is not None:
-            parts.append(str(self.line))
-            if self.column is not None:
-                parts.append(str(self.column))
-        return ":".join(parts)
+        from xlpy.diagnostics import location
+
+        return location(self.filename, self.line, self.column)
 
     def __str__(self) -> str:
         return f"{self.location}: {self.message}"
