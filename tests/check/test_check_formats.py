@@ -38,3 +38,20 @@ def test_github_format_is_the_default_inside_actions():
     r = run_xlpy("check", "guest.cfg", cwd=HERE,
                  env={**__import__("conftest").xlpy_env(), "GITHUB_ACTIONS": "true"})
     assert r.stdout == (HERE / "guest.github").read_text()
+
+
+RULES_DIR = HERE / "rules"
+RULE_CASES = sorted(p.stem for p in RULES_DIR.glob("*.cfg"))
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github", "sarif"])
+@pytest.mark.parametrize("case", RULE_CASES)
+def test_each_rule_case_gives_its_exact_output(case, fmt):
+    """Per rule: the config that triggers it and the one that does not, in every format."""
+    r = run_xlpy("check", "--format", fmt, f"{case}.cfg", cwd=RULES_DIR)
+    assert r.stdout == (RULES_DIR / f"{case}.{fmt}").read_text()
+    if fmt == "json":  # and the golden itself says the rule fired, or did not
+        import json
+
+        fired = {f["code"] for f in json.loads(r.stdout)}
+        assert (case.removesuffix("-ok") in fired) is (not case.endswith("-ok"))

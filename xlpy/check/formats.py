@@ -18,21 +18,23 @@ def _name(code: str) -> str:
 
 
 def text(results, colour: bool = False) -> str:
+    """`file:line:col: severity CODE message`, the source line and a caret.
+    With colour, the text is rich markup (for a terminal)."""
+    if colour:
+        from rich.markup import escape
     out = []
     for result in results:
         lines = result.text.splitlines()
         for d in result.diagnostics:
             head = f"{d.location}: {d.severity} {d.code} {d.message}"
             if colour:
-                import click
-
-                fg = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}[d.severity]
-                head = f"{click.style(d.location, bold=True)}: {click.style(str(d.severity), fg=fg)} " \
-                       f"{click.style(d.code, bold=True)} {d.message}"
+                style = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}[d.severity]
+                head = (f"[bold]{escape(d.location)}[/]: [{style}]{d.severity}[/] [bold]{d.code}[/] "
+                        f"{escape(d.message)}")
             out.append(head)
             if d.line and 0 < d.line <= len(lines):
                 source = lines[d.line - 1].replace("\t", " ")
-                out.append(f"    {source}")
+                out.append(f"    {escape(source) if colour else source}")
                 if d.column:
                     out.append("    " + " " * (d.column - 1) + "^")
     return "".join(line + "\n" for line in out)

@@ -65,8 +65,13 @@ def check(g, paths, fmt, strict, select, ignore, check_files, fix, jobs) -> None
     results = run(files, options)
     if fmt is None:
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
-    if fmt == "text":
-        output = formats.text(results, colour=sys.stdout.isatty())
+    if fmt == "text" and sys.stdout.isatty():
+        from rich.console import Console
+
+        Console(highlight=False, soft_wrap=True).print(formats.text(results, colour=True), end="")
+        output = ""
+    elif fmt == "text":
+        output = formats.text(results)
     elif fmt == "json":
         output = formats.as_json(results)
     elif fmt == "github":
