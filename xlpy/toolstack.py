@@ -369,6 +369,22 @@ class Toolstack:
         except BackendError as e:
             raise ToolstackError(e.message) from None
 
+    def pin_vcpu(self, domid: int, vcpu: int, hard: set[int] | None, soft: set[int] | None) -> None:
+        info = self.info(domid)
+        if not 0 <= vcpu < info.max_vcpus:
+            raise ToolstackError(f"Invalid vcpu: {vcpu} (domain {domid} has {info.max_vcpus})")
+        try:
+            self.backend.set_vcpu_affinity(domid, vcpu, hard, soft)
+        except BackendError as e:
+            raise ToolstackError(f"Setting vcpu affinity: {e.message}") from None
+
+    def set_sched_credit(self, domid: int, weight: int | None, cap: int | None) -> None:
+        self.info(domid)
+        try:
+            self.backend.sched_credit(domid, weight, cap)
+        except BackendError as e:
+            raise ToolstackError(e.message) from None
+
     def set_max_memory(self, domid: int, kb: int) -> None:
         self.info(domid)
         self.backend.set_max_memory(domid, kb)

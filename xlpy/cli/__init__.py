@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "network-list": "xlpy.cli.devices:network_list",
     "pause": "xlpy.cli.lifecycle:pause",
     "reboot": "xlpy.cli.lifecycle:reboot",
+    "sched-credit": "xlpy.cli.resources:sched_credit",
     "rename": "xlpy.cli.lifecycle:rename",
     "restore": "xlpy.cli.lifecycle:restore",
     "save": "xlpy.cli.lifecycle:save",
@@ -44,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "unpause": "xlpy.cli.lifecycle:unpause",
     "uptime": "xlpy.cli.show:uptime",
     "vcpu-list": "xlpy.cli.show:vcpu_list",
+    "vcpu-pin": "xlpy.cli.resources:vcpu_pin",
     "vcpu-set": "xlpy.cli.resources:vcpu_set",
 }
 

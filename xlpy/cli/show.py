@@ -153,16 +153,16 @@ def uptime(g, short, domains) -> None:
         infos = [i for i in infos if i.domid in wanted]
     now = time.time()
     if not short:
-        click.echo("Name                                ID Uptime")
+        click.echo(f"{'Name':<33} {'ID':>4} Uptime")
     for info in infos:
         seconds = int(now - info.created)
         days, rest = divmod(seconds, 86400)
         clock = f"{rest // 3600:2d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
         span = f"{days} day{'s' if days != 1 else ''}, {clock}" if days else clock
         if short:
-            click.echo(f"{info.name:<30} {info.domid:5d} {span}")
+            click.echo(f" {time.strftime('%H:%M:%S', time.localtime(now))} up {span}, {info.name} ({info.domid})")
         else:
-            click.echo(f"{info.name:<32} {info.domid:3d} {span}")
+            click.echo(f"{info.name:<33} {info.domid:4d} {span}")
 
 
 @click.command("vcpu-list")

@@ -34,7 +34,7 @@ def parse_cpu_list(text: str, topology: Topology) -> set[int]:
             if spec == "all":
                 nodes = set(range(topology.nr_nodes))
             else:
-                lo, hi = _range(spec, piece)
+                lo, hi = _range(spec, spec)  # xl names only the node part
                 nodes = set(range(lo, hi + 1))
             selected = {c for c in range(topology.nr_cpus) if topology.node_of(c) in nodes}
         elif body == "all":
