@@ -182,3 +182,49 @@ def test_guest_answers_shutdown_through_xenstore(model, tmp_path):
 def test_state_is_shared_between_processes(state_dir):
     new(ModelBackend(state_dir), PVH)
     assert [d.domid for d in ModelBackend(state_dir).list_domains()] == [0, 1]
+
+
+def test_legacy_pvh_hypercall_table(model):
+    from xlpy.backends.base import NotImplementedHypercall
+
+    domid = new(model, LEGACY)
+    for allowed in ("memory_op", "vcpu_op", "event_channel_op", "hvm_op", "sched_op"):
+        model.guest_hypercall(domid, allowed)
+    for refused in ("mmu_update", "set_trap_table", "set_gdt", "update_va_mapping", "multicall", "iret"):
+        with pytest.raises(NotImplementedHypercall):
+            model.guest_hypercall(domid, refused)
+    pv = new(model, CreateFlags(max_vcpus=1))
+    model.guest_hypercall(pv, "mmu_update")  # a PV guest has the full table
+
+
+def test_legacy_pvh_may_set_only_the_callback_irq_param(model):
+    domid = new(model, LEGACY)
+    model.guest_set_hvm_param(domid, 0, (2 << 56) | 0xF3)  # HVM_PARAM_CALLBACK_IRQ, vector type
+    with pytest.raises(InvalidArgument, match="only HVM_PARAM_CALLBACK_IRQ"):
+        model.guest_set_hvm_param(domid, 24, 1)  # HVM_PARAM_NESTEDHVM
+    model.guest_set_hvm_param(new(model, PVH), 24, 0)
+
+
+def test_legacy_pvh_cpuid_is_pv_style_without_the_forced_prefix(model):
+    domid = new(model, LEGACY)
+    assert model.guest_cpuid(domid, 0x40000000) == "pv"
+    with pytest.raises(InvalidArgument, match="#UD"):
+        model.guest_cpuid(domid, 0x40000000, forced_emulation_prefix=True)
+    assert model.guest_cpuid(new(model, PVH), 0) == "hvm"
+
+
+def test_legacy_pvh_port_io_needs_an_ioports_grant(model):
+    from xlpy.backends.base import PermissionDenied
+
+    domid = new(model, LEGACY)
+    with pytest.raises(PermissionDenied):
+        model.guest_port_io(domid, 0x3F8)
+    model.ioport_permission(domid, 0x3F8, 8, True)
+    model.guest_port_io(domid, 0x3FD)
+    with pytest.raises(PermissionDenied):
+        model.guest_port_io(domid, 0x2F8)
+
+
+def test_legacy_pvh_tsc_is_forced_to_native(model):
+    new(model, LEGACY)
+    assert "tsc_mode forced to native" in model.read_log()

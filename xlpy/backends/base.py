@@ -49,6 +49,14 @@ class Exists(BackendError):
     errno = 17  # EEXIST
 
 
+class NotImplementedHypercall(BackendError):
+    errno = 38  # ENOSYS
+
+
+class PermissionDenied(BackendError):
+    errno = 1  # EPERM
+
+
 class ShutdownReason(enum.IntEnum):
     """SHUTDOWN_* of xen/include/public/sched.h."""
 
@@ -209,3 +217,6 @@ class Backend(Protocol):
     def xs_list(self, path: str) -> list[str]: ...
 
     def console(self, domid: int) -> str: ...  # what xenconsoled logs for the guest
+
+    def ioport_permission(self, domid: int, first: int, count: int,
+                          allow: bool) -> None: ...  # xc_domain_ioport_permission

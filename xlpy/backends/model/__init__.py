@@ -27,7 +27,7 @@ import uuid as uuidlib
 
 from xlpy.backends.base import (
     PAGE_SIZE, BackendError, BootImage, CreateFlags, DomainInfo, Exists, InvalidArgument, NoMemory,
-    NoSuchDomain, PhysInfo, ShutdownReason, VcpuContext, VcpuInfo,
+    NoSuchDomain, NotImplementedHypercall, PermissionDenied, PhysInfo, ShutdownReason, VcpuContext, VcpuInfo,
 )
 from xlpy.backends.kernel import read_kernel
 from xlpy.backends.model.host import load_profile
@@ -38,6 +38,12 @@ DOMID_FIRST_RESERVED = 0x7FF0
 X86_EMU_LAPIC = 0x1
 X86_EMU_ALL = 0x3FF
 IDLE_LOAD = 0.01  # an idle guest's vCPUs run 1% of the time
+HVM_PARAM_CALLBACK_IRQ = 0
+#: The original PVH design's hypercall table (Xen 4.4, 64-bit only); anything else is -ENOSYS.
+LEGACY_PVH_HYPERCALLS = frozenset({
+    "platform_op", "memory_op", "xen_version", "console_io", "grant_table_op", "vcpu_op", "mmuext_op",
+    "xsm_op", "sched_op", "event_channel_op", "physdev_op", "hvm_op", "sysctl", "domctl",
+})
 
 
 def _subtree(path: str) -> tuple[str, str]:
@@ -537,6 +543,56 @@ class ModelBackend:
     def console(self, domid: int) -> str:
         rows = self.store.db.execute("SELECT line FROM console WHERE domid = ? ORDER BY id", (domid,)).fetchall()
         return "".join(f"{line}\n" for (line,) in rows)
+
+    # -- what the guest does, checked as the hypervisor checked it ------------------
+
+    def ioport_permission(self, domid: int, first: int, count: int, allow: bool) -> None:
+        """xc_domain_ioport_permission: the `ioports=` grants."""
+        path = f"/local/domain/{domid}/xlpy/ioports/{first:#06x}"
+        if allow:
+            self.xs_write(path, str(count))
+        else:
+            self.xs_rm(path)
+
+    def guest_hypercall(self, domid: int, name: str) -> None:
+        """Whether the guest may make hypercall `name` (the legacy PVH table)."""
+        row = self._row(self.store.db, domid)
+        if row["legacy_pvh"] and name not in LEGACY_PVH_HYPERCALLS:
+            raise NotImplementedHypercall(f"d{domid}: hypercall {name} is not in the PVH table (-ENOSYS)", name)
+
+    def guest_set_hvm_param(self, domid: int, param: int, value: int) -> None:
+        """HVMOP_set_param from the guest."""
+        row = self._row(self.store.db, domid)
+        if not row["hvm"] and not row["legacy_pvh"]:
+            raise InvalidArgument("HVMOP_set_param: not an HVM container", "hvm_op")
+        if row["legacy_pvh"] and param != HVM_PARAM_CALLBACK_IRQ:
+            raise InvalidArgument(f"PVH: only HVM_PARAM_CALLBACK_IRQ may be set (not param {param})", "hvm_op")
+        self.xs_write(f"/local/domain/{domid}/xlpy/hvm-param/{param}", str(value))
+
+    def guest_cpuid(self, domid: int, leaf: int, forced_emulation_prefix: bool = False) -> str:
+        """Who answers a CPUID: legacy PVH guests get PV-flavoured leaves and
+        no forced-emulation prefix (#UD, which is why xen-detect says HVM)."""
+        row = self._row(self.store.db, domid)
+        if row["legacy_pvh"]:
+            if forced_emulation_prefix:
+                raise InvalidArgument("#UD: PVH does not handle the forced-emulation prefix", "cpuid")
+            return "pv"
+        if row["hvm"]:
+            return "hvm"
+        return "pv" if forced_emulation_prefix else "native"
+
+    def guest_port_io(self, domid: int, port: int) -> None:
+        """Port IO: for legacy PVH it goes through the HVM IO path into the PV
+        permission logic, so only ports granted with ioports= reach hardware."""
+        row = self._row(self.store.db, domid)
+        if row["hvm"] and not row["legacy_pvh"]:
+            return  # emulated (or dropped) by the HVM IO path
+        for first_hex in self.xs_list(f"/local/domain/{domid}/xlpy/ioports"):
+            first = int(first_hex, 16)
+            count = int(self.xs_read(f"/local/domain/{domid}/xlpy/ioports/{first_hex}") or 0)
+            if first <= port < first + count:
+                return
+        raise PermissionDenied(f"d{domid}: port {port:#x} is not granted (ioports=)", "port_io")
 
     def add_reference(self, domid: int, holder: str) -> None:
         """A page reference held from outside the domain (e.g. a backend's mapping)."""
