@@ -112,3 +112,9 @@ def test_fix_rewrites_legacy_pvh_and_is_idempotent(tmp_path):
     before = {(s.name, str(s.value)) for s in parse(original).settings}
     after = {(s.name, str(s.value)) for s in parse(fixed).settings}
     assert before - after == {("pvh", "1")} and after - before == {("type", "pvh")}
+
+
+def test_the_documented_rule_list_is_in_sync():
+    from xlpy.check.catalogue import markdown
+
+    assert (ROOT / "docs" / "rules.md").read_text() == markdown()
