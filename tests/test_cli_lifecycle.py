@@ -57,7 +57,10 @@ def test_a_pvh_guest_life(xlpy, tmp_path):
     assert masked(xlpy("list").stdout) == golden("list-empty.txt")
     xlpy("restore", str(saved))
     assert masked(xlpy("list", "demo-pvh").stdout) == golden("list-restored.txt")
+    updated = xlpy("config-update", "demo-pvh", "configs/pvh.cfg", "memory=320")
+    assert updated.stderr.startswith("WARNING: xl now has better capability")
     xlpy("reboot", "-w", "demo-pvh")
+    assert xlpy("list", "demo-pvh").stdout.splitlines()[1].split()[2] == "320"  # restarted with the update
     after = xlpy("list", "-v", "demo-pvh").stdout
     assert " 6a1c4b2e-1b7c-4d0e-9c1f-2a3b4c5d6e7f " in after  # same uuid
     assert xlpy("domid", "demo-pvh").stdout == "3\n"  # new domid

@@ -186,7 +186,7 @@ class Host:
             errors = [d for d in diagnostics if d.severity.name == "ERROR"]
             if has_errors(diagnostics):
                 raise ConfigError(str(errors[0]), diagnostics)
-            text = cfg.text
+            text = cfg.full_text
         return Domain(self, self.toolstack.create(dc, paused=paused, config_text=text).domid)
 
 

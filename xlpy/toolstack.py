@@ -340,8 +340,7 @@ class Toolstack:
 
         text = self.backend.xs_read(f"/libxl/{domid}/xlpy/config-text") or ""
         stored = self.stored_config(domid) or {}
-        filename = f"<saved d{domid}>"
-        dc, _ = build(parse(text, filename))
+        dc, _ = build(parse(text, "<updated>"))
         dc.c_info.uuid = stored.get("c_info", {}).get("uuid", dc.c_info.uuid)
         if rename:  # the old domain keeps its name-with-date and its UUID
             self.rename(domid, time.strftime(f"{dc.c_info.name}-%Y%m%dT%H%MZ", time.gmtime()))
@@ -368,6 +367,13 @@ class Toolstack:
             raise NotEnoughMemory(e.message) from None
         except BackendError as e:
             raise ToolstackError(e.message) from None
+
+    def update_config(self, domid: int, dc: DomainConfig, config_text: str) -> None:
+        """The config the domain restarts with next (xl config-update)."""
+        info = self.info(domid)
+        dc.c_info.uuid = info.uuid
+        self.backend.xs_write(f"/libxl/{domid}/xlpy/config", dc.to_json())
+        self.backend.xs_write(f"/libxl/{domid}/xlpy/config-text", config_text)
 
     def pin_vcpu(self, domid: int, vcpu: int, hard: set[int] | None, soft: set[int] | None) -> None:
         info = self.info(domid)

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "block-detach": "xlpy.cli.devices:block_detach",
     "block-list": "xlpy.cli.devices:block_list",
     "check": "xlpy.cli.check:check",
+    "config-update": "xlpy.cli.lifecycle:config_update",
     "console": "xlpy.cli.show:console",
     "create": "xlpy.cli.create:create",
     "destroy": "xlpy.cli.lifecycle:destroy",

@@ -16,7 +16,7 @@ def create_domain(g, dc, cfg, paused: bool = False, console: bool = False, monit
 
     toolstack = open_toolstack(g)
     try:
-        created = toolstack.create(dc, paused=paused, config_text=cfg.text, monitor=monitor)
+        created = toolstack.create(dc, paused=paused, config_text=cfg.full_text, monitor=monitor)
     except ToolstackError as e:
         fail(f"xlpy: {e}", 3)
     if g.verbose:
@@ -60,13 +60,26 @@ def _shutdown_or_reboot(g, action: str, verb: str, all_: bool, wait: bool, domai
             fail(str(e))
     if wait:
         for domid in domids:
-            click.echo(f"Waiting for domain {domid} to {'shut down' if action == 'poweroff' else 'reboot'}", err=True)
+            waiting = f"Waiting for domain {domid} to {'shut down' if action == 'poweroff' else 'reboot'}"
             try:
-                toolstack.wait_shutdown(domid)
+                with _progress(waiting):
+                    toolstack.wait_shutdown(domid)
             except ToolstackError as e:
                 fail(str(e))
             click.echo(f"Domain {domid} has been {'shut down' if action == 'poweroff' else 'rebooted'}.", err=True)
     toolstack.reap()
+
+
+def _progress(message: str):
+    """A spinner while waiting, on a terminal; a plain line in a pipe, as xl prints."""
+    import contextlib
+
+    if sys.stderr.isatty():
+        from rich.console import Console
+
+        return Console(stderr=True).status(message)
+    click.echo(message, err=True)
+    return contextlib.nullcontext()
 
 
 @click.command("shutdown")
@@ -161,3 +174,39 @@ def restore(g, paused, no_monitor, debug, files) -> None:
         restore_image(toolstack, files[-1], paused=paused)
     except ToolstackError as e:
         fail(f"xlpy: {e}", 3)
+
+
+@click.command("config-update")
+@click.option("-f", "--defconfig", "defconfig", metavar="FILE", help="Use FILE as the config file.")
+@click.option("-d", "debug", is_flag=True, help="Print the new configuration (JSON).")
+@click.argument("domain")
+@click.argument("args", nargs=-1)
+@click.pass_obj
+def config_update(g, defconfig, debug, domain, args) -> None:
+    """Update the config a domain restarts with: <Domain> [cfg] [KEY=VALUE...]"""
+    from xlpy.cli.create import show_diagnostics
+    from xlpy.config import ConfigError, parse_file
+    from xlpy.config.build import build, has_errors
+    from xlpy.domain.idl import dumps
+
+    click.echo("WARNING: xl now has better capability to manage domain configuration, "
+               "avoid using this command when possible", err=True)
+    filename = defconfig or next((a for a in args if "=" not in a), None)
+    overrides = [a for a in args if "=" in a]
+    if filename is None:
+        fail("config-update: give the new config file")
+    try:
+        cfg = parse_file(filename, overrides)
+    except ConfigError as e:
+        fail(str(e))
+    dc, diagnostics = build(cfg)
+    show_diagnostics(diagnostics, g.verbose)
+    if has_errors(diagnostics):
+        sys.exit(1)
+    if g.dry_run or debug:
+        sys.stdout.write(dumps({"domid": None, "config": dc.to_json_obj()}) + "\n")
+        if g.dry_run:
+            return
+    toolstack = open_toolstack(g)
+    domid = resolve(toolstack, domain)
+    toolstack.update_config(domid, dc, cfg.full_text)

@@ -488,7 +488,7 @@ def parse_with_overrides(text: str, filename: str, overrides: list[str]) -> Conf
                 "command line", 1, e.column, f"in setting `{bad}': {message}", e.code, e.errors, e.xl_report
             ) from None
         raise
-    return ConfigFile(filename, sink.settings, sink.notes, text, first_line, sink.effective)
+    return ConfigFile(filename, sink.settings, sink.notes, text, first_line, sink.effective, list(overrides))
 
 
 def _run(text: str, filename: str) -> _Sink:

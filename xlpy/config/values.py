@@ -116,6 +116,15 @@ class ConfigFile:
     #: Line number of the first command-line override (0 when there are none).
     overrides_from_line: int = 0
     _effective: dict[str, Value] = field(default_factory=dict, repr=False)
+    #: xl's command-line KEY=VALUE settings parsed after the file, if any.
+    overrides: list[str] = field(default_factory=list)
+
+    @property
+    def full_text(self) -> str:
+        """The file with its command-line settings, as xl keeps it for a restart."""
+        if not self.overrides:
+            return self.text
+        return self.text + "\n" + "".join(f"{o}\n" for o in self.overrides)
 
     # -- lookups ---------------------------------------------------------
 
