@@ -73,8 +73,6 @@ def fully_modelled(cfg: Path) -> bool:
 def test_reference_config_matches_real_xl(path, real_xl):
     real, ours = real_xl(path), xlpy_dry_run(path)
     assert real.returncode == ours.returncode == 0
-    if path.name == "hvm.cfg":
-        pytest.xfail("HVM display and firmware defaults are not modelled yet")
     if path.name == "pvh-legacy.cfg":
         # The one intended difference: xl 4.17 drops pvh=1; xlpy keeps it visible.
         assert ours.stdout.replace(',\n        "pvh": "True"', "") == real.stdout

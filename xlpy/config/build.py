@@ -50,7 +50,10 @@ MODELLED = {
     "cpu_weight", "cap", "period", "pvshim", "pvshim_path", "pvshim_cmdline", "pvshim_extra",
     "disk", "vif", "channel", "shadow_memory", "nestedhvm", "vpmu", "driver_domain", "pool",
     "seclabel", "acpi", "msr_relaxed", "xend_suspend_evtchn_compat", "bootloader_args", "e820_host",
-    "videoram",
+    "videoram", "apic", "pae", "acpi_s3", "acpi_s4", "acpi_laptop_slate", "nx", "hpet", "vpt_align",
+    "nographic", "usb", "xen_platform_pci", "bios", "acpi_firmware", "smbios_firmware", "keymap", "boot",
+    "soundhw", "serial", "usbdevice", "stdvga", "vnc", "vnclisten", "vncpasswd", "vncdisplay", "vncunused",
+    "sdl", "opengl", "display", "xauthority", "rtc_timeoffset",
 }
 
 
@@ -142,6 +145,7 @@ class _Builder:
         self.boot()
         self.actions()
         self.platform()
+        self.hvm()
         self.devices()
         self.key_hygiene()
         self.pvh_rules()
@@ -277,6 +281,9 @@ class _Builder:
     def boot(self) -> None:
         b_info = self.dc.b_info
         b_info.kernel = self.string("kernel")
+        if self.guest_type == "hvm" and b_info.kernel and b_info.kernel.rsplit("/", 1)[-1] == "hvmloader":
+            self.report("H103", "kernel", "kernel= naming hvmloader is ignored by xl for HVM guests; remove it")
+            b_info.kernel = None
         b_info.ramdisk = self.string("ramdisk")
         b_info.bootloader = self.string("bootloader")
         firmware = self.string("firmware")
@@ -357,6 +364,47 @@ class _Builder:
         b_info.vpmu = self.flag("vpmu")
         b_info.acpi = self.flag("acpi")
         b_info.arch_x86.msr_relaxed = self.flag("msr_relaxed")
+
+    def hvm(self) -> None:
+        """The HVM guest's platform and display keys (read only for HVM, as xl does)."""
+        u = self.dc.b_info.u
+        if not isinstance(u, HvmInfo):
+            return
+        self.dc.b_info.apic = self.flag("apic")
+        for key in ("pae", "acpi_s3", "acpi_s4", "acpi_laptop_slate", "nx", "viridian", "hpet", "vpt_align",
+                    "nographic", "usb", "xen_platform_pci"):
+            if key == "viridian" and "viridian" in self.cfg and isinstance(self.cfg.value("viridian"), ListValue):
+                continue  # the group list form is not modelled
+            setattr(u, key, self.flag(key))
+        for key in ("bios", "acpi_firmware", "smbios_firmware", "keymap", "boot", "soundhw"):
+            setattr(u, key, self.string(key))
+        if "serial" in self.cfg:
+            value = self.cfg.value("serial")
+            if isinstance(value, ListValue):
+                u.serial_list = [str(v) for v in value if not isinstance(v, ListValue)]
+            else:
+                u.serial = str(value)
+        if "usbdevice" in self.cfg and not isinstance(self.cfg.value("usbdevice"), ListValue):
+            u.usbdevice = self.string("usbdevice")
+        stdvga = self.flag("stdvga")
+        if stdvga is not None:
+            u.vga.kind = "std" if stdvga else "cirrus"
+        vga = self.string("vga")
+        if vga is not None:
+            kinds = {"stdvga": "std", "cirrus": "cirrus", "none": "none", "qxl": "qxl"}
+            if vga not in kinds:
+                self.report("T110", "vga", f"Unknown vga \"{vga}\" specified", Severity.ERROR)
+            else:
+                u.vga.kind = kinds[vga]
+        u.vnc.enable = self.flag("vnc")
+        u.vnc.listen = self.string("vnclisten")
+        u.vnc.passwd = self.string("vncpasswd")
+        u.vnc.display = self.number("vncdisplay") or 0
+        u.vnc.findunused = self.flag("vncunused")
+        u.sdl.enable = self.flag("sdl")
+        u.sdl.opengl = self.flag("opengl")
+        u.sdl.display = self.string("display")
+        u.sdl.xauthority = self.string("xauthority")
 
     def devices(self) -> None:
         from xlpy.config.specs.channel import parse_channel

@@ -70,19 +70,71 @@ class SchedParams(Struct):
 
 
 @dataclass
+class VgaInfo(Struct):
+    kind: str | None = None
+
+
+@dataclass
+class VncInfo(Struct):
+    enable: bool | None = defbool()
+    listen: str | None = None
+    passwd: str | None = None
+    display: int = 0
+    findunused: bool | None = defbool()
+
+
+@dataclass
+class SdlInfo(Struct):
+    enable: bool | None = defbool()
+    opengl: bool | None = defbool()
+    display: str | None = None
+    xauthority: str | None = None
+
+
+@dataclass
+class SpiceInfo(Struct):
+    enable: bool | None = defbool()
+    port: int = 0
+    tls_port: int = 0
+    host: str | None = None
+
+
+@dataclass
+class RdmReserve(Struct):
+    pass
+
+
+@dataclass
 class HvmInfo(Struct):
+    """libxl_domain_build_info.u.hvm, the fields xlpy reads, in IDL order."""
+
     variant = "hvm"
     firmware: str | None = None
+    bios: str | None = None
     pae: bool | None = defbool()
-    apic: bool | None = defbool()
-    acpi: bool | None = defbool()
+    acpi_s3: bool | None = defbool()
+    acpi_s4: bool | None = defbool()
+    acpi_laptop_slate: bool | None = defbool()
     nx: bool | None = defbool()
     viridian: bool | None = defbool()
     hpet: bool | None = defbool()
-    nested_hvm: bool | None = defbool()
+    vpt_align: bool | None = defbool()
+    acpi_firmware: str | None = None
+    smbios_firmware: str | None = None
+    nographic: bool | None = defbool()
+    vga: VgaInfo = field(default_factory=VgaInfo)
+    vnc: VncInfo = field(default_factory=VncInfo)
+    keymap: str | None = None
+    sdl: SdlInfo = field(default_factory=SdlInfo)
+    spice: SpiceInfo = field(default_factory=SpiceInfo)
     serial: str | None = None
     boot: str | None = None
     usb: bool | None = defbool()
+    usbdevice: str | None = None
+    soundhw: str | None = None
+    xen_platform_pci: bool | None = defbool()
+    serial_list: list[str] = field(default_factory=list)
+    rdm: RdmReserve = field(default_factory=RdmReserve)
 
 
 @dataclass
@@ -139,6 +191,7 @@ class BuildInfo(Struct):
     bootloader: str | None = None
     bootloader_args: list[str] = field(default_factory=list)
     nested_hvm: bool | None = defbool()
+    apic: bool | None = defbool()
     u: Struct = union("type", PvInfo)
     arch_arm: ArchArm = field(default_factory=ArchArm)
     arch_x86: ArchX86 = field(default_factory=ArchX86)
