@@ -48,6 +48,28 @@ def _stop() -> None:
 atexit.register(_stop)
 
 
+def _ask(request: dict) -> dict:
+    _available()
+    worker = _worker if _worker is not None and _worker.poll() is None else _start()
+    try:
+        worker.stdin.write(json.dumps(request) + "\n")
+        worker.stdin.flush()
+        answer = worker.stdout.readline()
+    except BrokenPipeError:
+        answer = ""
+    if not answer:
+        worker.wait(timeout=10)
+        return {"ok": False, "crashed": True, "rc": worker.returncode}
+    result = json.loads(answer)
+    assert "oracle_exception" not in result, result
+    return result
+
+
+def parse_disk(specs: list[str]) -> dict:
+    """libxlutil's xlu_disk_parse of the spec pieces, as the oracle's `disk` command."""
+    return _ask({"cmd": "disk", "specs": specs})
+
+
 def parse_config(text: str | bytes, source: str = "cfg") -> dict:
     """libxlutil's answer for config text, as the oracle's `cfg` command gives
     it; `{"ok": False, "crashed": True}` if libxlutil killed the worker."""

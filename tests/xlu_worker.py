@@ -28,10 +28,12 @@ def main(oracle_path: str) -> None:
     spec.loader.exec_module(oracle)
     for line in sys.stdin:
         request = json.loads(line)
-        data = base64.b64decode(request["data"])
         oracle._REPORT_FILE = tempfile.TemporaryFile()
         try:
-            answer = oracle.cmd_cfg(data, request["source"])
+            if request.get("cmd") == "disk":
+                answer = oracle.cmd_disk(request["specs"])
+            else:
+                answer = oracle.cmd_cfg(base64.b64decode(request["data"]), request["source"])
         except Exception as e:  # a fault of the oracle, not an answer of libxlutil
             answer = {"ok": False, "oracle_exception": repr(e)}
         finally:

@@ -21,7 +21,8 @@ def block_attach(g, domain: str, spec: tuple[str, ...]) -> None:
     try:
         disk = parse_disk_args(list(spec))
     except SpecError as e:
-        fail(f"command line: config parsing error in disk specification: {e}")
+        fail("\n".join(f"command line: config parsing error in disk specification: {line}"
+                       for line in str(e).splitlines()))
     if g.dry_run:
         sys.stdout.write("disk: " + disk.to_json() + "\n")
         return

@@ -25,8 +25,13 @@ _KEYWORD = re.compile(r"[a-z][-a-z0-9]*=")
 _FLAGS = {"direct-io-safe", "discard", "no-discard", "colo", "cdrom"}
 
 
+class _ValueError(SpecError):
+    """An unknown value: libxlutil reports it and lexes on."""
+
+
 class _Spec:
     def __init__(self) -> None:
+        self.errors: list[str] = []
         self.disk = DeviceDisk(readwrite=1)
         self.deprecated_prefix = False
         self.access_set = False
@@ -34,17 +39,18 @@ class _Spec:
         self.format_set = False
 
     def set_target(self, value: str) -> None:
-        if self.target_set:
-            raise SpecError(f"target respecified")
+        # libxlutil's "respecified" checks look at the old value: an empty one may be replaced.
+        if self.disk.pdev_path:
+            raise _ValueError(f"target respecified: near `{value}'")
         self.target_set = True
         self.disk.pdev_path = value
 
     def set_format(self, value: str) -> None:
-        if self.format_set:
-            raise SpecError(f"format respecified: near `{value}'")
-        self.format_set = True
         if value not in _FORMATS:
-            raise SpecError(f"unknown value for format: {value}")
+            raise _ValueError(f"unknown value for format: near `{value}'")
+        if self.format_set and _FORMATS[value] is not self.disk.format:
+            raise _ValueError(f"format respecified: near `{value}'")
+        self.format_set = True
         self.disk.format = _FORMATS[value]
 
     def set_access(self, value: str) -> None:
@@ -55,11 +61,11 @@ class _Spec:
         elif value in ("r", "ro"):
             self.disk.readwrite = 0
         else:
-            raise SpecError(f"unknown value for access: {value}")
+            raise _ValueError(f"unknown value for access: near `{value}'")
 
     def set_vdev(self, value: str) -> None:
-        if self.disk.vdev is not None:
-            raise SpecError(f"vdev respecified: near `{value}'")
+        if self.disk.vdev:
+            raise _ValueError(f"vdev respecified: near `{value}'")
         self.disk.vdev = value
 
     def vdev_and_devtype(self, value: str) -> bool:
@@ -69,14 +75,20 @@ class _Spec:
             return False
         if devtype == "cdrom":
             self.set_cdrom()
-        elif devtype != "disk":
-            raise SpecError(f"unknown deprecated type: near `{devtype}'")
+        elif devtype == "disk":
+            self.set_disk()
+        else:
+            raise _ValueError(f"unknown deprecated type: near `{devtype}'")
         self.set_vdev(vdev)
         return True
 
     def set_cdrom(self) -> None:
         self.disk.is_cdrom = 1
         self.disk.removable = 1
+
+    def set_disk(self) -> None:
+        self.disk.is_cdrom = 0
+        self.disk.removable = 0
 
 
 def parse_disk(spec: str) -> DeviceDisk:
@@ -85,27 +97,42 @@ def parse_disk(spec: str) -> DeviceDisk:
 
 
 def parse_disk_args(specs: list[str]) -> DeviceDisk:
-    """Several spec pieces (block-attach's arguments): joined with commas, as libxlutil does."""
-    text = ",".join(specs)
-    try:
-        return _parse(text)
-    except SpecError as e:
-        raise SpecError(f"{e} in `{text}'") from None
-
-
-def _parse(text: str) -> DeviceDisk:
+    """Several spec strings (block-attach's arguments), as xlu_disk_parse
+    takes them: each is lexed on its own, one disk filled from all of them,
+    and an error names the string it was found in."""
     state = _Spec()
+    for spec in specs:
+        try:
+            _lex(state, spec)
+        except SpecError as e:
+            state.errors.append(f"{e} in `{spec}'")
+        if state.errors:
+            raise SpecError("\n".join(state.errors))
+    try:
+        return _finish(state)
+    except SpecError as e:
+        raise SpecError(f"{e} in `{specs[-1] if specs else ''}'") from None
+
+
+def _lex(state: _Spec, text: str) -> None:
     pos = 0
     while pos < len(text):
         rest = text[pos:]
         if rest.startswith("target="):
-            state.set_target(rest[len("target="):])
+            try:
+                state.set_target(rest[len("target="):])
+            except _ValueError as e:
+                state.errors.append(f"{e} in `{text}'")
             break
         m = _KEYWORD.match(rest)
         if m:
             piece, _, _ = rest.partition(",")
             pos += len(piece) + 1
-            _keyword(state, piece[: m.end() - 1], piece[m.end():])
+            token = rest[: len(piece) + 1]  # the lexer's token keeps its comma
+            try:
+                _keyword(state, piece[: m.end() - 1], piece[m.end():], token)
+            except _ValueError as e:
+                state.errors.append(f"{e} in `{text}'")
             continue
         if rest[0] in " \t\n":  # blanks between parameters are skipped
             pos += 1
@@ -114,48 +141,62 @@ def _parse(text: str) -> DeviceDisk:
             m = pattern.match(rest)
             if m:
                 state.deprecated_prefix = True
-                if action == "format":
-                    state.set_format(m.group(1))
-                elif action == "script":
-                    state.disk.script = f"block-{m.group(1)}"
+                try:
+                    if action == "format":
+                        state.set_format(m.group(1))
+                    elif action == "script":
+                        if state.disk.script is not None:
+                            raise _ValueError(f"script respecified: near `block-{m.group(1)}'")
+                        state.disk.script = f"block-{m.group(1)}"
+                except _ValueError as e:
+                    state.errors.append(f"{e} in `{text}'")
                 pos += m.end()
                 break
         else:
             if _UNKNOWN_PREFIX.match(rest):
-                raise SpecError(f"unknown deprecated disk prefix: near `{rest}'")
+                raise SpecError(f"unknown deprecated disk prefix: near `{_UNKNOWN_PREFIX.match(rest).group(0)}'")
             piece, _, _ = rest.partition(",")
             pos += len(piece) + 1
-            if piece in _FLAGS:
-                _flag(state, piece)
-            else:
-                _positional(state, piece)
-    return _finish(state)
+            try:
+                if piece in _FLAGS:
+                    _flag(state, piece)
+                else:
+                    _positional(state, piece)
+            except _ValueError as e:
+                state.errors.append(f"{e} in `{text}'")
 
 
-def _keyword(state: _Spec, key: str, value: str) -> None:
+def _keyword(state: _Spec, key: str, value: str, token: str = "") -> None:
     disk = state.disk
     if key == "format":
         state.set_format(value)
     elif key == "vdev":
         state.set_vdev(value)
-    elif key == "access":
-        state.access_set = True
+    elif key == "access":  # unlike a positional access, this leaves the positional slot open
         state.set_access(value)
     elif key == "devtype":
         if value == "cdrom":
             state.set_cdrom()
-        elif value != "disk":
-            raise SpecError(f"unknown value for type: {value}")
+        elif value == "disk":
+            state.set_disk()
+        else:
+            raise _ValueError(f"unknown value for type: near `{token or 'devtype=' + value}'")
     elif key == "backendtype":
         if value not in _BACKENDS:
-            raise SpecError(f"unknown value for backendtype: {value}")
+            raise _ValueError(f"unknown value for backendtype: near `{value}'")
+        if disk.backend is not DiskBackend.UNKNOWN and disk.backend is not _BACKENDS[value]:
+            raise _ValueError(f"backend respecified: near `{value}'")
         disk.backend = _BACKENDS[value]
     elif key == "backend":
+        if disk.backend_domname:
+            raise _ValueError(f"backend respecified: near `{value}'")
         disk.backend_domname = value
     elif key == "script":
+        if disk.script:
+            raise _ValueError(f"script respecified: near `{value}'")
         disk.script = value
     else:
-        raise SpecError(f"unknown parameter `{key}={value}'")
+        raise _ValueError(f"unknown parameter: near `{token or key + '=' + value}'")
 
 
 def _flag(state: _Spec, flag: str) -> None:
@@ -172,6 +213,8 @@ def _flag(state: _Spec, flag: str) -> None:
 
 
 def _positional(state: _Spec, piece: str) -> None:
+    if state.errors:  # after an error libxlutil reads positional parameters no more
+        return
     disk = state.disk
     if not state.target_set:
         state.set_target(piece)
@@ -192,7 +235,7 @@ def _positional(state: _Spec, piece: str) -> None:
 
 def _finish(state: _Spec) -> DeviceDisk:
     disk = state.disk
-    if not disk.vdev:
+    if disk.vdev is None:
         raise SpecError("no vdev specified")
     if disk.pdev_path is None and not disk.removable:
         raise SpecError("no target specified (and device not removable)")
