@@ -73,22 +73,8 @@ def parse_disk(specs: list[str]) -> dict:
 def parse_config(text: str | bytes, source: str = "cfg") -> dict:
     """libxlutil's answer for config text, as the oracle's `cfg` command gives
     it; `{"ok": False, "crashed": True}` if libxlutil killed the worker."""
-    _available()
     data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
-    worker = _worker if _worker is not None and _worker.poll() is None else _start()
-    request = json.dumps({"data": base64.b64encode(data).decode(), "source": source})
-    try:
-        worker.stdin.write(request + "\n")
-        worker.stdin.flush()
-        answer = worker.stdout.readline()
-    except BrokenPipeError:
-        answer = ""
-    if not answer:
-        worker.wait(timeout=10)
-        return {"ok": False, "crashed": True, "rc": worker.returncode}
-    result = json.loads(answer)
-    assert "oracle_exception" not in result, result
-    return result
+    return _ask({"data": base64.b64encode(data).decode(), "source": source})
 
 
 def xlpy_view(cfg) -> dict:
