@@ -70,6 +70,11 @@ def parse_disk(specs: list[str]) -> dict:
     return _ask({"cmd": "disk", "specs": specs})
 
 
+def parse_pci(spec: str) -> dict:
+    """libxlutil's xlu_pci_parse_spec_string of one spec, as the oracle's `pcispec` command."""
+    return _ask({"cmd": "pcispec", "spec": spec})
+
+
 def parse_config(text: str | bytes, source: str = "cfg") -> dict:
     """libxlutil's answer for config text, as the oracle's `cfg` command gives
     it; `{"ok": False, "crashed": True}` if libxlutil killed the worker."""

@@ -32,6 +32,8 @@ def main(oracle_path: str) -> None:
         try:
             if request.get("cmd") == "disk":
                 answer = oracle.cmd_disk(request["specs"])
+            elif request.get("cmd") == "pcispec":
+                answer = oracle.cmd_pcispec(request["spec"])
             else:
                 answer = oracle.cmd_cfg(base64.b64decode(request["data"]), request["source"])
         except Exception as e:  # a fault of the oracle, not an answer of libxlutil

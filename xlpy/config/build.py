@@ -53,7 +53,8 @@ MODELLED = {
     "videoram", "apic", "pae", "acpi_s3", "acpi_s4", "acpi_laptop_slate", "nx", "hpet", "vpt_align",
     "nographic", "usb", "xen_platform_pci", "bios", "acpi_firmware", "smbios_firmware", "keymap", "boot",
     "soundhw", "serial", "usbdevice", "stdvga", "vnc", "vnclisten", "vncpasswd", "vncdisplay", "vncunused",
-    "sdl", "opengl", "display", "xauthority", "rtc_timeoffset",
+    "sdl", "opengl", "display", "xauthority", "rtc_timeoffset", "pci", "pci_permissive", "pci_msitranslate",
+    "pci_seize", "pci_power_mgmt",
 }
 
 
@@ -421,11 +422,32 @@ class _Builder:
                 self.dc.nics.append(parse_vif(str(item), devid))
             except SpecError as e:
                 self.report("D102", item, str(e))
+        self.pci_devices()
         for devid, item in enumerate(self.items("channel")):
             try:
                 self.dc.channels.append(parse_channel(str(item), devid))
             except SpecError as e:
                 self.report("D103", item, str(e))
+
+    def pci_devices(self) -> None:
+        """pci= entries, with the pci_* keys as every entry's defaults (as xl applies them)."""
+        from xlpy.config.specs.pci import RdmPolicy, parse_pci
+
+        defaults = {key: self.flag(f"pci_{key}") for key in ("permissive", "msitranslate", "seize", "power_mgmt")}
+        for item in self.items("pci"):
+            try:
+                pci = parse_pci(str(item))
+            except SpecError as e:
+                self.report("D105", item, f"failed to parse PCI device: {e}")
+                continue
+            for key, value in defaults.items():
+                if value and f"{key}=" not in str(item):
+                    setattr(pci, key, True)
+            if self.guest_type == "pv" and pci.rdm_policy is RdmPolicy.INVALID:
+                pci.rdm_policy = RdmPolicy.STRICT
+            self.dc.pcidevs.append(pci)
+        if self.dc.pcidevs and isinstance(self.dc.b_info.u, PvInfo):
+            self.dc.b_info.u.e820_host = True  # xl forces it for PV passthrough
 
     def key_hygiene(self) -> None:
         seen: set[str] = set()

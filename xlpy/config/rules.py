@@ -64,6 +64,7 @@ _TABLE = [
     ("D102", "invalid-vif", E, "a vif spec xl cannot parse"),
     ("D103", "invalid-channel", E, "a channel spec xl cannot parse"),
     ("D104", "device-not-string", W, "a nested list in a device list (xl stops reading the list there)"),
+    ("D105", "invalid-pci", E, "a pci spec xl cannot parse"),
     # hygiene
     ("H101", "unknown-key", W, "a key xl does not know (xl ignores it silently)"),
     ("H102", "no-effect-for-type", W, "a key that has no effect for this guest type"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from xlpy.domain.devices import DeviceChannel, DeviceDisk, DeviceNic
+from xlpy.domain.devices import DeviceChannel, DeviceDisk, DeviceNic, DevicePci
 from xlpy.domain.idl import Enum, Struct, bitmap, defbool, union
 
 
@@ -208,6 +208,7 @@ class DomainConfig(Struct):
     b_info: BuildInfo = field(default_factory=BuildInfo)
     disks: list[DeviceDisk] = field(default_factory=list)
     nics: list[DeviceNic] = field(default_factory=list)
+    pcidevs: list[DevicePci] = field(default_factory=list)
     channels: list[DeviceChannel] = field(default_factory=list)
     on_poweroff: ShutdownAction = ShutdownAction.DESTROY
     on_reboot: ShutdownAction = ShutdownAction.DESTROY

@@ -96,3 +96,27 @@ class DeviceChannel(Struct):
             variant = self.socket.to_json_obj() if self.connection is ChannelConnection.SOCKET else {}
             obj[f"connection.{self.connection.value}"] = variant
         return obj
+
+
+class RdmPolicy(Enum):
+    INVALID = "invalid"
+    STRICT = "strict"
+    RELAXED = "relaxed"
+
+
+@dataclass
+class DevicePci(Struct):
+    """libxl_device_pci, in IDL order."""
+
+    func: int = 0
+    dev: int = 0
+    bus: int = 0
+    domain: int = 0
+    vdevfn: int = 0
+    vfunc_mask: int = 0
+    msitranslate: bool = False
+    power_mgmt: bool = False
+    permissive: bool = False
+    seize: bool = False
+    rdm_policy: RdmPolicy = RdmPolicy.INVALID
+    name: str | None = None
