@@ -8,6 +8,7 @@ true, as atoi reads it); rdm_policy is strict or relaxed.
 from __future__ import annotations
 
 import re
+
 from xlpy.config.specs import SpecError
 from xlpy.domain.devices import DevicePci, RdmPolicy
 
