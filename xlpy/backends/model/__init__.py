@@ -163,8 +163,7 @@ class ModelBackend:
         row = db.execute("SELECT * FROM domains WHERE domid = ?", (domid,)).fetchone()
         if row is None:
             raise NoSuchDomain(f"domain {domid} does not exist", errno=3)
-        names = [d[0] for d in db.execute("SELECT * FROM domains LIMIT 0").description]
-        return dict(zip(names, row))
+        return dict(row)
 
     def destroy_domain(self, domid: int) -> None:
         """Through dying: every page, vCPU and event channel is released; a
@@ -421,7 +420,8 @@ class ModelBackend:
         load = 0.05 if row["domid"] == 0 else IDLE_LOAD
         return row["cpu_ns"] + int((time.time() - row["run_since"]) * 1e9 * online * load)
 
-    def _info(self, db, row, name, online) -> DomainInfo:
+    def _info(self, db, row) -> DomainInfo:
+        name, online = row["name"], row["online"]
         reason = row["shutdown_reason"]
         return DomainInfo(
             domid=row["domid"], name=name or "", uuid=row["uuid"], hvm=bool(row["hvm"]),
@@ -435,27 +435,21 @@ class ModelBackend:
             created=row["created"],
         )
 
-    _LIST = ("SELECT d.*, x.value, (SELECT COUNT(*) FROM vcpus v WHERE v.domid = d.domid AND v.up = 1) "
+    # Each domain with its name (from the xenstore-like tree) and online vCPU count.
+    _LIST = ("SELECT d.*, x.value AS name, "
+             "(SELECT COUNT(*) FROM vcpus v WHERE v.domid = d.domid AND v.up = 1) AS online "
              "FROM domains d LEFT JOIN xenstore x ON x.path = '/local/domain/' || d.domid || '/name' ")
 
     def list_domains(self) -> list[DomainInfo]:
         db = self.store.db
-        cursor = db.execute(self._LIST + "ORDER BY d.domid")
-        names = [d[0] for d in cursor.description]
-        out = []
-        for values in cursor.fetchall():
-            row = dict(zip(names, values))
-            out.append(self._info(db, row, values[-2], values[-1]))
-        return out
+        return [self._info(db, row) for row in db.execute(self._LIST + "ORDER BY d.domid")]
 
     def domain_info(self, domid: int) -> DomainInfo:
         db = self.store.db
-        cursor = db.execute(self._LIST + "WHERE d.domid = ?", (domid,))
-        names = [d[0] for d in cursor.description]
-        values = cursor.fetchone()
-        if values is None:
+        row = db.execute(self._LIST + "WHERE d.domid = ?", (domid,)).fetchone()
+        if row is None:
             raise NoSuchDomain(f"domain {domid} does not exist", "xc_domain_getinfo")
-        return self._info(db, dict(zip(names, values)), values[-2], values[-1])
+        return self._info(db, row)
 
     def vcpu_info(self, domid: int) -> list[VcpuInfo]:
         db = self.store.db
@@ -500,7 +494,7 @@ class ModelBackend:
         row = db.execute("SELECT * FROM domains WHERE domid = ?", (domid,)).fetchone()
         if row is None:
             return
-        row = dict(zip([d[0] for d in db.execute("SELECT * FROM domains LIMIT 0").description], row))
+        row = dict(row)
         if not row["booted"] or row["paused"] or row["shutdown_reason"] is not None:
             return
         if parts[4:] == ["control", "shutdown"] and value:

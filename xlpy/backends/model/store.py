@@ -64,6 +64,7 @@ class Store:
         os.chmod(self.directory, 0o700)
         self.path = self.directory / "model.sqlite"
         self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self.db.row_factory = sqlite3.Row  # rows read by column name
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=60000")
