@@ -26,3 +26,11 @@ def test_vcpu_pin_dry_run_matches_xl(case, host):
     args = [case["hard"]] + ([case["soft"]] if case.get("soft") is not None else [])
     r = run_xlpy("-N", "vcpu-pin", "0", "all", *args, env=host)
     assert (r.returncode, r.stdout, r.stderr) == (real["rc"], real["stdout"], real["stderr"])
+
+
+def test_dry_run_reads_the_host_yaml_of_the_state_dir_as_the_model_does(state_dir):
+    state_dir.mkdir(parents=True)
+    (state_dir / "host.yaml").write_text("nr_cpus: 8\nnr_nodes: 2\n")
+    r = run_xlpy("-N", "vcpu-pin", "0", "all", "nodes:1", env=xlpy_env(XLPY_STATE_DIR=str(state_dir)))
+    assert (r.returncode, r.stdout) == (0, "cpumap: 4-7\n")
+    assert not (state_dir / "model.sqlite").exists()  # a dry run opens no model state

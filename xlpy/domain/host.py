@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping
 
 
@@ -22,15 +24,29 @@ class Topology:
         return min(cpu // per_node, self.nr_nodes - 1)
 
 
-def current_topology() -> Topology:
-    """The topology dry runs use: XLPY_HOST_PROFILE (YAML with nr_cpus and
-    nr_nodes) when set, else the default host."""
-    import os
+def state_dir() -> Path:
+    """Where a host's state lives: XLPY_STATE_DIR, else $XDG_STATE_HOME/xlpy,
+    else ~/.local/state/xlpy."""
+    explicit = os.environ.get("XLPY_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "xlpy"
 
-    path = os.environ.get("XLPY_HOST_PROFILE")
-    if not path:
-        return Topology()
+
+def load_profile_data(directory: Path | None = None) -> dict:
+    """The host profile as a mapping: XLPY_HOST_PROFILE, else `host.yaml` in
+    the state directory, else empty (the built-in default host)."""
+    path = Path(os.environ.get("XLPY_HOST_PROFILE") or (directory or state_dir()) / "host.yaml")
+    if not path.is_file():
+        return {}
     import yaml
 
     with open(path) as f:
-        return Topology.from_profile(yaml.safe_load(f) or {})
+        return yaml.safe_load(f) or {}
+
+
+def current_topology() -> Topology:
+    """The topology dry runs use: the same host profile the model reads,
+    without opening (or creating) the model's state."""
+    return Topology.from_profile(load_profile_data())

@@ -8,9 +8,10 @@ scheduler, xen_version, hap.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
+
+from xlpy.domain.host import load_profile_data
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,6 @@ class HostProfile:
 
 
 def load_profile(state_dir: Path) -> HostProfile:
-    path = os.environ.get("XLPY_HOST_PROFILE") or (state_dir / "host.yaml")
-    if not Path(path).is_file():
-        return HostProfile()
-    import yaml
-
-    with open(path) as f:
-        data = yaml.safe_load(f) or {}
+    data = load_profile_data(state_dir)
     known = {f.name for f in fields(HostProfile)}
     return HostProfile(**{k: v for k, v in data.items() if k in known})

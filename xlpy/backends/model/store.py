@@ -12,6 +12,8 @@ import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 
+from xlpy.domain.host import state_dir
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS domains (
@@ -46,15 +48,6 @@ CREATE TABLE IF NOT EXISTS hvlog (id INTEGER PRIMARY KEY AUTOINCREMENT, line TEX
 CREATE INDEX IF NOT EXISTS console_domid ON console (domid);
 CREATE INDEX IF NOT EXISTS xenstore_value ON xenstore (value);
 """
-
-
-def state_dir() -> Path:
-    """XLPY_STATE_DIR, else $XDG_STATE_HOME/xlpy, else ~/.local/state/xlpy."""
-    explicit = os.environ.get("XLPY_STATE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "xlpy"
 
 
 class Store:
