@@ -22,6 +22,7 @@ from xlpy.backends.base import (
     ShutdownReason, VcpuContext,
 )
 from xlpy.domain.config import DomainConfig, DomainType, ShutdownAction
+from xlpy.domain.layout import memory_map
 
 X86_EMU_LAPIC, X86_EMU_ALL = 0x1, 0x3FF
 DEFAULT_MAX_KB = 32768  # libxl's default when neither memory nor maxmem is set
@@ -181,6 +182,8 @@ class Toolstack:
         target_kb = b.target_memkb or max_kb
         backend.set_max_memory(domid, max_kb)
         backend.populate_physmap(domid, target_kb * 1024 // PAGE_SIZE)
+        # libxl lays out guest memory and hands the map to Xen (xc_domain_set_memory_map).
+        backend.set_memory_map(domid, memory_map(target_kb * 1024, hvm_container=mode in ("pvh", "hvm")))
         backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb))
         backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(max_kb))
         if b.kernel:

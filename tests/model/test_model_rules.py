@@ -8,7 +8,7 @@ import pytest
 
 from xlpy.backends.base import CreateFlags, InvalidArgument, NoMemory, ShutdownReason, VcpuContext
 from xlpy.backends.model import X86_EMU_ALL, X86_EMU_LAPIC, ModelBackend
-from xlpy.backends.model.layout import GiB, MMIO_HOLE_START, memory_map, ram_bytes
+from xlpy.domain.layout import GiB, MMIO_HOLE_START, memory_map, ram_bytes
 from kernels import make_kernel
 
 PVH = CreateFlags(hvm=True, hap=True, emulation_flags=X86_EMU_LAPIC, max_vcpus=4)

@@ -31,7 +31,7 @@ from xlpy.backends.base import (
 )
 from xlpy.backends.kernel import read_kernel
 from xlpy.backends.model.host import load_profile
-from xlpy.backends.model.layout import memory_map, ram_bytes
+from xlpy.domain.layout import memory_map, ram_bytes
 from xlpy.backends.model.store import Store
 
 DOMID_FIRST_RESERVED = 0x7FF0
@@ -299,7 +299,8 @@ class ModelBackend:
             entry, boot_mode = image.pv_entry, "pv64"
         with self.store.transaction() as db:
             row = self._row(db, domid)
-            regions = memory_map(row["tot_pages"] * PAGE_SIZE, bool(row["hvm"]))
+            # The toolstack's map (set_memory_map), else the default layout.
+            regions = json.loads(row["memory_map"]) or memory_map(row["tot_pages"] * PAGE_SIZE, bool(row["hvm"]))
             # Entry points are 64-bit unsigned; SQLite integers are signed, so keep hex text.
             db.execute("UPDATE domains SET boot_mode = ?, entry = ?, memory_map = ? WHERE domid = ?",
                        (boot_mode, hex(entry), json.dumps(regions), domid))
