@@ -9,10 +9,10 @@ start_info page). A bzImage carries the ELF compressed inside it.
 
 from __future__ import annotations
 
-import gzip
 import io
 import lzma
 import struct
+import zlib
 from dataclasses import dataclass, field
 
 from xlpy.backends.base import InvalidArgument
@@ -60,12 +60,21 @@ def _elf_payload(data: bytes, path: str) -> bytes:
 
 
 def _decompress(payload: bytes, path: str) -> bytes:
+    try:
+        return _decompress_payload(payload, path)
+    except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
+        raise InvalidArgument(f"{path}: cannot decompress the bzImage payload: {e}", "xc_dom_parse_image") from None
+
+
+def _decompress_payload(payload: bytes, path: str) -> bytes:
+    # One stream each: the bzImage appends the decompressed size after it,
+    # which the one-shot helpers would read as a second, broken stream.
     if payload[:2] == b"\x1f\x8b":
-        return gzip.decompress(payload)
+        return zlib.decompressobj(wbits=31).decompress(payload)
     if payload[:6] == b"\xfd7zXZ\x00":
-        return lzma.decompress(payload, format=lzma.FORMAT_XZ)
+        return lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(payload)
     if payload[:3] == b"\x5d\x00\x00":
-        return lzma.decompress(payload, format=lzma.FORMAT_ALONE)
+        return lzma.LZMADecompressor(format=lzma.FORMAT_ALONE).decompress(payload)
     if payload[:4] == b"\x28\xb5\x2f\xfd":
         return _optional("zstandard", path).ZstdDecompressor().decompressobj().decompress(payload)
     if payload[:4] == LZ4_LEGACY_MAGIC:
