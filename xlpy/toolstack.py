@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 
 from xlpy.backends.base import (
-    PAGE_SIZE, Backend, BackendError, CreateFlags, DomainInfo, Exists, NoMemory, NoSuchDomain,
+    PAGE_SIZE, Backend, BackendError, BootImage, CreateFlags, DomainInfo, Exists, NoMemory, NoSuchDomain,
     ShutdownReason, VcpuContext,
 )
 from xlpy.domain.config import DomainConfig, DomainType, ShutdownAction
@@ -26,6 +26,7 @@ from xlpy.domain.layout import memory_map
 
 X86_EMU_LAPIC, X86_EMU_ALL = 0x1, 0x3FF
 DEFAULT_MAX_KB = 32768  # libxl's default when neither memory nor maxmem is set
+MAXMEM_SLACK_KB = 1024  # LIBXL_MAXMEM_CONSTANT
 
 
 class ToolstackError(Exception):
@@ -180,15 +181,18 @@ class Toolstack:
         backend.set_max_vcpus(domid, max_vcpus)
         max_kb = b.max_memkb or b.target_memkb or DEFAULT_MAX_KB
         target_kb = b.target_memkb or max_kb
-        backend.set_max_memory(domid, max_kb)
+        # As libxl: the target plus room for the pages the builder adds
+        # (page tables, special pages); ballooning up raises it later.
+        backend.set_max_memory(domid, target_kb + MAXMEM_SLACK_KB)
         backend.populate_physmap(domid, target_kb * 1024 // PAGE_SIZE)
         # libxl lays out guest memory and hands the map to Xen (xc_domain_set_memory_map).
-        backend.set_memory_map(domid, memory_map(target_kb * 1024, hvm_container=mode in ("pvh", "hvm")))
+        backend.set_memory_map(domid, memory_map(target_kb * 1024, hvm_container=mode in ("pvh", "hvm"),
+                                                 device_model=mode == "hvm"))
         backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb))
         backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(max_kb))
         if b.kernel:
             image = backend.build_image(domid, b.kernel, b.ramdisk, b.cmdline, mode)
-            backend.set_vcpu_context(domid, 0, self._vcpu0_context(image.entry, image.mode))
+            backend.set_vcpu_context(domid, 0, self._vcpu0_context(image))
         avail = b.avail_vcpus or set(range(max_vcpus))
         for vcpu in range(max_vcpus):
             state = "online" if vcpu in avail else "offline"
@@ -252,12 +256,12 @@ class Toolstack:
         self.backend.xs_write(f"/local/domain/{domid}/device/{kind}/{devid}/state", "4" if running else "1")
 
     @staticmethod
-    def _vcpu0_context(entry: int, mode: str) -> VcpuContext:
+    def _vcpu0_context(image: BootImage) -> VcpuContext:
         """vCPU 0 as the boot ABI wants it: PVH in 32-bit flat mode with %ebx at
         hvm_start_info; PV (and legacy PVH) in 64-bit mode on the start_info page."""
-        if mode == "pvh32":
-            return VcpuContext("hvm32", rip=entry, rbx=0x6000, cr0=0x1)
-        return VcpuContext("pv", rip=entry, rsp=0x80000, cr3=0x3000)
+        if image.mode == "pvh32":
+            return VcpuContext("hvm32", rip=image.entry, rbx=image.start_info, cr0=0x1)
+        return VcpuContext("pv", rip=image.entry, rsp=0x80000, cr3=0x3000)
 
     # -- life after create ------------------------------------------------------------
 
@@ -363,8 +367,15 @@ class Toolstack:
                                   "online" if vcpu < count else "offline")
 
     def set_memory(self, domid: int, kb: int) -> None:
+        """xl mem-set: up to the static maximum; Xen's limit follows the target."""
         self.info(domid)
+        static_max = self.backend.xs_read(f"/local/domain/{domid}/memory/static-max")
+        if static_max and kb > int(static_max):
+            raise ToolstackError(f"memory_dynamic_max must be less than or equal to memory_static_max "
+                                 f"({kb} KiB > {static_max} KiB)")
         try:
+            if kb + MAXMEM_SLACK_KB > self.info(domid).max_pages * PAGE_SIZE // 1024:
+                self.backend.set_max_memory(domid, kb + MAXMEM_SLACK_KB)
             self.backend.set_memory_target(domid, kb)
         except NoMemory as e:
             raise NotEnoughMemory(e.message) from None

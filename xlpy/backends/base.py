@@ -152,6 +152,7 @@ class BootImage:
     features: frozenset[str] = field(default_factory=frozenset)
     guest_os: str = ""
     memory_map: tuple[tuple[int, int, str], ...] = ()
+    start_info: int = 0  # where the builder put hvm_start_info (PVH, %ebx) or start_info (PV, %rsi)
 
 
 @dataclass(frozen=True)

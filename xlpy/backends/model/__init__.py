@@ -38,6 +38,7 @@ DOMID_FIRST_RESERVED = 0x7FF0
 X86_EMU_LAPIC = 0x1
 X86_EMU_ALL = 0x3FF
 IDLE_LOAD = 0.01  # an idle guest's vCPUs run 1% of the time
+MODEL_START_INFO = 0x6000  # where the model's builder puts hvm_start_info
 HVM_PARAM_CALLBACK_IRQ = 0
 #: The original PVH design's hypercall table (Xen 4.4, 64-bit only); anything else is -ENOSYS.
 LEGACY_PVH_HYPERCALLS = frozenset({
@@ -310,7 +311,8 @@ class ModelBackend:
                 self._console(db, domid, f"builder: command line: {cmdline}")
             for start, length, kind in regions:
                 self._console(db, domid, f"builder: e820 {start:#014x}-{start + length - 1:#014x} {kind}")
-        return BootImage(entry, boot_mode, image.features, image.guest_os, tuple(tuple(r) for r in regions))
+        return BootImage(entry, boot_mode, image.features, image.guest_os, tuple(tuple(r) for r in regions),
+                         start_info=MODEL_START_INFO if boot_mode == "pvh32" else 0)
 
     def set_vcpu_context(self, domid: int, vcpu: int, ctx: VcpuContext) -> None:
         with self.store.transaction() as db:
