@@ -9,18 +9,20 @@ import subprocess
 from pathlib import Path
 
 from conftest import XEN_PACKAGES_HINT, require
-from xlpy.backends.libxc.structs import LAYOUTS
+from xlpy.backends.libxc.structs import LAYOUTS, PREFIXES
 
 
 def test_structures_match_the_installed_headers(tmp_path):
     require(Path("/usr/include/xenctrl.h").is_file(), f"Xen headers are not installed ({XEN_PACKAGES_HINT})")
     require(shutil.which("gcc") is not None, "gcc is not installed")
     lines = ["#include <stddef.h>", "#include <stdio.h>", "#include <xenctrl.h>", "#include <xenguest.h>",
+             "#include <xenstore.h>", "#include <xen/hvm/save.h>",
              "int main(void) {"]
     expected = {}
     for cls, (ctype, fields) in LAYOUTS.items():
-        lines.append(f'printf("{cls.__name__} size %zu\\n", sizeof({ctype}));')
-        expected[f"{cls.__name__} size"] = ctypes.sizeof(cls)
+        if cls not in PREFIXES:
+            lines.append(f'printf("{cls.__name__} size %zu\\n", sizeof({ctype}));')
+            expected[f"{cls.__name__} size"] = ctypes.sizeof(cls)
         for py_name, c_name in fields.items():
             lines.append(f'printf("{cls.__name__}.{py_name} %zu\\n", offsetof({ctype}, {c_name}));')
             expected[f"{cls.__name__}.{py_name}"] = getattr(cls, py_name).offset

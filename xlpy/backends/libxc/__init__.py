@@ -13,8 +13,8 @@ import ctypes as C
 import os
 
 from xlpy.backends.base import (
-    BackendError, CreateFlags, DomainInfo, InvalidArgument, NoMemory, NoSuchDomain, NotAvailable, PhysInfo,
-    ShutdownReason, VcpuInfo,
+    PAGE_SIZE, BackendError, BootImage, CreateFlags, DomainInfo, InvalidArgument, NoMemory, NoSuchDomain,
+    NotAvailable, PhysInfo, ShutdownReason, VcpuContext, VcpuInfo,
 )
 from xlpy.backends.libxc import structs as S
 
@@ -49,6 +49,11 @@ class LibxcBackend:
         if not self.xch:
             raise NotAvailable(f"cannot open the Xen control interface: {os.strerror(C.get_errno())}")
         self.xsh = self.lib.xs_open(0)
+        # libxenguest populates memory while it loads the kernel, so the
+        # toolstack's populate and memory-map calls are kept for build_image.
+        self._pages: dict[int, int] = {}
+        self._maps: dict[int, list] = {}
+        self._containers: dict[int, bool] = {}
 
     # -- errors -----------------------------------------------------------------
 
@@ -104,14 +109,34 @@ class LibxcBackend:
         config.arch.emulation_flags = flags.emulation_flags
         domid = C.c_uint32(0)
         self._check("xc_domain_create", self.lib.xc_domain_create(self.xch, C.byref(domid), C.byref(config)))
+        self._containers[domid.value] = flags.hvm
+        self._make_xenstore_home(domid.value)
         if name is not None:
             self.xs_write(f"/local/domain/{domid.value}/name", name)
         if owner is not None:
             self.xs_write(f"/local/domain/{domid.value}/xlpy/create-pid", owner)
         return domid.value
 
+    def _make_xenstore_home(self, domid: int) -> None:
+        """/local/domain/N as libxl__domain_make leaves it: the guest may read
+        its home and write only where guests report back to the toolstack."""
+        home = f"/local/domain/{domid}"
+        read_only = (S.XsPermissions * 2)(S.XsPermissions(0, S.XS_PERM_NONE), S.XsPermissions(domid, S.XS_PERM_READ))
+        writable = (S.XsPermissions * 1)(S.XsPermissions(domid, S.XS_PERM_NONE))
+        for path, perms in ((home, read_only), (f"{home}/device", read_only), (f"{home}/control", read_only),
+                            *((f"{home}/{sub}", writable) for sub in (
+                                "control/shutdown", "control/feature-poweroff", "control/feature-reboot",
+                                "control/feature-suspend", "control/sysrq", "data", "drivers", "feature",
+                                "attr", "error"))):
+            self.xs_write(path, "")
+            self.lib.xs_set_permissions(self.xsh, 0, path.encode(), perms, len(perms))
+        self.xs_write(f"{home}/domid", str(domid))
+
     def destroy_domain(self, domid: int) -> None:
         self._check("xc_domain_destroy", self.lib.xc_domain_destroy(self.xch, domid))
+        self.xs_rm(f"/local/domain/{domid}")
+        for table in (self._pages, self._maps, self._containers):
+            table.pop(domid, None)
 
     def pause_domain(self, domid: int) -> None:
         self._check("xc_domain_pause", self.lib.xc_domain_pause(self.xch, domid))
@@ -129,25 +154,91 @@ class LibxcBackend:
         self._check("xc_domain_setmaxmem", self.lib.xc_domain_setmaxmem(self.xch, domid, kb))
 
     def set_memory_map(self, domid: int, entries) -> None:
-        table = (S.E820Entry * len(entries))(*[S.E820Entry(s, n, 1 if kind == "ram" else 2)
-                                               for s, n, kind in entries])
-        self._check("xc_domain_set_memory_map",
-                    self.lib.xc_domain_set_memory_map(self.xch, domid, table, len(entries)))
+        """Kept for the builder: libxl hands an HVM container's map to Xen once
+        its memory is populated, and gives a PV guest none."""
+        self.domain_info(domid)
+        self._maps[domid] = list(entries)
 
     def populate_physmap(self, domid: int, pages: int) -> None:
-        frames = (C.c_uint64 * pages)(*range(pages))
-        self._check("xc_domain_populate_physmap_exact",
-                    self.lib.xc_domain_populate_physmap_exact(self.xch, domid, pages, 0, 0, frames))
+        """Kept for the builder, which populates as it lays out the image
+        (xc_dom_boot_mem_init): populating here first would collide with it."""
+        info = self.domain_info(domid)
+        if pages > info.max_pages:
+            raise NoMemory(f"{pages} pages exceed d{domid}'s maximum of {info.max_pages}",
+                           "xc_domain_populate_physmap_exact", 12)
+        self._pages[domid] = pages
 
     def set_memory_target(self, domid: int, kb: int) -> None:
         self.xs_write(f"/local/domain/{domid}/memory/target", str(kb))
 
-    def build_image(self, domid, kernel, ramdisk, cmdline, mode):
-        raise NotAvailable("loading a kernel through libxenguest (xc_dom_*) is not done by the libxc "
-                           "backend yet")
+    def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
+                    mode: str) -> BootImage:
+        from xlpy.backends.libxc.builder import build
 
-    def set_vcpu_context(self, domid, vcpu, ctx) -> None:
-        raise NotAvailable("setting a vCPU context is not done by the libxc backend yet")
+        if mode == "hvm":
+            raise NotAvailable("an HVM guest needs hvmloader and a device model (qemu-system-xen), which "
+                               "the libxc backend does not start; boot the kernel as type=\"pvh\"")
+        if mode not in ("pv", "pvh"):
+            raise InvalidArgument(f"this host speaks Xen 4.17's interface and cannot boot {mode}", "xc_dom_allocate")
+        if domid not in self._pages:
+            raise InvalidArgument(f"d{domid} has no memory yet: populate_physmap first", "xc_dom_mem_init")
+        hvm = mode == "pvh"
+        info = self.domain_info(domid)
+        built = build(self, domid, kernel, ramdisk, cmdline, hvm, self._pages[domid],
+                      self._maps.get(domid) or [(0, self._pages[domid] * PAGE_SIZE, "ram")], info.max_vcpus)
+        self._publish_rings(domid, built)
+        regs = self._vcpu0_registers(domid)
+        return BootImage(regs["rip"], "pvh32" if hvm else "pv64", memory_map=tuple(
+            tuple(r) for r in self._maps.get(domid, ())), start_info=built.start_info)
+
+    def _publish_rings(self, domid: int, built) -> None:
+        """libxl__build_post and the console device: the rings go to xenstore,
+        and xenstored is told the domain exists, which xenconsoled watches for."""
+        home = f"/local/domain/{domid}"
+        for key, value in (("store/port", built.store_port), ("store/ring-ref", built.store_mfn),
+                           ("console/port", built.console_port), ("console/ring-ref", built.console_mfn),
+                           ("console/limit", 1048576), ("console/type", "xenconsoled"),
+                           ("console/output", "pty")):
+            self.xs_write(f"{home}/{key}", str(value))
+        if not self.lib.xs_introduce_domain(self.xsh, domid, built.store_mfn, built.store_port):
+            raise BackendError(f"xs_introduce_domain d{domid}: {os.strerror(C.get_errno())}",
+                               "xs_introduce_domain", C.get_errno())
+
+    def _vcpu0_registers(self, domid: int) -> dict[str, int]:
+        """vCPU 0 as the builder left it: the PV context, or the HVM CPU save record."""
+        if self._containers.get(domid, self.domain_info(domid).hvm):
+            buffer = C.create_string_buffer(4096)  # the whole record; the shim reads its prefix
+            self._check("xc_domain_hvm_getcontext_partial", self.lib.xc_domain_hvm_getcontext_partial(
+                self.xch, domid, S.HVM_SAVE_CODE_CPU, 0, buffer, len(buffer)))
+            cpu = S.HvmHwCpu.from_buffer(buffer)
+            return {"kind": "hvm", "rip": cpu.rip, "rbx": cpu.rbx, "cr0": cpu.cr0, "cr4": cpu.cr4}
+        context = S.VcpuGuestContext()
+        self._check("xc_vcpu_getcontext", self.lib.xc_vcpu_getcontext(self.xch, domid, 0, C.byref(context)))
+        return {"kind": "pv", "rip": context.user_regs.rip, "rsi": context.user_regs.rsi}
+
+    def set_vcpu_context(self, domid: int, vcpu: int, ctx: VcpuContext) -> None:
+        """On a real host the builder sets vCPU 0 itself (xc_dom_boot_image);
+        this checks that it did so by the boot ABI the toolstack asked for.
+        Other vCPUs are the guest's to bring up (VCPUOP_initialise)."""
+        if vcpu != 0:
+            raise InvalidArgument("only vCPU 0 is set by the toolstack; the guest brings up the others",
+                                  "setvcpucontext")
+        regs = self._vcpu0_registers(domid)
+        if regs["kind"] == "hvm":
+            if ctx.kind != "hvm32":
+                raise InvalidArgument("a PVH vCPU 0 starts in 32-bit flat mode (vcpu_hvm_context)", "setvcpucontext")
+            wanted = {"rip": ctx.rip, "rbx": ctx.rbx}
+            if not regs["cr0"] & 1 or regs["cr0"] & 0x80000000:
+                raise InvalidArgument(f"the builder left vCPU 0 with cr0={regs['cr0']:#x}, not flat protected mode",
+                                      "setvcpucontext")
+        else:
+            if ctx.kind != "pv":
+                raise InvalidArgument("a PV vCPU takes a vcpu_guest_context", "setvcpucontext")
+            wanted = {"rip": ctx.rip}
+        for register, value in wanted.items():
+            if regs[register] != value:
+                raise InvalidArgument(f"vCPU 0 {register} is {regs[register]:#x} but the toolstack expects "
+                                      f"{value:#x}", "setvcpucontext")
 
     def set_vcpu_affinity(self, domid: int, vcpu: int, hard, soft) -> None:
         size = self.lib.xc_get_cpumap_size(self.xch)
@@ -245,7 +336,8 @@ class LibxcBackend:
         return names
 
     def ioport_permission(self, domid: int, first: int, count: int, allow: bool) -> None:
-        raise NotAvailable("granting IO ports is not done by the libxc backend yet")
+        self._check("xc_domain_ioport_permission",
+                    self.lib.xc_domain_ioport_permission(self.xch, domid, first, count, int(allow)))
 
     def console(self, domid: int) -> str:
         path = f"/var/log/xen/console/guest-{self.xs_read(f'/local/domain/{domid}/name') or domid}.log"

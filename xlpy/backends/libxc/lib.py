@@ -45,6 +45,10 @@ BINDINGS = {
         "xc_get_last_error": (C.POINTER(S.XcError), [P]),
         "xc_domain_hvm_setcontext": (C.c_int, [P, C.c_uint32, P, C.c_uint32]),
         "xc_hvm_param_set": (C.c_int, [P, C.c_uint32, C.c_uint32, C.c_uint64]),
+        "xc_vcpu_getcontext": (C.c_int, [P, C.c_uint32, C.c_uint32, C.POINTER(S.VcpuGuestContext)]),
+        "xc_domain_hvm_getcontext_partial": (C.c_int, [P, C.c_uint32, C.c_uint16, C.c_uint16, P, C.c_uint32]),
+        "xc_evtchn_alloc_unbound": (C.c_int, [P, C.c_uint32, C.c_uint32]),
+        "xc_domain_ioport_permission": (C.c_int, [P, C.c_uint32, C.c_uint32, C.c_uint32, C.c_uint32]),
     },
     "xenstore": {
         "xs_open": (P, [C.c_ulong]),
@@ -53,6 +57,8 @@ BINDINGS = {
         "xs_write": (C.c_bool, [P, C.c_uint32, C.c_char_p, C.c_char_p, C.c_uint]),
         "xs_rm": (C.c_bool, [P, C.c_uint32, C.c_char_p]),
         "xs_directory": (P, [P, C.c_uint32, C.c_char_p, C.POINTER(C.c_uint)]),
+        "xs_set_permissions": (C.c_bool, [P, C.c_uint32, C.c_char_p, C.POINTER(S.XsPermissions), C.c_uint]),
+        "xs_introduce_domain": (C.c_bool, [P, C.c_uint, C.c_ulong, C.c_uint]),
     },
     "xenguest": {
         "xc_dom_allocate": (P, [P, C.c_char_p, C.c_char_p]),

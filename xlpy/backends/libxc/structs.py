@@ -162,6 +162,83 @@ class E820Entry(C.Structure):  # struct e820entry (packed)
     _fields_ = [("addr", C.c_uint64), ("size", C.c_uint64), ("type", C.c_uint32)]
 
 
+E820_RAM, E820_RESERVED = 1, 2
+HVM_SAVE_CODE_CPU = 2  # HVM_SAVE_CODE(CPU)
+
+
+class HvmHwCpu(C.Structure):  # struct hvm_hw_cpu, up to the control registers
+    _fields_ = [("fpu_regs", C.c_uint8 * 512)] + [(name, C.c_uint64) for name in (
+        "rax", "rbx", "rcx", "rdx", "rbp", "rsi", "rdi", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+        "r15", "rip", "rflags", "cr0", "cr2", "cr3", "cr4")]
+
+
+class XsPermissions(C.Structure):  # struct xs_permissions
+    _fields_ = [("id", C.c_uint), ("perms", C.c_int)]
+
+
+XS_PERM_NONE, XS_PERM_READ = 0, 1
+
+
+# libxenguest's domain builder state (xenguest.h, x86_64). The builder
+# allocates it; the shim only sets the inputs libxl sets and reads results.
+class XcDomSeg(C.Structure):  # struct xc_dom_seg
+    _fields_ = [("vstart", C.c_uint64), ("vend", C.c_uint64), ("pfn", C.c_uint64), ("pages", C.c_uint64)]
+
+
+class XcDomModule(C.Structure):  # struct xc_dom_module
+    _fields_ = [("blob", C.c_void_p), ("size", C.c_size_t), ("cmdline", C.c_void_p), ("seg", XcDomSeg)]
+
+
+class XcHvmFirmwareModule(C.Structure):  # struct xc_hvm_firmware_module
+    _fields_ = [("data", C.c_void_p), ("length", C.c_uint32), ("guest_addr_out", C.c_uint64)]
+
+
+XC_DOM_PV_CONTAINER, XC_DOM_HVM_CONTAINER = 0, 1
+XG_MAX_MODULES = 2
+MAX_ACPI_MODULES = 4
+
+
+class XcDomImage(C.Structure):  # struct xc_dom_image
+    _fields_ = [
+        ("kernel_blob", C.c_void_p), ("kernel_size", C.c_size_t),
+        ("num_modules", C.c_uint), ("modules", XcDomModule * XG_MAX_MODULES),
+        ("devicetree_blob", C.c_void_p), ("devicetree_size", C.c_size_t),
+        ("max_kernel_size", C.c_size_t), ("max_module_size", C.c_size_t), ("max_devicetree_size", C.c_size_t),
+        ("cmdline", C.c_char_p), ("cmdline_size", C.c_size_t), ("f_requested", C.c_uint32 * 1),
+        ("parms", C.c_void_p), ("guest_type", C.c_char_p),
+        ("kernel_seg", XcDomSeg), ("p2m_seg", XcDomSeg), ("pgtables_seg", XcDomSeg),
+        ("devicetree_seg", XcDomSeg), ("start_info_seg", XcDomSeg),
+        ("start_info_pfn", C.c_uint64), ("console_pfn", C.c_uint64), ("xenstore_pfn", C.c_uint64),
+        ("shared_info_pfn", C.c_uint64), ("bootstack_pfn", C.c_uint64), ("pfn_alloc_end", C.c_uint64),
+        ("virt_alloc_end", C.c_uint64), ("bsd_symtab_start", C.c_uint64),
+        ("initrd_start", C.c_uint64), ("initrd_len", C.c_uint64),
+        ("alloc_bootstack", C.c_uint), ("virt_pgtab_end", C.c_uint64), ("f_active", C.c_uint32 * 1),
+        ("pv_p2m", C.c_void_p), ("p2m_size", C.c_uint64),
+        ("rambase_pfn", C.c_uint64), ("total_pages", C.c_uint64), ("phys_pages", C.c_void_p),
+        ("memblocks", C.c_void_p),
+        ("alloc_malloc", C.c_size_t), ("alloc_mem_map", C.c_size_t), ("alloc_file_map", C.c_size_t),
+        ("alloc_domU_map", C.c_size_t),
+        ("flags", C.c_ulong), ("console_evtchn", C.c_uint), ("xenstore_evtchn", C.c_uint),
+        ("console_domid", C.c_uint32), ("xenstore_domid", C.c_uint32), ("shared_info_mfn", C.c_uint64),
+        ("xch", C.c_void_p), ("guest_domid", C.c_uint32), ("claim_enabled", C.c_int),
+        ("xen_version", C.c_int), ("xen_caps", C.c_char * 1024),
+        ("kernel_loader", C.c_void_p), ("private_loader", C.c_void_p),
+        ("vmemranges", C.c_void_p), ("nr_vmemranges", C.c_uint), ("vnode_to_pnode", C.c_void_p),
+        ("nr_vnodes", C.c_uint),
+        ("arch_private", C.c_void_p), ("arch_hooks", C.c_void_p), ("allocate", C.c_void_p),
+        ("container_type", C.c_int),
+        ("target_pages", C.c_uint64), ("mmio_start", C.c_uint64), ("mmio_size", C.c_uint64),
+        ("lowmem_end", C.c_uint64), ("highmem_end", C.c_uint64), ("vga_hole_size", C.c_uint64),
+        ("device_model", C.c_bool),
+        ("system_firmware_module", XcHvmFirmwareModule),
+        ("acpi_modules", XcHvmFirmwareModule * MAX_ACPI_MODULES),
+        ("smbios_module", XcHvmFirmwareModule),
+        ("e820", C.POINTER(E820Entry)), ("e820_entries", C.c_uint),
+        ("vuart_gfn", C.c_uint64),
+        ("max_vcpus", C.c_uint),
+    ]
+
+
 #: What the layout test checks: ctypes class -> (C type, {ctypes field: C member}).
 LAYOUTS = {
     CreateDomain: ("struct xen_domctl_createdomain", {f[0]: f[0] for f in CreateDomain._fields_}),
@@ -172,4 +249,13 @@ LAYOUTS = {
     VcpuGuestContext: ("vcpu_guest_context_t", {f[0]: f[0] for f in VcpuGuestContext._fields_}),
     XcError: ("xc_error", {"code": "code", "message": "message"}),
     E820Entry: ("struct e820entry", {f[0]: f[0] for f in E820Entry._fields_}),
+    HvmHwCpu: ("struct hvm_hw_cpu", {f[0]: f[0] for f in HvmHwCpu._fields_}),
+    XsPermissions: ("struct xs_permissions", {"id": "id", "perms": "perms"}),
+    XcDomSeg: ("struct xc_dom_seg", {f[0]: f[0] for f in XcDomSeg._fields_}),
+    XcDomModule: ("struct xc_dom_module", {f[0]: f[0] for f in XcDomModule._fields_}),
+    XcHvmFirmwareModule: ("struct xc_hvm_firmware_module", {f[0]: f[0] for f in XcHvmFirmwareModule._fields_}),
+    XcDomImage: ("struct xc_dom_image", {f[0]: f[0] for f in XcDomImage._fields_}),
 }
+
+#: Sizes the test checks without an offset table: only a prefix is mirrored.
+PREFIXES = {HvmHwCpu}

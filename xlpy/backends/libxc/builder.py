@@ -1,0 +1,104 @@
+"""Loading a guest kernel with libxenguest's domain builder (xc_dom_*).
+
+The sequence is libxl's (libxl__build_pv, libxl__build_hvm, libxl__build_dom):
+the builder reads and decompresses the image, populates guest memory, loads
+kernel and ramdisk, writes start_info (PV) or hvm_start_info (PVH), sets the
+HVM parameters and vCPU 0's context, and seeds the grant table for the
+console and xenstore rings. An HVM container without a device model is PVH:
+its MMIO hole is only as big as the LAPIC, ACPI area and special pages need.
+"""
+
+from __future__ import annotations
+
+import ctypes as C
+from dataclasses import dataclass
+
+from xlpy.backends.base import PAGE_SIZE, BackendError, InvalidArgument, NoMemory
+from xlpy.backends.libxc import structs as S
+from xlpy.domain.layout import GiB, mmio_start, ram_bytes
+
+
+@dataclass(frozen=True)
+class Built:
+    """What the toolstack needs from the builder afterwards."""
+
+    console_mfn: int
+    console_port: int
+    store_mfn: int
+    store_port: int
+    start_info: int  # guest address of start_info (PV, virtual) or hvm_start_info (PVH, physical)
+
+
+def e820_table(regions) -> C.Array:
+    return (S.E820Entry * len(regions))(*[S.E820Entry(start, length, S.E820_RAM if kind == "ram" else S.E820_RESERVED)
+                                          for start, length, kind in regions])
+
+
+def build(backend, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None, hvm_container: bool,
+          pages: int, regions, max_vcpus: int) -> Built:
+    lib, xch = backend.lib, backend.xch
+    store_domid = int(backend.xs_read("/tool/xenstored/domid") or 0)
+    console_domid = int(backend.xs_read("/tool/xenconsoled/domid") or 0)
+    store_port = backend._check("xc_evtchn_alloc_unbound", lib.xc_evtchn_alloc_unbound(xch, domid, store_domid))
+    console_port = backend._check("xc_evtchn_alloc_unbound", lib.xc_evtchn_alloc_unbound(xch, domid, console_domid))
+
+    handle = lib.xc_dom_allocate(xch, cmdline.encode() if cmdline else None, None)
+    if not handle:
+        raise NoMemory("xc_dom_allocate: out of memory", "xc_dom_allocate")
+    dom = C.cast(handle, C.POINTER(S.XcDomImage)).contents
+
+    def step(call: str, rc: int) -> None:
+        if rc != 0:
+            err = lib.xc_get_last_error(xch)
+            detail = err.contents.message.decode(errors="replace").strip() if err and err.contents.code else ""
+            raise BackendError(f"{call} failed{': ' + detail if detail else ''}", call)
+
+    try:
+        dom.container_type = S.XC_DOM_HVM_CONTAINER if hvm_container else S.XC_DOM_PV_CONTAINER
+        step("xc_dom_kernel_file", lib.xc_dom_kernel_file(handle, kernel.encode()))
+        if ramdisk:
+            step("xc_dom_module_file", lib.xc_dom_module_file(handle, ramdisk.encode(), None))
+        dom.flags = 0
+        dom.console_evtchn, dom.console_domid = console_port, console_domid
+        dom.xenstore_evtchn, dom.xenstore_domid = store_port, store_domid
+        dom.max_vcpus = max_vcpus
+        if hvm_container:
+            _set_hvm_layout(dom, pages, regions)
+        step("xc_dom_boot_xen_init", lib.xc_dom_boot_xen_init(handle, xch, domid))
+        step("xc_dom_parse_image", lib.xc_dom_parse_image(handle))
+        memory_bytes = ram_bytes(regions) if hvm_container else pages * PAGE_SIZE
+        step("xc_dom_mem_init", lib.xc_dom_mem_init(handle, memory_bytes >> 20))
+        step("xc_dom_boot_mem_init", lib.xc_dom_boot_mem_init(handle))
+        if hvm_container:  # libxl: the map goes to Xen and into hvm_start_info
+            table = e820_table(regions)
+            backend._check("xc_domain_set_memory_map", lib.xc_domain_set_memory_map(xch, domid, table, len(regions)))
+            dom.e820, dom.e820_entries = C.cast(table, C.POINTER(S.E820Entry)), len(regions)
+        step("xc_dom_build_image", lib.xc_dom_build_image(handle))
+        step("xc_dom_boot_image", lib.xc_dom_boot_image(handle))
+        step("xc_dom_gnttab_init", lib.xc_dom_gnttab_init(handle))
+        if hvm_container:  # translated: guest frames are what the rings are known by
+            console_mfn, store_mfn = dom.console_pfn, dom.xenstore_pfn
+            start_info = dom.start_info_seg.pfn * PAGE_SIZE
+        else:
+            p2m = C.cast(dom.pv_p2m, C.POINTER(C.c_uint64))
+            console_mfn, store_mfn = p2m[dom.console_pfn], p2m[dom.xenstore_pfn]
+            start_info = dom.start_info_seg.vstart
+        return Built(console_mfn, console_port, store_mfn, store_port, start_info)
+    finally:
+        lib.xc_dom_release(handle)
+
+
+def _set_hvm_layout(dom, pages: int, regions) -> None:
+    """libxl__build_hvm's fields, read off the toolstack's memory map."""
+    ram = [(start, start + length) for start, length, kind in regions if kind == "ram"]
+    if not ram:
+        raise InvalidArgument("the memory map has no RAM", "xc_dom_boot_mem_init")
+    low = [end for start, end in ram if end <= 4 * GiB]
+    high = [end for start, end in ram if start >= 4 * GiB]
+    dom.target_pages = pages
+    dom.lowmem_end = max(low) if low else 0
+    dom.highmem_end = max(high) if high else 0
+    dom.mmio_start = mmio_start(device_model=False)
+    dom.mmio_size = 4 * GiB - dom.mmio_start
+    dom.vga_hole_size = 0
+    dom.device_model = False
