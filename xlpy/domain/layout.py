@@ -7,7 +7,8 @@ hole below 4 GiB; what does not fit goes above 4 GiB, so a guest of 4 GiB or
 more gets every page it asked for. With a device model the hole is 256 MiB;
 without one (PVH) it is only as large as the ACPI area, the LAPIC and the
 special pages at its top need. The special pages (start info, xenstore and
-console rings, ...) lie in the hole, never on RAM.
+console rings, ...) lie in the hole, never on RAM; a PVH guest's map marks
+them reserved, and the ACPI tables the builder adds get entries of their own.
 """
 
 from __future__ import annotations
@@ -31,13 +32,16 @@ def special_pages() -> tuple[int, int]:
 
 
 def memory_map(memory_bytes: int, hvm_container: bool, device_model: bool = False) -> list[tuple[int, int, str]]:
-    """(start, length, kind) regions, kind 'ram' (libxl's map has no other)."""
+    """(start, length, kind) regions, kind 'ram' or 'reserved'; a PVH guest is
+    told where the special pages are (HVM firmware builds its own map)."""
     if not hvm_container:
         return [(0, memory_bytes, "ram")]
     hole = mmio_start(device_model)
     low_start = HVM_LOW_MEM_START if device_model else 0
     low_end = min(memory_bytes, hole)
     regions = [(low_start, low_end - low_start, "ram")]
+    if not device_model:
+        regions.append((*special_pages(), "reserved"))
     if memory_bytes > hole:
         regions.append((4 * GiB, memory_bytes - hole, "ram"))
     return regions

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from xlpy.backends.base import PAGE_SIZE, BackendError, InvalidArgument, NoMemory
 from xlpy.backends.libxc import structs as S
+from xlpy.domain.acpi import AcpiImage, pvh_tables
 from xlpy.domain.layout import GiB, mmio_start, ram_bytes
 
 
@@ -27,11 +28,37 @@ class Built:
     store_mfn: int
     store_port: int
     start_info: int  # guest address of start_info (PV, virtual) or hvm_start_info (PVH, physical)
+    memory_map: tuple  # the map the guest was given, ACPI entries included
+
+
+E820_TYPES = {"ram": S.E820_RAM, "reserved": S.E820_RESERVED, "acpi": S.E820_ACPI}
 
 
 def e820_table(regions) -> C.Array:
-    return (S.E820Entry * len(regions))(*[S.E820Entry(start, length, S.E820_RAM if kind == "ram" else S.E820_RESERVED)
+    return (S.E820Entry * len(regions))(*[S.E820Entry(start, length, E820_TYPES[kind])
                                           for start, length, kind in regions])
+
+
+def with_acpi(regions, image: AcpiImage) -> list:
+    """The map plus the ACPI tables' pages, placed as libxl orders them (before high RAM)."""
+    acpi = [(address & ~(PAGE_SIZE - 1), len(data) + (address & (PAGE_SIZE - 1)), "acpi")
+            for address, data in ((image.rsdp_address, image.rsdp), (image.tables_address, image.tables))]
+    low = [r for r in regions if r[0] < 4 * GiB]
+    return low + acpi + [r for r in regions if r[0] >= 4 * GiB]
+
+
+def _load_acpi(dom, image: AcpiImage) -> list:
+    """Hand the tables to the builder as ACPI modules; module 0 must be the
+    RSDP (it becomes hvm_start_info.rsdp_paddr). Returns the buffers, which
+    must outlive the build."""
+    buffers = []
+    for index, (address, data) in enumerate(((image.rsdp_address, image.rsdp),
+                                             (image.tables_address, image.tables))):
+        buffer = C.create_string_buffer(data, len(data))
+        module = dom.acpi_modules[index]
+        module.data, module.length, module.guest_addr_out = C.cast(buffer, C.c_void_p).value, len(data), address
+        buffers.append(buffer)
+    return buffers
 
 
 def build(backend, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None, hvm_container: bool,
@@ -69,7 +96,10 @@ def build(backend, domid: int, kernel: str, ramdisk: str | None, cmdline: str | 
         memory_bytes = ram_bytes(regions) if hvm_container else pages * PAGE_SIZE
         step("xc_dom_mem_init", lib.xc_dom_mem_init(handle, memory_bytes >> 20))
         step("xc_dom_boot_mem_init", lib.xc_dom_boot_mem_init(handle))
-        if hvm_container:  # libxl: the map goes to Xen and into hvm_start_info
+        if hvm_container:  # libxl: ACPI tables, then the map goes to Xen and into hvm_start_info
+            acpi = pvh_tables(max_vcpus)
+            keep_alive = _load_acpi(dom, acpi)  # noqa: F841 - read by xc_dom_build_image
+            regions = with_acpi(regions, acpi)
             table = e820_table(regions)
             backend._check("xc_domain_set_memory_map", lib.xc_domain_set_memory_map(xch, domid, table, len(regions)))
             dom.e820, dom.e820_entries = C.cast(table, C.POINTER(S.E820Entry)), len(regions)
@@ -83,7 +113,7 @@ def build(backend, domid: int, kernel: str, ramdisk: str | None, cmdline: str | 
             p2m = C.cast(dom.pv_p2m, C.POINTER(C.c_uint64))
             console_mfn, store_mfn = p2m[dom.console_pfn], p2m[dom.xenstore_pfn]
             start_info = dom.start_info_seg.vstart
-        return Built(console_mfn, console_port, store_mfn, store_port, start_info)
+        return Built(console_mfn, console_port, store_mfn, store_port, start_info, tuple(map(tuple, regions)))
     finally:
         lib.xc_dom_release(handle)
 

@@ -21,6 +21,10 @@ XEN_DOMINF_running = 1 << 5
 XEN_DOMINF_hap = 1 << 8
 XEN_DOMINF_shutdownshift = 16
 
+XENVER_version, XENVER_extraversion, XENVER_compile_info, XENVER_capabilities = 0, 1, 2, 3
+XENVER_changeset, XENVER_platform_parameters, XENVER_commandline, XENVER_build_id = 4, 5, 9, 10
+SCHEDULERS = {4: "sedf", 5: "credit", 6: "credit2", 7: "arinc653", 8: "rtds", 9: "null"}  # XEN_SCHEDULER_*
+
 XEN_SYSCTL_PHYSCAP_hvm = 1 << 0
 XEN_SYSCTL_PHYSCAP_pv = 1 << 1
 XEN_SYSCTL_PHYSCAP_hap = 1 << 3
@@ -153,6 +157,11 @@ class VcpuGuestContext(C.Structure):  # struct vcpu_guest_context (x86_64)
     ]
 
 
+class XenCompileInfo(C.Structure):  # xen_compile_info_t
+    _fields_ = [("compiler", C.c_char * 64), ("compile_by", C.c_char * 16), ("compile_domain", C.c_char * 32),
+                ("compile_date", C.c_char * 32)]
+
+
 class XcError(C.Structure):  # xc_error
     _fields_ = [("code", C.c_int), ("message", C.c_char * 1024)]
 
@@ -162,7 +171,7 @@ class E820Entry(C.Structure):  # struct e820entry (packed)
     _fields_ = [("addr", C.c_uint64), ("size", C.c_uint64), ("type", C.c_uint32)]
 
 
-E820_RAM, E820_RESERVED = 1, 2
+E820_RAM, E820_RESERVED, E820_ACPI = 1, 2, 3
 HVM_SAVE_CODE_CPU = 2  # HVM_SAVE_CODE(CPU)
 
 
@@ -248,6 +257,7 @@ LAYOUTS = {
     CpuUserRegs: ("struct cpu_user_regs", {f[0]: f[0] for f in CpuUserRegs._fields_ if not f[0].startswith("_")}),
     VcpuGuestContext: ("vcpu_guest_context_t", {f[0]: f[0] for f in VcpuGuestContext._fields_}),
     XcError: ("xc_error", {"code": "code", "message": "message"}),
+    XenCompileInfo: ("xen_compile_info_t", {f[0]: f[0] for f in XenCompileInfo._fields_}),
     E820Entry: ("struct e820entry", {f[0]: f[0] for f in E820Entry._fields_}),
     HvmHwCpu: ("struct hvm_hw_cpu", {f[0]: f[0] for f in HvmHwCpu._fields_}),
     XsPermissions: ("struct xs_permissions", {"id": "id", "perms": "perms"}),
