@@ -141,6 +141,16 @@ class PhysInfo:
     xen_version: str
     virt_caps: tuple[str, ...]
     hap: bool = True
+    # What else `xl info` shows, where the backend knows it.
+    max_cpu_id: int | None = None
+    hw_caps: str = ""
+    outstanding_pages: int = 0
+    xen_caps: str = ""
+    xen_changeset: str = ""
+    xen_commandline: str = ""
+    platform_params: str = ""
+    compiled: tuple[str, str, str, str] = ("", "", "", "")  # compiler, by, domain, date
+    build_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ vcpu-list, uptime, info, console, dmesg. Formats are xl's, byte for byte."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -196,14 +197,27 @@ def info(g) -> None:
     """Information about the host"""
     toolstack = open_toolstack(g, reap=False)
     p = toolstack.backend.physinfo()
+    major, _, rest = p.xen_version.partition(".")
+    minor = rest.split(".", 1)[0].split("-", 1)[0]
+    uname = os.uname()
+    compiler, compile_by, compile_domain, compile_date = p.compiled
+    # xl's keys, in xl's order; what a backend cannot know prints as xl prints nothing.
     fields = [
-        ("host", "xlpy-model" if toolstack.backend.name == "model" else __import__("socket").gethostname()),
-        ("nr_cpus", p.nr_cpus), ("max_cpu_id", p.nr_cpus - 1), ("nr_nodes", p.nr_nodes),
-        ("cores_per_socket", p.cores_per_socket), ("threads_per_core", p.threads_per_core),
-        ("cpu_mhz", f"{p.cpu_khz / 1000:.3f}"), ("virt_caps", " ".join(p.virt_caps)),
+        ("host", "xlpy-model" if toolstack.backend.name == "model" else uname.nodename),
+        ("release", uname.release), ("version", uname.version), ("machine", uname.machine),
+        ("nr_cpus", p.nr_cpus), ("max_cpu_id", p.nr_cpus - 1 if p.max_cpu_id is None else p.max_cpu_id),
+        ("nr_nodes", p.nr_nodes), ("cores_per_socket", p.cores_per_socket),
+        ("threads_per_core", p.threads_per_core), ("cpu_mhz", f"{p.cpu_khz / 1000:.3f}"),
+        ("hw_caps", p.hw_caps), ("virt_caps", " ".join(p.virt_caps)),
         ("total_memory", p.total_pages * 4 // 1024), ("free_memory", p.free_pages * 4 // 1024),
-        ("xen_version", p.xen_version), ("xen_scheduler", p.scheduler),
-        ("xen_pagesize", 4096), ("xend_config_format", 4),
+        ("sharing_freed_memory", 0), ("sharing_used_memory", 0),
+        ("outstanding_claims", p.outstanding_pages * 4 // 1024), ("free_cpus", 0),
+        ("xen_major", major), ("xen_minor", minor), ("xen_extra", p.xen_version[len(f"{major}.{minor}"):]),
+        ("xen_version", p.xen_version), ("xen_caps", p.xen_caps), ("xen_scheduler", p.scheduler),
+        ("xen_pagesize", 4096), ("platform_params", p.platform_params), ("xen_changeset", p.xen_changeset),
+        ("xen_commandline", p.xen_commandline), ("cc_compiler", compiler), ("cc_compile_by", compile_by),
+        ("cc_compile_domain", compile_domain), ("cc_compile_date", compile_date), ("build_id", p.build_id),
+        ("xend_config_format", 4),
     ]
     for key, value in fields:
         click.echo(f"{key:<23}: {value}")

@@ -43,8 +43,10 @@ class LibxcBackend:
         from xlpy.backends.libxc.lib import Libraries
 
         self.lib = Libraries()
-        # A critical-only logger keeps libxenctrl from printing its own lines.
-        self._logger = self.lib.xtl_createlogger_stdiostream(None, XTL_CRITICAL, 0)
+        # A critical-only logger on stderr keeps libxenctrl from printing its
+        # own lines; the stream must be real, as the logger asks it isatty().
+        stderr = C.c_void_p.in_dll(C.CDLL(None), "stderr")
+        self._logger = self.lib.xtl_createlogger_stdiostream(stderr, XTL_CRITICAL, 0)
         self.xch = self.lib.xc_interface_open(self._logger, self._logger, 0)
         if not self.xch:
             raise NotAvailable(f"cannot open the Xen control interface: {os.strerror(C.get_errno())}")
@@ -70,13 +72,48 @@ class LibxcBackend:
     def physinfo(self) -> PhysInfo:
         info = S.PhysInfo()
         self._check("xc_physinfo", self.lib.xc_physinfo(self.xch, C.byref(info)))
-        version = self._check("xc_version", self.lib.xc_version(self.xch, 0, None))
+        version = self._check("xc_version", self.lib.xc_version(self.xch, S.XENVER_version, None))
         caps = [name for bit, name in ((S.XEN_SYSCTL_PHYSCAP_pv, "pv"), (S.XEN_SYSCTL_PHYSCAP_hvm, "hvm"),
                                        (S.XEN_SYSCTL_PHYSCAP_hap, "hap"), (S.XEN_SYSCTL_PHYSCAP_gnttab_v1, "gnttab-v1"),
                                        (S.XEN_SYSCTL_PHYSCAP_gnttab_v2, "gnttab-v2")) if info.capabilities & bit]
-        return PhysInfo(info.nr_cpus, info.nr_nodes, info.cores_per_socket, info.threads_per_core, info.cpu_khz,
-                        info.total_pages, info.free_pages, "credit2", f"{version >> 16}.{version & 0xFFFF}",
-                        tuple(caps), bool(info.capabilities & S.XEN_SYSCTL_PHYSCAP_hap))
+        compiled = S.XenCompileInfo()
+        self.lib.xc_version(self.xch, S.XENVER_compile_info, C.byref(compiled))
+        params = C.c_uint64(0)
+        self.lib.xc_version(self.xch, S.XENVER_platform_parameters, C.byref(params))
+        return PhysInfo(
+            info.nr_cpus, info.nr_nodes, info.cores_per_socket, info.threads_per_core, info.cpu_khz,
+            info.total_pages, info.free_pages, self._scheduler(),
+            f"{version >> 16}.{version & 0xFFFF}{self._version_text(S.XENVER_extraversion, 16)}",
+            tuple(caps), bool(info.capabilities & S.XEN_SYSCTL_PHYSCAP_hap),
+            max_cpu_id=info.max_cpu_id, hw_caps=":".join(f"{word:08x}" for word in info.hw_cap),
+            outstanding_pages=info.outstanding_pages,
+            xen_caps=self._version_text(S.XENVER_capabilities, 1024),
+            xen_changeset=self._version_text(S.XENVER_changeset, 64),
+            xen_commandline=self._version_text(S.XENVER_commandline, 1024),
+            platform_params=f"virt_start={params.value:#x}",
+            compiled=tuple(field.decode(errors="replace") for field in (
+                compiled.compiler, compiled.compile_by, compiled.compile_domain, compiled.compile_date)),
+            build_id=self._build_id(),
+        )
+
+    def _version_text(self, command: int, size: int) -> str:
+        buffer = C.create_string_buffer(size)
+        if self.lib.xc_version(self.xch, command, buffer) < 0:
+            return ""
+        return buffer.value.decode(errors="replace")
+
+    def _build_id(self) -> str:
+        buffer = (C.c_uint8 * 1028)()  # xen_build_id_t: u32 len, then the bytes
+        C.c_uint32.from_buffer(buffer).value = 1024
+        length = self.lib.xc_version(self.xch, S.XENVER_build_id, buffer)
+        return bytes(buffer[4 : 4 + length]).hex() if length > 0 else ""
+
+    def _scheduler(self) -> str:
+        """The default cpupool's scheduler (xl info's xen_scheduler)."""
+        sched_id = C.c_int(0)
+        if self.lib.xc_sched_id(self.xch, C.byref(sched_id)) < 0:
+            return "unknown"
+        return S.SCHEDULERS.get(sched_id.value, str(sched_id.value))
 
     def read_log(self, clear: bool = False) -> str:
         size = 1 << 16
@@ -188,8 +225,8 @@ class LibxcBackend:
                       self._maps.get(domid) or [(0, self._pages[domid] * PAGE_SIZE, "ram")], info.max_vcpus)
         self._publish_rings(domid, built)
         regs = self._vcpu0_registers(domid)
-        return BootImage(regs["rip"], "pvh32" if hvm else "pv64", memory_map=tuple(
-            tuple(r) for r in self._maps.get(domid, ())), start_info=built.start_info)
+        return BootImage(regs["rip"], "pvh32" if hvm else "pv64", memory_map=built.memory_map,
+                         start_info=built.start_info)
 
     def _publish_rings(self, domid: int, built) -> None:
         """libxl__build_post and the console device: the rings go to xenstore,

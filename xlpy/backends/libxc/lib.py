@@ -38,6 +38,7 @@ BINDINGS = {
         "xc_vcpu_setcontext": (C.c_int, [P, C.c_uint32, C.c_uint32, P]),
         "xc_vcpu_setaffinity": (C.c_int, [P, C.c_uint32, C.c_int, P, P, C.c_uint32]),
         "xc_get_cpumap_size": (C.c_int, [P]),
+        "xc_sched_id": (C.c_int, [P, C.POINTER(C.c_int)]),
         "xc_sched_credit_domain_get": (C.c_int, [P, C.c_uint32, P]),
         "xc_sched_credit_domain_set": (C.c_int, [P, C.c_uint32, P]),
         "xc_readconsolering": (C.c_int, [P, C.c_char_p, C.POINTER(C.c_uint), C.c_int, C.c_int,

@@ -93,7 +93,10 @@ class ModelBackend:
         used = self.store.db.execute("SELECT COALESCE(SUM(tot_pages), 0) FROM domains").fetchone()[0]
         caps = ("pv", "hvm", "hap", "gnttab-v1", "gnttab-v2") if p.hap else ("pv", "hvm", "gnttab-v1", "gnttab-v2")
         return PhysInfo(p.nr_cpus, p.nr_nodes, p.cores_per_socket, p.threads_per_core, p.cpu_mhz * 1000,
-                        total, total - used, p.scheduler, p.xen_version, caps, p.hap)
+                        total, total - used, p.scheduler, p.xen_version, caps, p.hap,
+                        # an x86_64 hypervisor's ABIs and its 64-bit PV virtual start
+                        xen_caps="xen-3.0-x86_64 hvm-3.0-x86_32 hvm-3.0-x86_32p hvm-3.0-x86_64",
+                        platform_params="virt_start=0xffff800000000000")
 
     def read_log(self, clear: bool = False) -> str:
         with self.store.transaction() as db:
