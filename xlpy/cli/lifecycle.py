@@ -19,6 +19,9 @@ def create_domain(g, dc, cfg, paused: bool = False, console: bool = False, monit
         created = toolstack.create(dc, paused=paused, config_text=cfg.full_text, monitor=monitor)
     except ToolstackError as e:
         fail(f"xlpy: {e}", 3)
+    if dc.is_legacy_pvh and created.boot_mode == "pvh":
+        click.echo(f"{dc.b_info.kernel} has no legacy PVH support (Xen 4.4-4.8 feature notes), "
+                   "but a PVH entry point: booted it as modern PVH, as type=\"pvh\" would", err=True)
     if g.verbose:
         click.echo(f"Domain {created.domid} created ({created.boot_mode} boot)", err=True)
     if console:
@@ -34,7 +37,7 @@ def destroy(g, force: bool, domain: str) -> None:
     toolstack = open_toolstack(g)
     domid = resolve(toolstack, domain)
     if domid == 0 and not force:
-        fail("destroy {domid}: domain 0 is the control domain; destroying it kills the host.\n"
+        fail(f"destroy {domid}: domain 0 is the control domain; destroying it kills the host.\n"
              "Use -f if you really mean it.")
     from xlpy.toolstack import ToolstackError
 
