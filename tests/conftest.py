@@ -10,6 +10,7 @@ everything and a skip there would hide a broken comparison.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,23 @@ def run_xlpy(*args: str, input: str | None = None, env: dict[str, str] | None = 
         cwd=cwd,
         timeout=120,
     )
+
+
+XL = Path("/usr/lib/xen-4.17/bin/xl")
+
+
+@pytest.fixture(scope="session")
+def real_xl(tmp_path_factory):
+    """The real xl 4.17 with its hypervisor calls answered by ../shared's shim."""
+    shim_src = SHARED / "oracles" / "xl-dryrun" / "shim.c"
+    require(shim_src.is_file(), f"the xl dry-run shim is not at {shim_src}")
+    require(XL.is_file(), f"Debian's xl 4.17 is not installed ({XEN_PACKAGES_HINT})")
+    shim = tmp_path_factory.mktemp("xl") / "xl-shim.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(shim), str(shim_src), "-I/usr/include"], check=True)
+
+    def run(cfg: Path) -> subprocess.CompletedProcess:
+        env = dict(os.environ, LD_PRELOAD=str(shim))
+        return subprocess.run([str(XL), "-N", "create", cfg.name], cwd=cfg.parent, env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    return run

@@ -144,7 +144,8 @@ class Toolstack:
         b = dc.b_info
         kind = dc.c_info.type
         hap = dc.c_info.hap is not False
-        common = dict(max_vcpus=b.max_vcpus or 1)
+        # libxl's default event channel limit is 1023 ports.
+        common = dict(max_vcpus=b.max_vcpus or 1, max_evtchn_port=b.event_channels or 1023)
         if dc.is_legacy_pvh:
             mode = self._legacy_pvh_mode(b.kernel)
             if mode == "pvh":  # the kernel has only the modern entry
@@ -201,6 +202,8 @@ class Toolstack:
             soft = b.vcpu_soft_affinity[vcpu] if vcpu < len(b.vcpu_soft_affinity) else None
             if hard is not None or soft is not None:
                 backend.set_vcpu_affinity(domid, vcpu, set(hard) if hard else None, set(soft) if soft else None)
+        for ports in b.ioports:  # libxl grants them before the devices
+            backend.ioport_permission(domid, ports.first, ports.number, True)
         if b.sched_params.weight is not None or b.sched_params.cap is not None:
             backend.sched_credit(domid, b.sched_params.weight, b.sched_params.cap)
         for disk in dc.disks:

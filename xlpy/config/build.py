@@ -18,7 +18,8 @@ from xlpy.config.specs import SpecError
 from xlpy.config.values import ConfigFile, ConfigRangeError, ConfigValueError, ListValue
 from xlpy.diagnostics import Diagnostic, Severity
 from xlpy.domain.config import (
-    DomainConfig, DomainType, HvmInfo, PvhGeneration, PvhInfo, PvInfo, ShutdownAction, TscMode,
+    VIRIDIAN_BITMAP_WIDTH, VIRIDIAN_ENLIGHTENMENTS, DomainConfig, DomainType, HvmInfo, Passthrough, PvhGeneration,
+    PvhInfo, PvInfo, ShutdownAction, TscMode,
 )
 from xlpy.domain.host import Topology
 
@@ -54,7 +55,7 @@ MODELLED = {
     "nographic", "usb", "xen_platform_pci", "bios", "acpi_firmware", "smbios_firmware", "keymap", "boot",
     "soundhw", "serial", "usbdevice", "stdvga", "vnc", "vnclisten", "vncpasswd", "vncdisplay", "vncunused",
     "sdl", "opengl", "display", "xauthority", "rtc_timeoffset", "pci", "pci_permissive", "pci_msitranslate",
-    "pci_seize", "pci_power_mgmt",
+    "pci_seize", "pci_power_mgmt", "ioports", "irqs", "iomem", "max_event_channels", "viridian", "passthrough",
 }
 
 
@@ -365,6 +366,13 @@ class _Builder:
         b_info.vpmu = self.flag("vpmu")
         b_info.acpi = self.flag("acpi")
         b_info.arch_x86.msr_relaxed = self.flag("msr_relaxed")
+        b_info.event_channels = self.number("max_event_channels") or 0
+        passthrough = self.string("passthrough")
+        if passthrough is not None:
+            try:
+                self.dc.c_info.passthrough = Passthrough(passthrough.lower())
+            except ValueError:
+                self.report("T114", "passthrough", f"ERROR: unknown passthrough option '{passthrough}'")
 
     def hvm(self) -> None:
         """The HVM guest's platform and display keys (read only for HVM, as xl does)."""
@@ -375,7 +383,8 @@ class _Builder:
         for key in ("pae", "acpi_s3", "acpi_s4", "acpi_laptop_slate", "nx", "viridian", "hpet", "vpt_align",
                     "nographic", "usb", "xen_platform_pci"):
             if key == "viridian" and "viridian" in self.cfg and isinstance(self.cfg.value("viridian"), ListValue):
-                continue  # the group list form is not modelled
+                self.viridian_groups(u)
+                continue
             setattr(u, key, self.flag(key))
         for key in ("bios", "acpi_firmware", "smbios_firmware", "keymap", "boot", "soundhw"):
             setattr(u, key, self.string(key))
@@ -385,8 +394,12 @@ class _Builder:
                 u.serial_list = [str(v) for v in value if not isinstance(v, ListValue)]
             else:
                 u.serial = str(value)
-        if "usbdevice" in self.cfg and not isinstance(self.cfg.value("usbdevice"), ListValue):
-            u.usbdevice = self.string("usbdevice")
+        if "usbdevice" in self.cfg:
+            value = self.cfg.value("usbdevice")
+            if isinstance(value, ListValue):
+                u.usbdevice_list = [str(v) for v in value if not isinstance(v, ListValue)]
+            else:
+                u.usbdevice = self.string("usbdevice")
         stdvga = self.flag("stdvga")
         if stdvga is not None:
             u.vga.kind = "std" if stdvga else "cirrus"
@@ -407,6 +420,26 @@ class _Builder:
         u.sdl.display = self.string("display")
         u.sdl.xauthority = self.string("xauthority")
 
+    def viridian_groups(self, u: HvmInfo) -> None:
+        """viridian=[...]: "all", "defaults", or enlightenment names, each
+        negated with a leading "!"; a later entry overrides an earlier one."""
+        for item in self.items("viridian"):
+            name = str(item)
+            if name == "all":
+                u.viridian_enable |= set(range(VIRIDIAN_BITMAP_WIDTH))
+            elif name == "defaults":
+                u.viridian = True
+            else:
+                on, off = (u.viridian_disable, u.viridian_enable) if name.startswith("!") else \
+                    (u.viridian_enable, u.viridian_disable)
+                group = name.removeprefix("!").lower()
+                if group not in VIRIDIAN_ENLIGHTENMENTS:
+                    self.report("T113", item, f"xl: unknown viridian enlightenment '{name.removeprefix('!')}'")
+                    continue
+                bit = VIRIDIAN_ENLIGHTENMENTS.index(group)
+                on.add(bit)
+                off.discard(bit)
+
     def devices(self) -> None:
         from xlpy.config.specs.channel import parse_channel
         from xlpy.config.specs.disk import parse_disk
@@ -423,11 +456,33 @@ class _Builder:
             except SpecError as e:
                 self.report("D102", item, str(e))
         self.pci_devices()
+        self.resources()
         for devid, item in enumerate(self.items("channel")):
             try:
                 self.dc.channels.append(parse_channel(str(item), devid))
             except SpecError as e:
                 self.report("D103", item, str(e))
+
+    def resources(self) -> None:
+        """ioports=, irqs= and iomem=: hardware handed to the guest."""
+        from xlpy.config.specs.resources import parse_iomem, parse_ioport, parse_irq
+
+        b_info = self.dc.b_info
+        for item in self.items("ioports"):
+            try:
+                ports, complaint = parse_ioport(str(item))
+            except SpecError as e:
+                self.report("D106", item, str(e))
+                continue
+            if complaint:
+                self.report("D107", item, complaint)
+            b_info.ioports.append(ports)
+        for key, parse, target in (("irqs", parse_irq, b_info.irqs), ("iomem", parse_iomem, b_info.iomem)):
+            for item in self.items(key):
+                try:
+                    target.append(parse(str(item)))
+                except SpecError as e:
+                    self.report("D106", item, str(e))
 
     def pci_devices(self) -> None:
         """pci= entries, with the pci_* keys as every entry's defaults (as xl applies them)."""

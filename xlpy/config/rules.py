@@ -43,6 +43,8 @@ _TABLE = [
     ("T109", "deprecated-integer", W, "a key given as an integer where xl wants a name"),
     ("T110", "out-of-range", E, "a number outside the range xl accepts"),
     ("T111", "invalid-cpu-list", E, "a cpus/cpus_soft value that is not a CPU list"),
+    ("T113", "unknown-viridian-group", E, "a viridian= entry that names no enlightenment group"),
+    ("T114", "unknown-passthrough", E, "a passthrough= value xl does not know"),
     # cross-key rules
     ("X101", "contradicting-type", E, "`builder` and `type` name different guest types"),
     ("X102", "maxvcpus-below-vcpus", E, "maxvcpus is smaller than vcpus"),
@@ -65,6 +67,8 @@ _TABLE = [
     ("D103", "invalid-channel", E, "a channel spec xl cannot parse"),
     ("D104", "device-not-string", W, "a nested list in a device list (xl stops reading the list there)"),
     ("D105", "invalid-pci", E, "a pci spec xl cannot parse"),
+    ("D106", "invalid-resource", E, "an ioports, irqs or iomem entry xl cannot parse"),
+    ("D107", "ioport-let-through", W, "an ioport entry xl grants although it is wrong (trailing text, reversed range)"),
     # hygiene
     ("H101", "unknown-key", W, "a key xl does not know (xl ignores it silently)"),
     ("H102", "no-effect-for-type", W, "a key that has no effect for this guest type"),

@@ -36,6 +36,22 @@ class TscMode(Enum):
     NATIVE_PARAVIRT = "native_paravirt"
 
 
+class Passthrough(Enum):
+    DEFAULT = "default"
+    DISABLED = "disabled"
+    ENABLED = "enabled"
+    SYNC_PT = "sync_pt"
+    SHARE_PT = "share_pt"
+
+
+#: libxl_viridian_enlightenment, by bit number.
+VIRIDIAN_ENLIGHTENMENTS = (
+    "base", "freq", "time_ref_count", "reference_tsc", "hcall_remote_tlb_flush", "apic_assist", "crash_ctl",
+    "synic", "stimer", "hcall_ipi", "ex_processor_masks", "no_vp_limit", "cpu_hotplug",
+)
+VIRIDIAN_BITMAP_WIDTH = 64
+
+
 class PvhGeneration(Enum):
     """Which PVH a guest is (xlpy's own field, not libxl's; see PvhInfo)."""
 
@@ -59,6 +75,7 @@ class CreateInfo(Struct):
     #: so the difference from xl 4.17 (which drops the key) shows in the JSON.
     pvh: bool | None = defbool()
     driver_domain: bool | None = defbool()
+    passthrough: Passthrough = Passthrough.DEFAULT
     xend_suspend_evtchn_compat: bool | None = defbool()
 
 
@@ -117,6 +134,8 @@ class HvmInfo(Struct):
     acpi_laptop_slate: bool | None = defbool()
     nx: bool | None = defbool()
     viridian: bool | None = defbool()
+    viridian_enable: set[int] = bitmap()
+    viridian_disable: set[int] = bitmap()
     hpet: bool | None = defbool()
     vpt_align: bool | None = defbool()
     acpi_firmware: str | None = None
@@ -133,6 +152,7 @@ class HvmInfo(Struct):
     usbdevice: str | None = None
     soundhw: str | None = None
     xen_platform_pci: bool | None = defbool()
+    usbdevice_list: list[str] = field(default_factory=list)
     serial_list: list[str] = field(default_factory=list)
     rdm: RdmReserve = field(default_factory=RdmReserve)
 
@@ -165,6 +185,19 @@ class ArchX86(Struct):
 
 
 @dataclass
+class IoportRange(Struct):
+    first: int = 0
+    number: int = 0
+
+
+@dataclass
+class IomemRange(Struct):
+    start: int = 0
+    number: int = 0
+    gfn: int | None = None  # libxl's LIBXL_INVALID_GFN: the same frame as start
+
+
+@dataclass
 class BuildInfo(Struct):
     max_vcpus: int = 0
     avail_vcpus: set[int] = bitmap()
@@ -182,6 +215,9 @@ class BuildInfo(Struct):
     max_grant_frames: int | None = None
     max_maptrack_frames: int | None = None
     sched_params: SchedParams = field(default_factory=SchedParams)
+    ioports: list[IoportRange] = field(default_factory=list)
+    irqs: list[int] = field(default_factory=list)
+    iomem: list[IomemRange] = field(default_factory=list)
     claim_mode: bool | None = defbool()
     event_channels: int = 0
     kernel: str | None = None
