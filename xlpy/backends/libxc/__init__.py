@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import ctypes as C
 import os
+import re
 
 from xlpy.backends.base import (
-    PAGE_SIZE, BackendError, BootImage, CreateFlags, DomainInfo, InvalidArgument, NoMemory, NoSuchDomain,
+    PAGE_SIZE, BackendError, BootImage, CreateFlags, DomainInfo, Exists, InvalidArgument, NoMemory, NoSuchDomain,
     NotAvailable, PhysInfo, ShutdownReason, VcpuContext, VcpuInfo,
 )
 from xlpy.backends.libxc import structs as S
 
 PRIVCMD = ("/dev/xen/privcmd", "/proc/xen/privcmd")
+NAME_PATH = re.compile(r"/local/domain/\d+/name")
 XTL_CRITICAL = 9
 _ERRNO_CLASSES = {3: NoSuchDomain, 12: NoMemory, 22: InvalidArgument}
 
@@ -147,11 +149,15 @@ class LibxcBackend:
         domid = C.c_uint32(0)
         self._check("xc_domain_create", self.lib.xc_domain_create(self.xch, C.byref(domid), C.byref(config)))
         self._containers[domid.value] = flags.hvm
-        self._make_xenstore_home(domid.value)
-        if name is not None:
-            self.xs_write(f"/local/domain/{domid.value}/name", name)
-        if owner is not None:
-            self.xs_write(f"/local/domain/{domid.value}/xlpy/create-pid", owner)
+        try:  # all of it or none: a domain without its xenstore home would be orphaned
+            self._make_xenstore_home(domid.value)
+            if name is not None:
+                self.xs_write(f"/local/domain/{domid.value}/name", name)
+            if owner is not None:
+                self.xs_write(f"/local/domain/{domid.value}/xlpy/create-pid", owner)
+        except BaseException:
+            self.destroy_domain(domid.value)
+            raise
         return domid.value
 
     def _make_xenstore_home(self, domid: int) -> None:
@@ -355,9 +361,17 @@ class LibxcBackend:
         return value
 
     def xs_write(self, path: str, value: str) -> None:
+        if NAME_PATH.fullmatch(path):
+            self._check_name_free(int(path.split("/")[3]), value)
         data = value.encode()
         if not self.lib.xs_write(self.xsh, 0, path.encode(), data, len(data)):
             raise BackendError(f"xs_write {path}: {os.strerror(C.get_errno())}", "xs_write", C.get_errno())
+
+    def _check_name_free(self, domid: int, name: str) -> None:
+        """Names are unique across the host, as libxl keeps them."""
+        for other in self.xs_list("/local/domain"):
+            if other != str(domid) and self.xs_read(f"/local/domain/{other}/name") == name:
+                raise Exists(f"domain with name {name!r} already exists (domain {other})", "xs_write", 17)
 
     def xs_rm(self, path: str) -> None:
         self.lib.xs_rm(self.xsh, 0, path.encode())
