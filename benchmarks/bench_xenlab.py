@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""xlpy beside the real xl on a real Xen 4.17 host (the lab, under QEMU TCG):
+the same commands and the same PV guest config, timed inside dom0.
+
+    python3 benchmarks/bench_xenlab.py          # the lab's last run
+    python3 benchmarks/bench_xenlab.py --run    # boot the lab first (root, minutes)
+
+Times are wall-clock seconds in an emulated dom0, where everything is slow;
+the ratio is the figure that carries over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from xenlab import lab  # noqa: E402
+
+PAIRS = [("info", "xlpy-info", "xl-info"), ("list", "xlpy-list-dom0", "xl-list-dom0"),
+         ("create (PV guest)", "time-xlpy-create", "time-xl-create")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", action="store_true", help="boot the lab now instead of reading its last run")
+    args = parser.parse_args()
+    if args.run:
+        shared = Path(ROOT.parent / "shared")
+        work = Path(tempfile.mkdtemp(prefix="xlpy-lab-"))
+        lab.boot(lab.ensure_built(shared, work / "setup.log"), work, lab.prepare_share(work))
+        lab.keep_last_run(work)
+    results = lab.lab_dir() / "last-run" / "results.json"
+    if not results.exists():
+        sys.exit(f"no lab run in {results.parent}: run with --run (root), or XLPY_LAB=1 pytest tests/xenlab")
+    steps = json.loads(results.read_text())
+    print(f"{'command':<20} {'xlpy (s)':>9} {'xl (s)':>9} {'xlpy/xl':>8}")
+    for label, ours, theirs in PAIRS:
+        if ours in steps and theirs in steps:
+            a, b = steps[ours]["seconds"], steps[theirs]["seconds"]
+            print(f"{label:<20} {a:>9.2f} {b:>9.2f} {a / b:>7.1f}x")
+
+
+if __name__ == "__main__":
+    main()

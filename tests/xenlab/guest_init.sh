@@ -1,0 +1,14 @@
+#!/bin/sh
+# PID 1 of the lab's guests: say what the guest sees, then stay until the
+# toolstack asks it to power off (xlpy.stay on the command line) or stop.
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+echo "=== XLPY_GUEST_ALIVE type=$(cat /sys/hypervisor/guest_type 2>/dev/null) cpus=$(grep -c ^processor /proc/cpuinfo) $(head -n 1 /proc/meminfo | tr -s ' ')"
+# A Xen shutdown request runs /sbin/poweroff, which signals PID 1.
+trap 'echo "=== XLPY_GUEST_SHUTDOWN_REQUESTED"; poweroff -f' USR2 TERM
+case "$(cat /proc/cmdline)" in
+    *xlpy.stay*) sleep 3600 & wait ;;
+esac
+echo "=== XLPY_GUEST_DONE"
+poweroff -f

@@ -1,0 +1,127 @@
+"""The lab: a real Xen 4.17 hypervisor and Debian dom0 booted under QEMU
+(TCG), with xlpy's libxc backend driving real guests inside it.
+
+../shared/xenlab/setup.sh builds the hypervisor, dom0 kernel and dom0
+initramfs from Debian packages (about a minute, root, ~150 MB download). This
+module adds xlpy's own part: a dom0 init (appended to the initramfs as a
+second cpio archive), a guest initramfs, and a 9p share holding xlpy as
+`pip install` puts it, plus the scenario. dom0 runs the scenario, writes
+results.json into the share and powers off; the serial log is kept too.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+BOOT_TIMEOUT = 900  # seconds; TCG is slow and slower still on a busy machine
+GUEST_APPLETS = ("sh", "mount", "cat", "grep", "head", "tr", "sleep", "poweroff", "echo")
+QEMU = "qemu-system-x86_64"
+
+
+def lab_dir() -> Path:
+    return Path(os.environ.get("XLPY_LAB_DIR", "/tmp/xlpy-xenlab"))
+
+
+def why_not_here() -> str | None:
+    """Why this machine cannot run the lab, or None."""
+    if os.geteuid() != 0:
+        return "building the lab needs root (debootstrap, chroot)"
+    if not Path("/etc/debian_version").exists():
+        return "the lab is built from Debian packages"
+    return None
+
+
+def ensure_built(shared: Path, log: Path) -> Path:
+    """Run ../shared/xenlab/setup.sh unless its outputs are already there."""
+    lab = lab_dir()
+    if all((lab / name).exists() for name in ("xen-4.17.elf", "vmlinuz", "dom0-initrd.cpio")) \
+            and shutil.which(QEMU):
+        return lab
+    with open(log, "w") as out:
+        subprocess.run(["bash", str(shared / "xenlab" / "setup.sh")], env={**os.environ, "L": str(lab)},
+                       stdout=out, stderr=subprocess.STDOUT, check=True)
+    return lab
+
+
+def _cpio(tree: Path, archive: Path) -> None:
+    """An uncompressed newc archive of `tree`, as the kernel's initramfs reads it."""
+    names = subprocess.run(["find", "."], cwd=tree, capture_output=True, text=True, check=True).stdout
+    with open(archive, "wb") as out:
+        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=tree, input=names.encode(), stdout=out,
+                       check=True)
+
+
+def _guest_initrd(work: Path, target: Path) -> None:
+    tree = work / "guest"
+    for sub in ("bin", "sbin", "proc", "sys", "dev"):
+        (tree / sub).mkdir(parents=True, exist_ok=True)
+    shutil.copy2("/bin/busybox", tree / "bin" / "busybox")
+    for applet in GUEST_APPLETS:
+        (tree / "bin" / applet).symlink_to("busybox")
+    (tree / "sbin" / "poweroff").symlink_to("../bin/busybox")  # the kernel's orderly poweroff runs it
+    shutil.copy2(HERE / "guest_init.sh", tree / "init")
+    _cpio(tree, work / "guest.cpio")
+    with open(work / "guest.cpio", "rb") as raw, gzip.open(target, "wb", compresslevel=1) as packed:
+        shutil.copyfileobj(raw, packed)
+
+
+def _dom0_initrd(lab: Path, work: Path) -> Path:
+    """Debian's dom0 initramfs with xlpy's init appended as a second archive."""
+    tree = work / "overlay"
+    tree.mkdir()
+    shutil.copy2(HERE / "dom0_init.sh", tree / "xlpy-lab-init")
+    _cpio(tree, work / "overlay.cpio")
+    combined = work / "dom0-initrd.cpio"
+    with open(combined, "wb") as out:
+        for part in (lab / "dom0-initrd.cpio", work / "overlay.cpio"):
+            with open(part, "rb") as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+    return combined
+
+
+def prepare_share(work: Path) -> Path:
+    """What dom0 mounts: xlpy installed from this checkout, the scenario, the guest."""
+    share = work / "share"
+    share.mkdir(parents=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(share / "site"), str(ROOT)],
+                   check=True, capture_output=True)
+    shutil.copy2(HERE / "scenario.py", share / "scenario.py")
+    _guest_initrd(work, share / "guest-initrd.gz")
+    return share
+
+
+def boot(lab: Path, work: Path, share: Path) -> dict:
+    """Boot Xen and dom0 once; returns how it went (rc, seconds, serial log)."""
+    initrd = _dom0_initrd(lab, work)
+    xen_args = "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M loglvl=all guest_loglvl=all"
+    dom0_args = "console=hvc0 earlyprintk=xen loglevel=6 rdinit=/xlpy-lab-init"
+    argv = ["timeout", str(BOOT_TIMEOUT), QEMU, "-accel", "tcg,thread=multi", "-machine", "q35",
+            # qemu64 with SVM and nested paging: Xen gets HAP. Not `max`: its SMAP breaks the PV dom0.
+            "-cpu", "qemu64,+svm,+npt", "-smp", "2", "-m", "3072",
+            "-nographic", "-no-reboot", "-serial", "mon:stdio", "-display", "none", "-net", "none",
+            "-virtfs", f"local,path={share},mount_tag=host0,security_model=none,id=host0",
+            "-kernel", str(lab / "xen-4.17.elf"), "-append", xen_args,
+            "-initrd", f"{lab / 'vmlinuz'} {dom0_args},{initrd}"]
+    start = time.monotonic()
+    with open(work / "serial.log", "wb") as serial:
+        rc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=serial, stderr=subprocess.STDOUT).returncode
+    return {"rc": rc, "seconds": round(time.monotonic() - start, 1),
+            "serial": (work / "serial.log").read_text(errors="replace")}
+
+
+def keep_last_run(work: Path) -> Path:
+    """Copy a run's results, scenario log and serial log beside the lab."""
+    last = lab_dir() / "last-run"
+    last.mkdir(parents=True, exist_ok=True)
+    for source in (work / "share" / "results.json", work / "share" / "scenario.log", work / "serial.log"):
+        if source.exists():
+            shutil.copy2(source, last / source.name)
+    return last

@@ -1,0 +1,201 @@
+"""What the lab does inside dom0: drive real Xen with xlpy's libxc backend
+and with the real xl beside it, and record every command's output, exit code
+and time in a JSON file for the host-side tests to judge.
+
+Standard library only: it runs under dom0's python3 with xlpy and its
+dependencies on PYTHONPATH. Every step is recorded even when it fails, so
+one broken step does not hide the others.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+XLPY = [sys.executable, "-m", "xlpy", "--backend", "libxc"]
+XL = ["xl"]
+CONFIGS = Path("/tmp/lab")
+CONSOLE_LOGS = Path("/var/log/xen/console")
+RESULTS = Path(sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] != "--inject" else "results.json")
+GUEST = {"kernel": "/guest/vmlinuz", "ramdisk": "/mnt/host/guest-initrd.gz"}
+
+steps: dict[str, dict] = {}
+
+
+def run(name: str, argv: list[str], timeout: float = 300) -> dict:
+    start = time.monotonic()
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+        result = {"rc": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
+    except subprocess.TimeoutExpired as e:
+        result = {"rc": None, "stdout": str(e.stdout or ""), "stderr": f"timed out after {timeout}s"}
+    result.update(argv=argv, seconds=round(time.monotonic() - start, 3))
+    record(name, result)
+    print(f"[{name}] rc={result['rc']} {result['seconds']}s", flush=True)
+    return result
+
+
+def record(name: str, result: dict) -> None:
+    """Keep every step on disk as it completes, so a hang loses nothing."""
+    steps[name] = result
+    RESULTS.write_text(json.dumps(steps, indent=1))
+
+
+def config(name: str, **settings) -> str:
+    settings = {"name": name, **GUEST, "memory": 256, "vcpus": 1, "on_poweroff": "destroy",
+                "on_crash": "destroy", **settings}
+    lines = [f"{key} = {json.dumps(value) if isinstance(value, str) else value}" for key, value in settings.items()]
+    CONFIGS.mkdir(parents=True, exist_ok=True)
+    path = CONFIGS / f"{name}.cfg"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def console(name: str) -> str:
+    try:
+        return (CONSOLE_LOGS / f"guest-{name}.log").read_text(errors="replace").replace("\r", "")
+    except OSError:
+        return ""
+
+
+def wait_console(step: str, name: str, marker: str, created: str, timeout: float = 240) -> None:
+    """Until the guest's console log shows `marker`; at once if `created` failed."""
+    if steps[created]["rc"] != 0:
+        timeout = 0
+    start = time.monotonic()
+    while marker not in console(name) and time.monotonic() - start < timeout:
+        time.sleep(0.5)
+    record(step, {"found": marker in console(name), "seconds": round(time.monotonic() - start, 3),
+                  "console": console(name)[-4000:]})
+    print(f"[{step}] found={steps[step]['found']} {steps[step]['seconds']}s", flush=True)
+
+
+def wait_gone(step: str, name: str, timeout: float = 120) -> None:
+    """Until xl no longer lists the domain (xl list NAME fails)."""
+    start = time.monotonic()
+    while subprocess.run(XL + ["list", name], capture_output=True).returncode == 0:
+        if time.monotonic() - start > timeout:
+            break
+        time.sleep(0.5)
+    record(step, {"gone": subprocess.run(XL + ["list", name], capture_output=True).returncode != 0,
+                  "seconds": round(time.monotonic() - start, 3)})
+
+
+def main() -> None:
+    run("xlpy-info", XLPY + ["info"])
+    run("xl-info", XL + ["info"])
+    run("xlpy-list-dom0", XLPY + ["list"])
+    run("xl-list-dom0", XL + ["list"])
+
+    # Modern PVH, created by xlpy, observed by both toolstacks.
+    pvh = config("lab-pvh", type="pvh", vcpus=2, extra="console=hvc0 xlpy.stay")
+    run("pvh-create", XLPY + ["create", pvh])
+    run("pvh-create-again", XLPY + ["create", pvh])  # the name is taken
+    run("pvh-xl-list-all", XL + ["list"])
+    run("pvh-xlpy-list", XLPY + ["list", "lab-pvh"])
+    run("pvh-xl-list", XL + ["list", "lab-pvh"])
+    wait_console("pvh-alive", "lab-pvh", "XLPY_GUEST_ALIVE", "pvh-create")
+    run("pvh-vcpu-list", XLPY + ["vcpu-list", "lab-pvh"])
+    run("pvh-pause", XLPY + ["pause", "lab-pvh"])
+    run("pvh-xl-list-paused", XL + ["list", "lab-pvh"])
+    run("pvh-unpause", XLPY + ["unpause", "lab-pvh"])
+    run("pvh-xl-list-unpaused", XL + ["list", "lab-pvh"])
+    run("pvh-shutdown", XLPY + ["shutdown", "-w", "lab-pvh"], timeout=180)
+    wait_console("pvh-shutdown-seen", "lab-pvh", "XLPY_GUEST_SHUTDOWN_REQUESTED", "pvh-shutdown", 30)
+    run("pvh-list-after", XLPY + ["list"])
+    wait_gone("pvh-gone", "lab-pvh", timeout=30)
+
+    # PV: the guest powers itself off; the next toolstack carries out on_poweroff.
+    pv = config("lab-pv", type="pv", vcpus=2, extra="console=hvc0")
+    run("pv-create", XLPY + ["create", pv])
+    wait_console("pv-done", "lab-pv", "XLPY_GUEST_DONE", "pv-create")
+    time.sleep(2)
+    run("pv-xl-list-shutdown", XL + ["list", "lab-pv"])
+    run("pv-list-reaps", XLPY + ["list"])
+    wait_gone("pv-gone", "lab-pv", timeout=30)
+
+    # The original PVH design's pvh=1: xlpy boots it as PVH, xl 4.17 as PV.
+    legacy = config("lab-legacy", pvh=1, extra="console=hvc0 xlpy.stay")
+    run("legacy-create", XLPY + ["create", legacy])
+    wait_console("legacy-alive", "lab-legacy", "XLPY_GUEST_ALIVE", "legacy-create")
+    run("legacy-destroy", XLPY + ["destroy", "lab-legacy"])
+    wait_gone("legacy-gone", "lab-legacy", timeout=30)
+
+    # A create that fails half-way leaves nothing behind.
+    bad = config("lab-bad", type="pvh", kernel="/etc/hostname")
+    run("bad-create", XLPY + ["create", bad])
+    run("bad-xl-list", XL + ["list"])
+    run("bad-xenstore", ["xenstore-list", "/local/domain"])
+
+    # The same PV guest through both toolstacks, for time.
+    for tool, argv in (("xlpy", XLPY), ("xl", XL)):
+        name = f"lab-time-{tool}"
+        run(f"time-{tool}-create", argv + ["create", config(name, type="pv", extra="console=hvc0")])
+        wait_console(f"time-{tool}-done", name, "XLPY_GUEST_DONE", f"time-{tool}-create")
+        run(f"time-{tool}-destroy", XL + ["destroy", name])
+
+    # A failure at each step of a real create, injected in-process.
+    run("inject", [sys.executable, __file__, "--inject", config("lab-inject", type="pvh", vcpus=2)], timeout=900)
+
+    run("final-xl-list", XL + ["list"])
+    run("xl-dmesg", XL + ["dmesg"])
+
+
+# Backend calls the toolstack makes, then the library calls the builder makes.
+BACKEND_STEPS = ("set_max_vcpus", "set_max_memory", "populate_physmap", "set_memory_map", "build_image",
+                 "set_vcpu_context", "xs_write", "unpause_domain")
+LIBRARY_STEPS = ("xc_evtchn_alloc_unbound", "xc_dom_kernel_file", "xc_dom_module_file", "xc_dom_boot_xen_init",
+                 "xc_dom_parse_image", "xc_dom_mem_init", "xc_dom_boot_mem_init", "xc_domain_set_memory_map",
+                 "xc_dom_build_image", "xc_dom_boot_image", "xc_dom_gnttab_init", "xs_introduce_domain")
+
+
+def inject(config_path: str) -> None:
+    """For each step, make it fail once and print what the host holds after."""
+    from xlpy.backends.base import BackendError
+    from xlpy.backends.libxc import LibxcBackend
+    from xlpy.config import parse_file
+    from xlpy.config.build import build
+    from xlpy.toolstack import CreateFailed, Toolstack
+
+    outcome = {}
+    for step in BACKEND_STEPS + LIBRARY_STEPS:
+        backend = LibxcBackend()
+        target = backend if step in BACKEND_STEPS else backend.lib
+        original, calls = getattr(target, step), {"n": 0}
+
+        def failing(*args, _step=step, _original=original, **kwargs):
+            calls["n"] += 1
+            if _step == "xs_write" and calls["n"] < 3:  # let the first writes through
+                return _original(*args, **kwargs)
+            if target is backend:
+                raise BackendError(f"injected failure in {_step}", _step, 5)
+            return False if _step == "xs_introduce_domain" else -1
+
+        setattr(target, step, failing)
+        dc, _ = build(parse_file(config_path))
+        try:
+            Toolstack(backend).create(dc)
+            error = None
+        except CreateFailed as e:
+            error = str(e)
+        setattr(target, step, original)
+        # A destroyed domain lingers while dying, until xenconsoled and
+        # xenstored let go of its pages; wait for that, as a user would.
+        deadline = time.monotonic() + 20
+        while len(backend.list_domains()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        outcome[step] = {"error": error, "domains": [d.domid for d in backend.list_domains()],
+                         "xenstore": backend.xs_list("/local/domain")}
+        print(json.dumps({step: outcome[step]}), flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--inject"]:
+        inject(sys.argv[2])
+    else:
+        main()

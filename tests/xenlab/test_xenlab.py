@@ -1,0 +1,149 @@
+"""xlpy's libxc backend on a real Xen 4.17 host, booted under QEMU.
+
+One boot runs tests/xenlab/scenario.py inside dom0; each test here judges
+one part of what it recorded, against what the real xl saw on the same host.
+Locally the lab is opt-in (XLPY_LAB=1: about a minute to build once, two to
+three to boot); in CI it always runs and a lab that cannot boot fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+from conftest import IN_CI, require
+from xenlab import lab
+
+pytestmark = [pytest.mark.xenlab, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def steps(shared, tmp_path_factory) -> dict:
+    require(IN_CI or os.environ.get("XLPY_LAB") == "1",
+            "the Xen lab boots a real hypervisor under QEMU (minutes): set XLPY_LAB=1 to run it")
+    problem = lab.why_not_here()
+    require(problem is None, f"the Xen lab cannot run here: {problem}")
+    work = tmp_path_factory.mktemp("xenlab")
+    built = lab.ensure_built(shared, work / "setup.log")
+    booted = lab.boot(built, work, lab.prepare_share(work))
+    results = work / "share" / "results.json"
+    lab.keep_last_run(work)  # for benchmarks/bench_xenlab.py and for reading after a failure
+    tail = "\n".join(booted["serial"].splitlines()[-40:])
+    assert results.exists(), f"dom0 wrote no results (qemu rc={booted['rc']}); serial log ends:\n{tail}"
+    return json.loads(results.read_text())
+
+
+def ok(step: dict) -> dict:
+    assert step["rc"] == 0, f"{' '.join(step['argv'])} exited {step['rc']}: {step['stderr'] or step['stdout']}"
+    return step
+
+
+def xl_rows(step: dict) -> dict[str, list[str]]:
+    """`xl list` rows by name: [id, mem, vcpus, state, time]."""
+    rows = {}
+    for line in ok(step)["stdout"].splitlines()[1:]:
+        name, *rest = line.split()
+        rows[name] = rest
+    return rows
+
+
+def info_fields(step: dict) -> dict[str, str]:
+    return dict((key.strip(), value.strip()) for key, _, value in
+                (line.partition(":") for line in ok(step)["stdout"].splitlines() if line))
+
+
+def test_info_prints_what_xl_info_prints(steps):
+    ours, theirs = info_fields(steps["xlpy-info"]), info_fields(steps["xl-info"])
+    assert list(ours) == list(theirs)  # the same keys in the same order
+    differ = {key: (ours[key], theirs[key]) for key in ours if ours[key] != theirs[key]}
+    differ.pop("free_memory", None)  # may move between the two calls
+    assert differ == {}
+
+
+def test_list_shows_dom0_as_xl_does(steps):
+    ours, theirs = xl_rows(steps["xlpy-list-dom0"]), xl_rows(steps["xl-list-dom0"])
+    assert ours["Domain-0"][:3] == theirs["Domain-0"][:3]  # id, memory, vCPUs
+
+
+def test_pvh_guest_boots_as_pvh_and_both_toolstacks_see_it(steps):
+    ok(steps["pvh-create"])
+    assert steps["pvh-alive"]["found"], steps["pvh-alive"]["console"]
+    assert "type=PVH cpus=2" in steps["pvh-alive"]["console"]  # both vCPUs found through the MADT
+    ours, theirs = xl_rows(steps["pvh-xlpy-list"]), xl_rows(steps["pvh-xl-list"])
+    assert ours["lab-pvh"][:3] == theirs["lab-pvh"][:3]
+
+
+def test_a_second_guest_of_the_same_name_is_refused(steps):
+    again = steps["pvh-create-again"]
+    assert again["rc"] not in (0, None) and "already exists" in again["stderr"], again["stderr"]
+    names = [line.split()[0] for line in ok(steps["pvh-xl-list-all"])["stdout"].splitlines()[1:]]
+    assert names == ["Domain-0", "lab-pvh"]
+
+
+def test_pause_and_unpause_reach_the_hypervisor(steps):
+    ok(steps["pvh-pause"]), ok(steps["pvh-unpause"])
+    assert "p" in xl_rows(steps["pvh-xl-list-paused"])["lab-pvh"][3]
+    assert "p" not in xl_rows(steps["pvh-xl-list-unpaused"])["lab-pvh"][3]
+
+
+def test_vcpu_list_shows_the_guest_vcpu(steps):
+    lines = ok(steps["pvh-vcpu-list"])["stdout"].splitlines()
+    assert lines[0].split()[:3] == ["Name", "ID", "VCPU"]
+    assert any(line.split()[0] == "lab-pvh" for line in lines[1:])
+
+
+def test_shutdown_asks_the_guest_and_waits(steps):
+    ok(steps["pvh-shutdown"])
+    assert steps["pvh-shutdown-seen"]["found"], steps["pvh-shutdown-seen"]["console"]
+    assert steps["pvh-gone"]["gone"]
+
+
+def test_pv_guest_boots_and_on_poweroff_is_carried_out(steps):
+    ok(steps["pv-create"])
+    assert steps["pv-done"]["found"], steps["pv-done"]["console"]
+    assert "type=PV cpus=2" in steps["pv-done"]["console"]
+    ok(steps["pv-list-reaps"])
+    assert steps["pv-gone"]["gone"]
+
+
+def test_legacy_pvh_config_boots_as_pvh_where_xl_would_boot_pv(steps):
+    create = ok(steps["legacy-create"])
+    assert "P101" in create["stderr"]  # pvh=1 is said to be the original design, once
+    assert "booted it as modern PVH" in create["stderr"]  # this kernel has only the modern entry
+    assert steps["legacy-alive"]["found"], steps["legacy-alive"]["console"]
+    assert "type=PVH" in steps["legacy-alive"]["console"]
+    ok(steps["legacy-destroy"])
+    assert steps["legacy-gone"]["gone"]
+
+
+def test_failed_create_leaves_no_domain_behind(steps):
+    bad = steps["bad-create"]
+    assert bad["rc"] not in (0, None)
+    errors = [line for line in bad["stderr"].splitlines() if not line.startswith("Parsing config from")]
+    assert len(errors) == 1 and "no loader found" in errors[0], bad["stderr"]
+    assert "lab-bad" not in xl_rows(steps["bad-xl-list"])
+    assert ok(steps["bad-xenstore"])["stdout"].split() == ["0"]
+
+
+def test_a_failure_at_any_step_of_a_real_create_leaves_nothing_behind(steps):
+    outcome = {}
+    for line in ok(steps["inject"])["stdout"].splitlines():
+        outcome.update(json.loads(line))
+    assert len(outcome) >= 20
+    for step, after in outcome.items():
+        assert after["error"] is not None, f"create survived a failure in {step}"
+        assert after["domains"] == [0] and after["xenstore"] == ["0"], f"{step} left {after}"
+
+
+def test_the_same_pv_guest_boots_through_both_toolstacks(steps):
+    """The pair benchmarks/bench_xenlab.py times; here only that both worked."""
+    for tool in ("xlpy", "xl"):
+        ok(steps[f"time-{tool}-create"])
+        assert steps[f"time-{tool}-done"]["found"], steps[f"time-{tool}-done"]["console"]
+
+
+def test_every_guest_is_gone_at_the_end(steps):
+    assert list(xl_rows(steps["final-xl-list"])) == ["Domain-0"]
