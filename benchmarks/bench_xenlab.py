@@ -44,6 +44,8 @@ def main() -> None:
         if ours in steps and theirs in steps:
             a, b = steps[ours]["seconds"], steps[theirs]["seconds"]
             print(f"{label:<20} {a:>9.2f} {b:>9.2f} {a / b:>7.1f}x")
+    if "python-bare" in steps:
+        print(f"{'python3 -c pass':<20} {steps['python-bare']['seconds']:>9.2f} {'':>9} (interpreter start, for scale)")
 
 
 if __name__ == "__main__":

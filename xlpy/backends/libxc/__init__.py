@@ -20,6 +20,8 @@ from xlpy.backends.base import (
 from xlpy.backends.libxc import structs as S
 
 PRIVCMD = ("/dev/xen/privcmd", "/proc/xen/privcmd")
+HVM_UNSUPPORTED = ("an HVM guest needs hvmloader and a device model (qemu-system-xen), which the libxc "
+                   "backend does not start; boot a kernel as type=\"pvh\" instead")
 NAME_PATH = re.compile(r"/local/domain/\d+/name")
 XTL_CRITICAL = 9
 _ERRNO_CLASSES = {3: NoSuchDomain, 12: NoMemory, 22: InvalidArgument}
@@ -134,6 +136,8 @@ class LibxcBackend:
             raise InvalidArgument("this host speaks Xen 4.17's interface, which has no legacy PVH "
                                   "(the Xen 4.4 PVH create flag was removed in 4.9); use type=\"pvh\"",
                                   "xc_domain_create")
+        if flags.hvm and flags.emulation_flags & ~S.X86_EMU_LAPIC:
+            raise NotAvailable(HVM_UNSUPPORTED, "xc_domain_create")
         import uuid as uuidlib
 
         config = S.CreateDomain()
@@ -219,8 +223,7 @@ class LibxcBackend:
         from xlpy.backends.libxc.builder import build
 
         if mode == "hvm":
-            raise NotAvailable("an HVM guest needs hvmloader and a device model (qemu-system-xen), which "
-                               "the libxc backend does not start; boot the kernel as type=\"pvh\"")
+            raise NotAvailable(HVM_UNSUPPORTED, "xc_dom_allocate")
         if mode not in ("pv", "pvh"):
             raise InvalidArgument(f"this host speaks Xen 4.17's interface and cannot boot {mode}", "xc_dom_allocate")
         if domid not in self._pages:
