@@ -1,5 +1,5 @@
-"""ioports=, irqs=, iomem=, viridian=, passthrough= and max_event_channels=
-against the real xl: the same domain JSON for what xl accepts, a refusal for
+"""ioports=, irqs=, iomem=, viridian=, passthrough=, max_event_channels= and
+the Arm device-tree keys against the real xl: the same domain JSON for what xl accepts, a refusal for
 what it refuses (xl reads the numbers with C's strtoul and sscanf)."""
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ CASES = [
     'passthrough = "Sync_PT"',
     'passthrough = "sideways"',
     'max_event_channels = 4095',
+    'device_tree = "/boot/guest.dtb"\ndtdev = [ "/soc/ethernet@ff0e0000", "/soc/i2c" ]\ntee = "OPTEE"',
+    'tee = "none"',
+    'tee = "ffa"',  # FF-A arrived after 4.17
 ]
 
 

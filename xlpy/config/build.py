@@ -19,8 +19,9 @@ from xlpy.config.values import ConfigFile, ConfigRangeError, ConfigValueError, L
 from xlpy.diagnostics import Diagnostic, Severity
 from xlpy.domain.config import (
     VIRIDIAN_BITMAP_WIDTH, VIRIDIAN_ENLIGHTENMENTS, DomainConfig, DomainType, HvmInfo, Passthrough, PvhGeneration,
-    PvhInfo, PvInfo, ShutdownAction, TscMode,
+    PvhInfo, PvInfo, ShutdownAction, TeeType, TscMode,
 )
+from xlpy.domain.devices import DeviceDtdev
 from xlpy.domain.host import Topology
 
 _ACTIONS = {
@@ -56,6 +57,7 @@ MODELLED = {
     "soundhw", "serial", "usbdevice", "stdvga", "vnc", "vnclisten", "vncpasswd", "vncdisplay", "vncunused",
     "sdl", "opengl", "display", "xauthority", "rtc_timeoffset", "pci", "pci_permissive", "pci_msitranslate",
     "pci_seize", "pci_power_mgmt", "ioports", "irqs", "iomem", "max_event_channels", "viridian", "passthrough",
+    "device_tree", "dtdev", "tee",
 }
 
 
@@ -367,6 +369,13 @@ class _Builder:
         b_info.acpi = self.flag("acpi")
         b_info.arch_x86.msr_relaxed = self.flag("msr_relaxed")
         b_info.event_channels = self.number("max_event_channels") or 0
+        b_info.device_tree = self.string("device_tree")
+        tee = self.string("tee")
+        if tee is not None:
+            try:
+                b_info.tee = TeeType(tee.lower())
+            except ValueError:
+                self.report("T115", "tee", f'Unknown tee "{tee}" specified')
         passthrough = self.string("passthrough")
         if passthrough is not None:
             try:
@@ -457,6 +466,7 @@ class _Builder:
                 self.report("D102", item, str(e))
         self.pci_devices()
         self.resources()
+        self.dc.dtdevs = [DeviceDtdev(str(item)) for item in self.items("dtdev")]
         for devid, item in enumerate(self.items("channel")):
             try:
                 self.dc.channels.append(parse_channel(str(item), devid))

@@ -45,6 +45,7 @@ _TABLE = [
     ("T111", "invalid-cpu-list", E, "a cpus/cpus_soft value that is not a CPU list"),
     ("T113", "unknown-viridian-group", E, "a viridian= entry that names no enlightenment group"),
     ("T114", "unknown-passthrough", E, "a passthrough= value xl does not know"),
+    ("T115", "unknown-tee", E, "a tee= mediator xl does not know (Xen 4.17 has none and optee)"),
     # cross-key rules
     ("X101", "contradicting-type", E, "`builder` and `type` name different guest types"),
     ("X102", "maxvcpus-below-vcpus", E, "maxvcpus is smaller than vcpus"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from xlpy.domain.devices import DeviceChannel, DeviceDisk, DeviceNic, DevicePci
+from xlpy.domain.devices import DeviceChannel, DeviceDisk, DeviceDtdev, DeviceNic, DevicePci
 from xlpy.domain.idl import Enum, Struct, bitmap, defbool, union
 
 
@@ -50,6 +50,11 @@ VIRIDIAN_ENLIGHTENMENTS = (
     "synic", "stimer", "hcall_ipi", "ex_processor_masks", "no_vp_limit", "cpu_hotplug",
 )
 VIRIDIAN_BITMAP_WIDTH = 64
+
+
+class TeeType(Enum):
+    NONE = "none"
+    OPTEE = "optee"
 
 
 class PvhGeneration(Enum):
@@ -223,11 +228,13 @@ class BuildInfo(Struct):
     kernel: str | None = None
     cmdline: str | None = None
     ramdisk: str | None = None
+    device_tree: str | None = None
     acpi: bool | None = defbool()
     bootloader: str | None = None
     bootloader_args: list[str] = field(default_factory=list)
     nested_hvm: bool | None = defbool()
     apic: bool | None = defbool()
+    tee: TeeType = TeeType.NONE
     u: Struct = union("type", PvInfo)
     arch_arm: ArchArm = field(default_factory=ArchArm)
     arch_x86: ArchX86 = field(default_factory=ArchX86)
@@ -245,6 +252,7 @@ class DomainConfig(Struct):
     disks: list[DeviceDisk] = field(default_factory=list)
     nics: list[DeviceNic] = field(default_factory=list)
     pcidevs: list[DevicePci] = field(default_factory=list)
+    dtdevs: list[DeviceDtdev] = field(default_factory=list)
     channels: list[DeviceChannel] = field(default_factory=list)
     on_poweroff: ShutdownAction = ShutdownAction.DESTROY
     on_reboot: ShutdownAction = ShutdownAction.DESTROY

@@ -120,3 +120,10 @@ class DevicePci(Struct):
     seize: bool = False
     rdm_policy: RdmPolicy = RdmPolicy.INVALID
     name: str | None = None
+
+
+@dataclass
+class DeviceDtdev(Struct):
+    """libxl_device_dtdev: a device-tree node passed through (Arm)."""
+
+    path: str | None = None
