@@ -21,7 +21,7 @@ from xlpy.domain.config import (
     VIRIDIAN_BITMAP_WIDTH, VIRIDIAN_ENLIGHTENMENTS, DomainConfig, DomainType, HvmInfo, Passthrough, PvhGeneration,
     PvhInfo, PvInfo, ShutdownAction, TeeType, TscMode,
 )
-from xlpy.domain.devices import DeviceDtdev
+from xlpy.domain.devices import DeviceDtdev, DeviceVfb, DeviceVkb
 from xlpy.domain.host import Topology
 
 _ACTIONS = {
@@ -57,7 +57,8 @@ MODELLED = {
     "soundhw", "serial", "usbdevice", "stdvga", "vnc", "vnclisten", "vncpasswd", "vncdisplay", "vncunused",
     "sdl", "opengl", "display", "xauthority", "rtc_timeoffset", "pci", "pci_permissive", "pci_msitranslate",
     "pci_seize", "pci_power_mgmt", "ioports", "irqs", "iomem", "max_event_channels", "viridian", "passthrough",
-    "device_tree", "dtdev", "tee",
+    "device_tree", "dtdev", "tee", "vfb", "vkb", "device_model_args", "device_model_args_pv",
+    "device_model_args_hvm",
 }
 
 
@@ -370,6 +371,15 @@ class _Builder:
         b_info.arch_x86.msr_relaxed = self.flag("msr_relaxed")
         b_info.event_channels = self.number("max_event_channels") or 0
         b_info.device_tree = self.string("device_tree")
+        for key, field_name in (("device_model_args", "extra"), ("device_model_args_pv", "extra_pv"),
+                                ("device_model_args_hvm", "extra_hvm")):
+            if key not in self.cfg:
+                continue
+            value = self.cfg.value(key)
+            if not isinstance(value, ListValue) or any(isinstance(item, ListValue) for item in value):
+                self.report("T116", key, f"xl: Unable to parse {key}.")
+                continue
+            setattr(b_info, field_name, [str(item) for item in value])
         tee = self.string("tee")
         if tee is not None:
             try:
@@ -467,11 +477,35 @@ class _Builder:
         self.pci_devices()
         self.resources()
         self.dc.dtdevs = [DeviceDtdev(str(item)) for item in self.items("dtdev")]
+        self.display_devices()
         for devid, item in enumerate(self.items("channel")):
             try:
                 self.dc.channels.append(parse_channel(str(item), devid))
             except SpecError as e:
                 self.report("D103", item, str(e))
+
+    def display_devices(self) -> None:
+        """vfb= (each with its vkb), a PV guest's top-level vnc=, then vkb=, in xl's order."""
+        from xlpy.config.specs.display import parse_vfb, parse_vkb
+
+        dc = self.dc
+        for devid, item in enumerate(self.items("vfb")):
+            dc.vfbs.append(parse_vfb(str(item), devid))
+            dc.vkbs.append(DeviceVkb(devid=len(dc.vkbs)))
+        if self.guest_type == "pv" and not dc.vfbs and self.number("vnc"):
+            vfb = DeviceVfb(devid=0, keymap=self.string("keymap"))
+            vfb.vnc.enable, vfb.vnc.listen, vfb.vnc.passwd = True, self.string("vnclisten"), self.string("vncpasswd")
+            vfb.vnc.display = self.number("vncdisplay") or 0
+            vfb.vnc.findunused = self.flag("vncunused")
+            vfb.sdl.enable, vfb.sdl.opengl = self.flag("sdl"), self.flag("opengl")
+            vfb.sdl.display, vfb.sdl.xauthority = self.string("display"), self.string("xauthority")
+            dc.vfbs.append(vfb)
+            dc.vkbs.append(DeviceVkb(devid=len(dc.vkbs)))
+        for item in self.items("vkb"):
+            try:
+                dc.vkbs.append(parse_vkb(str(item), len(dc.vkbs)))
+            except SpecError as e:
+                self.report("D108", item, str(e))
 
     def resources(self) -> None:
         """ioports=, irqs= and iomem=: hardware handed to the guest."""

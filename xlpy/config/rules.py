@@ -46,6 +46,7 @@ _TABLE = [
     ("T113", "unknown-viridian-group", E, "a viridian= entry that names no enlightenment group"),
     ("T114", "unknown-passthrough", E, "a passthrough= value xl does not know"),
     ("T115", "unknown-tee", E, "a tee= mediator xl does not know (Xen 4.17 has none and optee)"),
+    ("T116", "device-model-args-not-list", E, "device_model_args* given as something other than a list of strings"),
     # cross-key rules
     ("X101", "contradicting-type", E, "`builder` and `type` name different guest types"),
     ("X102", "maxvcpus-below-vcpus", E, "maxvcpus is smaller than vcpus"),
@@ -70,6 +71,7 @@ _TABLE = [
     ("D105", "invalid-pci", E, "a pci spec xl cannot parse"),
     ("D106", "invalid-resource", E, "an ioports, irqs or iomem entry xl cannot parse"),
     ("D107", "ioport-let-through", W, "an ioport entry xl grants although it is wrong (trailing text, reversed range)"),
+    ("D108", "invalid-vkb", E, "a vkb spec xl cannot parse"),
     # hygiene
     ("H101", "unknown-key", W, "a key xl does not know (xl ignores it silently)"),
     ("H102", "no-effect-for-type", W, "a key that has no effect for this guest type"),

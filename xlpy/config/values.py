@@ -97,6 +97,35 @@ def strtol(text: str) -> int | None:
     return -number if sign == "-" else number
 
 
+ULONG_RANGE = 2**64
+_C_BLANKS = "[ \t\n\v\f\r]*"
+_C_DIGITS = {8: "[0-7]", 10: "[0-9]", 16: "[0-9a-fA-F]"}
+
+
+def strtoul(text: str, base: int = 10) -> tuple[int, int]:
+    """C strtoul(text, &end, base) on a 64-bit machine: (value, characters
+    read), 0 read meaning end == text. Blanks and a sign may lead, base 16
+    may carry 0x, base 0 picks 16/8/10 from the prefix; a negative number
+    wraps around, as in C."""
+    m = re.match(f"{_C_BLANKS}([+-]?)", text)
+    sign, pos = m.group(1), m.end()
+    if base in (0, 16) and re.match("0[xX][0-9a-fA-F]", text[pos:]):
+        base, pos = 16, pos + 2
+    elif base == 0:
+        base = 8 if text[pos:pos + 1] == "0" else 10
+    digits = re.match(f"{_C_DIGITS[base]}+", text[pos:])
+    if digits is None:
+        return 0, 0
+    value = int(digits.group(), base) % ULONG_RANGE
+    return (ULONG_RANGE - value) % ULONG_RANGE if sign == "-" else value, pos + digits.end()
+
+
+def atoi(text: str) -> int:
+    """C atoi: the leading decimal number, 0 if there is none."""
+    value, _ = strtoul(text, 10)
+    return value - ULONG_RANGE if value >= ULONG_RANGE // 2 else value
+
+
 @dataclass
 class ConfigFile:
     """A parsed config: every setting in file order, plus libxlutil's lookups.

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from xlpy.domain.devices import DeviceChannel, DeviceDisk, DeviceDtdev, DeviceNic, DevicePci
+from xlpy.domain.devices import (
+    DeviceChannel, DeviceDisk, DeviceDtdev, DeviceNic, DevicePci, DeviceVfb, DeviceVkb, SdlInfo, VncInfo,
+)
 from xlpy.domain.idl import Enum, Struct, bitmap, defbool, union
 
 
@@ -94,23 +96,6 @@ class SchedParams(Struct):
 @dataclass
 class VgaInfo(Struct):
     kind: str | None = None
-
-
-@dataclass
-class VncInfo(Struct):
-    enable: bool | None = defbool()
-    listen: str | None = None
-    passwd: str | None = None
-    display: int = 0
-    findunused: bool | None = defbool()
-
-
-@dataclass
-class SdlInfo(Struct):
-    enable: bool | None = defbool()
-    opengl: bool | None = defbool()
-    display: str | None = None
-    xauthority: str | None = None
 
 
 @dataclass
@@ -219,6 +204,9 @@ class BuildInfo(Struct):
     disable_migrate: bool | None = defbool()
     max_grant_frames: int | None = None
     max_maptrack_frames: int | None = None
+    extra: list[str] = field(default_factory=list)  # device_model_args
+    extra_pv: list[str] = field(default_factory=list)
+    extra_hvm: list[str] = field(default_factory=list)
     sched_params: SchedParams = field(default_factory=SchedParams)
     ioports: list[IoportRange] = field(default_factory=list)
     irqs: list[int] = field(default_factory=list)
@@ -253,6 +241,8 @@ class DomainConfig(Struct):
     nics: list[DeviceNic] = field(default_factory=list)
     pcidevs: list[DevicePci] = field(default_factory=list)
     dtdevs: list[DeviceDtdev] = field(default_factory=list)
+    vfbs: list[DeviceVfb] = field(default_factory=list)
+    vkbs: list[DeviceVkb] = field(default_factory=list)
     channels: list[DeviceChannel] = field(default_factory=list)
     on_poweroff: ShutdownAction = ShutdownAction.DESTROY
     on_reboot: ShutdownAction = ShutdownAction.DESTROY

@@ -127,3 +127,57 @@ class DeviceDtdev(Struct):
     """libxl_device_dtdev: a device-tree node passed through (Arm)."""
 
     path: str | None = None
+
+
+@dataclass
+class VncInfo(Struct):
+    enable: bool | None = defbool()
+    listen: str | None = None
+    passwd: str | None = None
+    display: int = 0
+    findunused: bool | None = defbool()
+
+
+@dataclass
+class SdlInfo(Struct):
+    enable: bool | None = defbool()
+    opengl: bool | None = defbool()
+    display: str | None = None
+    xauthority: str | None = None
+
+
+@dataclass
+class DeviceVfb(Struct):
+    """libxl_device_vfb: a PV framebuffer, shown by VNC or SDL."""
+
+    backend_domname: str | None = None
+    devid: int = always(0)
+    vnc: VncInfo = field(default_factory=VncInfo)
+    sdl: SdlInfo = field(default_factory=SdlInfo)
+    keymap: str | None = None
+
+
+class VkbBackend(Enum):
+    UNKNOWN = "unknown"
+    QEMU = "qemu"
+    LINUX = "linux"
+
+
+@dataclass
+class DeviceVkb(Struct):
+    """libxl_device_vkb: a PV keyboard and pointer."""
+
+    backend_domname: str | None = None
+    devid: int = always(0)
+    backend_type: VkbBackend = VkbBackend.UNKNOWN
+    unique_id: str | None = None
+    feature_disable_keyboard: bool = False
+    feature_disable_pointer: bool = False
+    feature_abs_pointer: bool = False
+    feature_raw_pointer: bool = False
+    feature_multi_touch: bool = False
+    width: int = 0
+    height: int = 0
+    multi_touch_width: int = 0
+    multi_touch_height: int = 0
+    multi_touch_num_contacts: int = 0

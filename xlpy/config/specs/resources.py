@@ -7,24 +7,11 @@ negative number wraps to a huge unsigned one (then "too big").
 
 from __future__ import annotations
 
-import re
-
 from xlpy.config.specs import SpecError
+from xlpy.config.values import strtoul
 from xlpy.domain.config import IomemRange, IoportRange
 
 UINT32_MAX = 2**32 - 1
-ULONG = 2**64
-_DIGITS = {10: "0-9", 16: "0-9a-fA-F"}
-
-
-def strtoul(text: str, base: int) -> tuple[int, int]:
-    """C strtoul(text, &end, base): (value, characters read); 0 read means end == text."""
-    prefix = r"(?:0[xX](?=[0-9a-fA-F]))?" if base == 16 else ""
-    m = re.match(rf"[ \t\n\v\f\r]*([+-]?){prefix}([{_DIGITS[base]}]+)", text)
-    if m is None:
-        return 0, 0
-    value = int(m.group(2), base) % ULONG
-    return (ULONG - value) % ULONG if m.group(1) == "-" else value, m.end()
 
 
 def parse_ioport(text: str) -> tuple[IoportRange, str | None]:

@@ -1,6 +1,8 @@
-"""ioports=, irqs=, iomem=, viridian=, passthrough=, max_event_channels= and
-the Arm device-tree keys against the real xl: the same domain JSON for what xl accepts, a refusal for
-what it refuses (xl reads the numbers with C's strtoul and sscanf)."""
+"""Keys read by hand-written parsers in xl (resources, viridian groups,
+passthrough, the Arm device-tree keys, framebuffers and keyboards, device
+model arguments) against the real xl: the same domain JSON for what xl
+accepts, a refusal for what it refuses. xl reads numbers in these with C's
+strtoul, sscanf and atoi, and xlpy follows them there."""
 
 from __future__ import annotations
 
@@ -35,13 +37,28 @@ CASES = [
     'device_tree = "/boot/guest.dtb"\ndtdev = [ "/soc/ethernet@ff0e0000", "/soc/i2c" ]\ntee = "OPTEE"',
     'tee = "none"',
     'tee = "ffa"',  # FF-A arrived after 4.17
+    'device_model_args = [ "-a", "-b" ]\ndevice_model_args_hvm = [ "-c" ]',
+    'device_model_args = "-a"',
+]
+PV_CASES = [
+    'vfb = [ "vnc=1,vnclisten=0.0.0.0,vncdisplay=3,vncunused=0,vncpasswd=pw,keymap=de,sdl=0,display=:0" ]',
+    'vfb = [ "vnc=yes, sdl=1,opengl=1,xauthority=/x", ",,keymap=en-us,junk,vnc=1" ]',
+    'vfb = [ "vnc=1" ]\nvkb = [ "backend-type=linux,feature-disable-keyboard=1,width=800,height=0x258" ]',
+    'vnc = 1\nvnclisten = "0.0.0.0"\nkeymap = "fr"\nvkb = [ "backend-type=QEMU,unique-id=K1" ]',
+    'vkb = [ "multi-touch-width=10,backend-type=linux" ]',
+    'vkb = [ "feature-multi-touch=1,backend-type=linux" ]',
+    'vkb = [ "width=800" ]',
+    'vkb = [ "backend-type=linux,colour=blue" ]',
+    'vkb = [ "backend-type=wayland" ]',
+    'device_model_args_pv = [ "-d" ]',
 ]
 
 
-@pytest.mark.parametrize("setting", CASES)
-def test_resource_settings_match_real_xl(setting, real_xl, tmp_path):
+@pytest.mark.parametrize("kind,setting", [("hvm", c) for c in CASES] + [("pv", c) for c in PV_CASES])
+def test_settings_match_real_xl(kind, setting, real_xl, tmp_path):
     cfg = tmp_path / "guest.cfg"
-    cfg.write_text(f'name = "g"\ntype = "hvm"\nmemory = 128\n{setting}\n')
+    kernel = 'kernel = "/boot/vmlinuz"\n' if kind == "pv" else ""
+    cfg.write_text(f'name = "g"\ntype = "{kind}"\n{kernel}memory = 128\n{setting}\n')
     real, ours = real_xl(cfg), run_xlpy("create", "-n", cfg.name, cwd=tmp_path)
     assert (real.returncode == 0) == (ours.returncode == 0), (real.stderr, ours.stderr)
     assert UUID.sub("U", ours.stdout) == UUID.sub("U", real.stdout)
