@@ -39,6 +39,9 @@ CASES = [
     'tee = "ffa"',  # FF-A arrived after 4.17
     'device_model_args = [ "-a", "-b" ]\ndevice_model_args_hvm = [ "-c" ]',
     'device_model_args = "-a"',
+    'spice = 1\nspiceport = 6000\nspicetls_port = 6001\nspicehost = "0.0.0.0"\nspicedisable_ticketing = 1\n'
+    'spicepasswd = "pw"\nspiceagent_mouse = 0\nspicevdagent = 1\nspice_clipboard_sharing = 1\n'
+    'spiceusbredirection = 4\nspice_image_compression = "auto_glz"\nspice_streaming_video = "filter"',
 ]
 PV_CASES = [
     'vfb = [ "vnc=1,vnclisten=0.0.0.0,vncdisplay=3,vncunused=0,vncpasswd=pw,keymap=de,sdl=0,display=:0" ]',

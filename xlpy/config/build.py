@@ -58,7 +58,9 @@ MODELLED = {
     "sdl", "opengl", "display", "xauthority", "rtc_timeoffset", "pci", "pci_permissive", "pci_msitranslate",
     "pci_seize", "pci_power_mgmt", "ioports", "irqs", "iomem", "max_event_channels", "viridian", "passthrough",
     "device_tree", "dtdev", "tee", "vfb", "vkb", "device_model_args", "device_model_args_pv",
-    "device_model_args_hvm",
+    "device_model_args_hvm", "spice", "spiceport", "spicetls_port", "spicehost", "spicedisable_ticketing",
+    "spicepasswd", "spiceagent_mouse", "spicevdagent", "spice_clipboard_sharing", "spiceusbredirection",
+    "spice_image_compression", "spice_streaming_video",
 }
 
 
@@ -434,6 +436,17 @@ class _Builder:
         u.vnc.passwd = self.string("vncpasswd")
         u.vnc.display = self.number("vncdisplay") or 0
         u.vnc.findunused = self.flag("vncunused")
+        spice = u.spice
+        spice.enable = self.flag("spice")
+        spice.port = self.number("spiceport") or 0
+        spice.tls_port = self.number("spicetls_port") or 0
+        spice.host, spice.passwd = self.string("spicehost"), self.string("spicepasswd")
+        spice.disable_ticketing = self.flag("spicedisable_ticketing")
+        spice.agent_mouse, spice.vdagent = self.flag("spiceagent_mouse"), self.flag("spicevdagent")
+        spice.clipboard_sharing = self.flag("spice_clipboard_sharing")
+        spice.usbredirection = self.number("spiceusbredirection") or 0
+        spice.image_compression = self.string("spice_image_compression")
+        spice.streaming_video = self.string("spice_streaming_video")
         u.sdl.enable = self.flag("sdl")
         u.sdl.opengl = self.flag("opengl")
         u.sdl.display = self.string("display")

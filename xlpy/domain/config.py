@@ -104,6 +104,14 @@ class SpiceInfo(Struct):
     port: int = 0
     tls_port: int = 0
     host: str | None = None
+    disable_ticketing: bool | None = defbool()
+    passwd: str | None = None
+    agent_mouse: bool | None = defbool()
+    vdagent: bool | None = defbool()
+    clipboard_sharing: bool | None = defbool()
+    usbredirection: int = 0
+    image_compression: str | None = None
+    streaming_video: str | None = None
 
 
 @dataclass
