@@ -16,13 +16,16 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from xlpy.backends.base import (
     PAGE_SIZE, Backend, BackendError, BootImage, CreateFlags, DomainInfo, Exists, NoMemory, NoSuchDomain,
     ShutdownReason, VcpuContext,
 )
-from xlpy.domain.config import DomainConfig, DomainType, ShutdownAction
 from xlpy.domain.layout import memory_map
+
+if TYPE_CHECKING:  # the config types load only where a config is built or read
+    from xlpy.domain.config import DomainConfig
 
 X86_EMU_LAPIC, X86_EMU_ALL = 0x1, 0x3FF
 DEFAULT_MAX_KB = 32768  # libxl's default when neither memory nor maxmem is set
@@ -141,6 +144,8 @@ class Toolstack:
 
     def _boot_plan(self, dc: DomainConfig) -> tuple[str, CreateFlags]:
         """The builder mode and create flags for the guest type (and its kernel)."""
+        from xlpy.domain.config import DomainType
+
         b = dc.b_info
         kind = dc.c_info.type
         hap = dc.c_info.hap is not False
@@ -326,6 +331,8 @@ class Toolstack:
         return done
 
     def _shutdown_action(self, info: DomainInfo) -> str:
+        from xlpy.domain.config import ShutdownAction
+
         config = self.stored_config(info.domid) or {}
         key = {ShutdownReason.POWEROFF: "on_poweroff", ShutdownReason.REBOOT: "on_reboot",
                ShutdownReason.CRASH: "on_crash", ShutdownReason.WATCHDOG: "on_watchdog",
