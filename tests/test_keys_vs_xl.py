@@ -1,6 +1,6 @@
 """Keys read by hand-written parsers in xl (resources, viridian groups,
 passthrough, the Arm device-tree keys, framebuffers and keyboards, device
-model arguments) against the real xl: the same domain JSON for what xl
+model arguments, vtpm, p9 and pvcalls devices) against the real xl: the same domain JSON for what xl
 accepts, a refusal for what it refuses. xl reads numbers in these with C's
 strtoul, sscanf and atoi, and xlpy follows them there."""
 
@@ -54,6 +54,16 @@ PV_CASES = [
     'vkb = [ "backend-type=linux,colour=blue" ]',
     'vkb = [ "backend-type=wayland" ]',
     'device_model_args_pv = [ "-d" ]',
+    'vtpm = [ "backend=vtpmd,uuid=B8F1C6A2-1A2B-4C3D-9E8F-0123456789AB", " backend=other" ]',
+    'vtpm = [ "uuid=b8f1c6a2-1a2b-4c3d-9e8f-0123456789ab" ]',
+    'vtpm = [ "backend=v,uuid=not-a-uuid" ]',
+    'vtpm = [ "backend=v,colour=blue" ]',
+    # xl carries p9 values from one entry to the next: the second share inherits backend=dom0.
+    'p9 = [ "tag=share, security_model=none,path=/srv,backend=dom0", "path=/x,tag=t2,security_model=mapped" ]',
+    'p9 = [ "tag=share,path=/srv" ]',
+    'p9 = [ "tag=share,path=/srv,security_model=none,mode=ro" ]',
+    'pvcalls = [ "backend=dom0", "" ]',
+    'pvcalls = [ "frontend=1" ]',
 ]
 
 

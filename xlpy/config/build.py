@@ -60,7 +60,7 @@ MODELLED = {
     "device_tree", "dtdev", "tee", "vfb", "vkb", "device_model_args", "device_model_args_pv",
     "device_model_args_hvm", "spice", "spiceport", "spicetls_port", "spicehost", "spicedisable_ticketing",
     "spicepasswd", "spiceagent_mouse", "spicevdagent", "spice_clipboard_sharing", "spiceusbredirection",
-    "spice_image_compression", "spice_streaming_video",
+    "spice_image_compression", "spice_streaming_video", "vtpm", "p9", "pvcalls",
 }
 
 
@@ -491,6 +491,7 @@ class _Builder:
         self.resources()
         self.dc.dtdevs = [DeviceDtdev(str(item)) for item in self.items("dtdev")]
         self.display_devices()
+        self.backend_devices()
         for devid, item in enumerate(self.items("channel")):
             try:
                 self.dc.channels.append(parse_channel(str(item), devid))
@@ -519,6 +520,18 @@ class _Builder:
                 dc.vkbs.append(parse_vkb(str(item), len(dc.vkbs)))
             except SpecError as e:
                 self.report("D108", item, str(e))
+
+    def backend_devices(self) -> None:
+        """vtpm=, p9= and pvcalls=, each entry's devid its place in the list."""
+        from xlpy.config.specs.pvdevs import P9Reader, parse_pvcalls, parse_vtpm
+
+        for key, parse, target in (("vtpm", parse_vtpm, self.dc.vtpms), ("p9", P9Reader().parse, self.dc.p9s),
+                                   ("pvcalls", parse_pvcalls, self.dc.pvcallsifs)):
+            for devid, item in enumerate(self.items(key)):
+                try:
+                    target.append(parse(str(item), devid))
+                except SpecError as e:
+                    self.report("D109", item, str(e))
 
     def resources(self) -> None:
         """ioports=, irqs= and iomem=: hardware handed to the guest."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from xlpy.domain.devices import (
-    DeviceChannel, DeviceDisk, DeviceDtdev, DeviceNic, DevicePci, DeviceVfb, DeviceVkb, SdlInfo, VncInfo,
+    DeviceChannel, DeviceDisk, DeviceDtdev, DeviceNic, DeviceP9, DevicePci, DevicePvcallsif, DeviceVfb, DeviceVkb,
+    DeviceVtpm, SdlInfo, VncInfo,
 )
 from xlpy.domain.idl import Enum, Struct, bitmap, defbool, union
 
@@ -251,6 +252,9 @@ class DomainConfig(Struct):
     dtdevs: list[DeviceDtdev] = field(default_factory=list)
     vfbs: list[DeviceVfb] = field(default_factory=list)
     vkbs: list[DeviceVkb] = field(default_factory=list)
+    vtpms: list[DeviceVtpm] = field(default_factory=list)
+    p9s: list[DeviceP9] = field(default_factory=list)
+    pvcallsifs: list[DevicePvcallsif] = field(default_factory=list)
     channels: list[DeviceChannel] = field(default_factory=list)
     on_poweroff: ShutdownAction = ShutdownAction.DESTROY
     on_reboot: ShutdownAction = ShutdownAction.DESTROY

@@ -181,3 +181,30 @@ class DeviceVkb(Struct):
     multi_touch_width: int = 0
     multi_touch_height: int = 0
     multi_touch_num_contacts: int = 0
+
+
+@dataclass
+class DeviceVtpm(Struct):
+    """libxl_device_vtpm: a virtual TPM served by a vTPM domain."""
+
+    backend_domname: str | None = None
+    devid: int = always(0)
+    uuid: str | None = None
+
+
+@dataclass
+class DeviceP9(Struct):
+    """libxl_device_p9: a 9pfs share (xl leaves its devid unset)."""
+
+    backend_domname: str | None = None
+    tag: str | None = None
+    path: str | None = None
+    security_model: str | None = None
+
+
+@dataclass
+class DevicePvcallsif(Struct):
+    """libxl_device_pvcallsif: a PV calls (socket offload) interface."""
+
+    backend_domname: str | None = None
+    devid: int = always(0)
