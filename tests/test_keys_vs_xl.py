@@ -1,6 +1,6 @@
 """Keys read by hand-written parsers in xl (resources, viridian groups,
 passthrough, the Arm device-tree keys, framebuffers and keyboards, device
-model arguments, vtpm, p9 and pvcalls devices) against the real xl: the same domain JSON for what xl
+model arguments, vtpm, p9, pvcalls and USB devices) against the real xl: the same domain JSON for what xl
 accepts, a refusal for what it refuses. xl reads numbers in these with C's
 strtoul, sscanf and atoi, and xlpy follows them there."""
 
@@ -42,6 +42,12 @@ CASES = [
     'spice = 1\nspiceport = 6000\nspicetls_port = 6001\nspicehost = "0.0.0.0"\nspicedisable_ticketing = 1\n'
     'spicepasswd = "pw"\nspiceagent_mouse = 0\nspicevdagent = 1\nspice_clipboard_sharing = 1\n'
     'spiceusbredirection = 4\nspice_image_compression = "auto_glz"\nspice_streaming_video = "filter"',
+    'usbctrl = [ "type=DeviceModel,version=2,ports=4", "version=3" ]\n'
+    'usbdev = [ "hostbus=2, hostaddr=0x1,controller=0,port=1", "type=hostdev,hostbus=3" ]',
+    'usbctrl = [ "type=ehci" ]',
+    'usbctrl = [ "speed=fast" ]',
+    'usbdev = [ "type=hostdev,vendor=1" ]',
+    'usbdev = [ "type=pci" ]',
 ]
 PV_CASES = [
     'vfb = [ "vnc=1,vnclisten=0.0.0.0,vncdisplay=3,vncunused=0,vncpasswd=pw,keymap=de,sdl=0,display=:0" ]',
@@ -75,7 +81,9 @@ def test_settings_match_real_xl(kind, setting, real_xl, tmp_path):
     real, ours = real_xl(cfg), run_xlpy("create", "-n", cfg.name, cwd=tmp_path)
     assert (real.returncode == 0) == (ours.returncode == 0), (real.stderr, ours.stderr)
     assert UUID.sub("U", ours.stdout) == UUID.sub("U", real.stdout)
-    if real.returncode != 0:  # xl's own words, after xlpy's position
+    # xl's own words, after xlpy's position; except where xl prints "(null)"
+    # for the value (its usbdev message prints getopt's optarg), xlpy the value.
+    if real.returncode != 0 and "(null)" not in real.stderr:
         assert real.stderr.splitlines()[-1] in ours.stderr
 
 

@@ -61,6 +61,7 @@ MODELLED = {
     "device_model_args_hvm", "spice", "spiceport", "spicetls_port", "spicehost", "spicedisable_ticketing",
     "spicepasswd", "spiceagent_mouse", "spicevdagent", "spice_clipboard_sharing", "spiceusbredirection",
     "spice_image_compression", "spice_streaming_video", "vtpm", "p9", "pvcalls",
+    "usbctrl", "usbdev",
 }
 
 
@@ -492,6 +493,7 @@ class _Builder:
         self.dc.dtdevs = [DeviceDtdev(str(item)) for item in self.items("dtdev")]
         self.display_devices()
         self.backend_devices()
+        self.usb_devices()
         for devid, item in enumerate(self.items("channel")):
             try:
                 self.dc.channels.append(parse_channel(str(item), devid))
@@ -532,6 +534,20 @@ class _Builder:
                     target.append(parse(str(item), devid))
                 except SpecError as e:
                     self.report("D109", item, str(e))
+
+    def usb_devices(self) -> None:
+        from xlpy.config.specs.usb import parse_usbctrl, parse_usbdev
+
+        for devid, item in enumerate(self.items("usbctrl")):
+            try:
+                self.dc.usbctrls.append(parse_usbctrl(str(item), devid))
+            except SpecError as e:
+                self.report("D110", item, str(e))
+        for item in self.items("usbdev"):
+            try:
+                self.dc.usbdevs.append(parse_usbdev(str(item)))
+            except SpecError as e:
+                self.report("D110", item, str(e))
 
     def resources(self) -> None:
         """ioports=, irqs= and iomem=: hardware handed to the guest."""

@@ -73,6 +73,7 @@ _TABLE = [
     ("D107", "ioport-let-through", W, "an ioport entry xl grants although it is wrong (trailing text, reversed range)"),
     ("D108", "invalid-vkb", E, "a vkb spec xl cannot parse"),
     ("D109", "invalid-backend-device", E, "a vtpm, p9 or pvcalls spec xl cannot parse"),
+    ("D110", "invalid-usb", E, "a usbctrl or usbdev spec xl cannot parse"),
     # hygiene
     ("H101", "unknown-key", W, "a key xl does not know (xl ignores it silently)"),
     ("H102", "no-effect-for-type", W, "a key that has no effect for this guest type"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from xlpy.domain.devices import (
     DeviceChannel, DeviceDisk, DeviceDtdev, DeviceNic, DeviceP9, DevicePci, DevicePvcallsif, DeviceVfb, DeviceVkb,
-    DeviceVtpm, SdlInfo, VncInfo,
+    DeviceUsbctrl, DeviceUsbdev, DeviceVtpm, SdlInfo, VncInfo,
 )
 from xlpy.domain.idl import Enum, Struct, bitmap, defbool, union
 
@@ -256,6 +256,8 @@ class DomainConfig(Struct):
     p9s: list[DeviceP9] = field(default_factory=list)
     pvcallsifs: list[DevicePvcallsif] = field(default_factory=list)
     channels: list[DeviceChannel] = field(default_factory=list)
+    usbctrls: list[DeviceUsbctrl] = field(default_factory=list)
+    usbdevs: list[DeviceUsbdev] = field(default_factory=list)
     on_poweroff: ShutdownAction = ShutdownAction.DESTROY
     on_reboot: ShutdownAction = ShutdownAction.DESTROY
     on_watchdog: ShutdownAction = ShutdownAction.DESTROY

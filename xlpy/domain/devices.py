@@ -208,3 +208,42 @@ class DevicePvcallsif(Struct):
 
     backend_domname: str | None = None
     devid: int = always(0)
+
+
+class UsbctrlType(Enum):
+    AUTO = "auto"
+    PV = "pv"
+    DEVICEMODEL = "devicemodel"
+    QUSB = "qusb"
+
+
+@dataclass
+class DeviceUsbctrl(Struct):
+    """libxl_device_usbctrl: a USB controller devices are attached to."""
+
+    type: UsbctrlType = UsbctrlType.AUTO
+    devid: int = always(0)
+    version: int = 0
+    ports: int = 0
+    backend_domname: str | None = None
+
+
+@dataclass
+class DeviceUsbdev(Struct):
+    """libxl_device_usbdev. Its keyed union has one variant, hostdev; while
+    the type is unset the union prints nothing, even if hostbus is set."""
+
+    ctrl: int = -1
+    port: int = 0
+    hostdev: bool = False  # type=hostdev given
+    hostbus: int = 0
+    hostaddr: int = 0
+
+    def to_json_obj(self):
+        obj = super().to_json_obj()
+        for key in ("hostdev", "hostbus", "hostaddr"):
+            obj.pop(key, None)
+        if self.hostdev:
+            obj["type.hostdev"] = {key: value for key, value in
+                                   (("hostbus", self.hostbus), ("hostaddr", self.hostaddr)) if value}
+        return obj

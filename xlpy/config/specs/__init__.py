@@ -1,5 +1,11 @@
-"""The device spec mini-languages of xl (disk, vif, channel, cpu lists)."""
+"""The device spec mini-languages of xl (disk, vif, channel, cpu lists, ...)."""
 
 
 class SpecError(ValueError):
     """A device spec xl would refuse; the message is xl's where xl has one."""
+
+
+def strtok_items(spec: str) -> list[str]:
+    """The items of a comma-separated spec as xl's strtok loops see them:
+    empty items vanish and leading blanks are skipped."""
+    return [item.lstrip(" ") for item in spec.split(",") if item]

@@ -8,7 +8,7 @@ A vkb entry refuses unknown keys and needs a backend-type.
 
 from __future__ import annotations
 
-from xlpy.config.specs import SpecError
+from xlpy.config.specs import SpecError, strtok_items
 from xlpy.config.values import atoi, strtoul
 from xlpy.domain.devices import DeviceVfb, DeviceVkb, VkbBackend
 
@@ -29,13 +29,9 @@ _VFB_STRINGS = {"vnclisten": ("vnc", "listen"), "vncpasswd": ("vnc", "passwd"), 
                 "xauthority": ("sdl", "xauthority"), "keymap": ("", "keymap")}
 
 
-def _items(spec: str) -> list[str]:
-    return [item.lstrip(" ") for item in spec.split(",") if item]
-
-
 def parse_vfb(spec: str, devid: int) -> DeviceVfb:
     vfb = DeviceVfb(devid=devid)
-    for item in _items(spec):
+    for item in strtok_items(spec):
         key, sep, value = item.partition("=")
         if not sep:
             break
@@ -52,7 +48,7 @@ def parse_vfb(spec: str, devid: int) -> DeviceVfb:
 
 def parse_vkb(spec: str, devid: int) -> DeviceVkb:
     vkb = DeviceVkb(devid=devid)
-    for item in _items(spec):
+    for item in strtok_items(spec):
         key, sep, value = item.partition("=")
         if not sep:
             raise SpecError(f'Unknown string "{item}" in vkb spec')

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 
-from xlpy.config.specs import SpecError
+from xlpy.config.specs import SpecError, strtok_items
 from xlpy.domain.devices import DeviceP9, DevicePvcallsif, DeviceVtpm
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 
 
 def _pairs(spec: str):
-    for item in (item.lstrip(" ") for item in spec.split(",") if item):
+    for item in strtok_items(spec):
         key, sep, value = item.partition("=")
         if not sep:
             return
