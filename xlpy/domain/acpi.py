@@ -34,6 +34,11 @@ class AcpiImage:
     tables: bytes
     tables_address: int
 
+    def modules(self) -> tuple[tuple[int, bytes], ...]:
+        """(guest address, bytes) to load, the RSDP first (it is what
+        hvm_start_info.rsdp_paddr names)."""
+        return (self.rsdp_address, self.rsdp), (self.tables_address, self.tables)
+
 
 def lapic_id(vcpu: int) -> int:
     return 2 * vcpu

@@ -18,6 +18,7 @@ from xlpy.backends.base import (
     NotAvailable, PhysInfo, ShutdownReason, VcpuContext, VcpuInfo,
 )
 from xlpy.backends.libxc import structs as S
+from xlpy.domain.layout import memory_map
 
 PRIVCMD = ("/dev/xen/privcmd", "/proc/xen/privcmd")
 HVM_UNSUPPORTED = ("an HVM guest needs hvmloader and a device model (qemu-system-xen), which the libxc "
@@ -59,7 +60,6 @@ class LibxcBackend:
         # toolstack's populate and memory-map calls are kept for build_image.
         self._pages: dict[int, int] = {}
         self._maps: dict[int, list] = {}
-        self._containers: dict[int, bool] = {}
 
     # -- errors -----------------------------------------------------------------
 
@@ -67,9 +67,14 @@ class LibxcBackend:
         if rc >= 0:
             return rc
         errno = C.get_errno()
+        raise _ERRNO_CLASSES.get(errno, BackendError)(f"{call}: {self.last_error(errno)}", call, errno)
+
+    def last_error(self, errno: int | None = None) -> str:
+        """Xen's own message for the last failed call, else errno's text."""
         err = self.lib.xc_get_last_error(self.xch)
-        detail = err.contents.message.decode(errors="replace") if err and err.contents.code else os.strerror(errno)
-        raise _ERRNO_CLASSES.get(errno, BackendError)(f"{call}: {detail}", call, errno)
+        if err and err.contents.code:
+            return err.contents.message.decode(errors="replace").strip()
+        return os.strerror(errno) if errno else ""
 
     # -- host ---------------------------------------------------------------------
 
@@ -152,7 +157,6 @@ class LibxcBackend:
         config.arch.emulation_flags = flags.emulation_flags
         domid = C.c_uint32(0)
         self._check("xc_domain_create", self.lib.xc_domain_create(self.xch, C.byref(domid), C.byref(config)))
-        self._containers[domid.value] = flags.hvm
         try:  # all of it or none: a domain without its xenstore home would be orphaned
             self._make_xenstore_home(domid.value)
             if name is not None:
@@ -182,7 +186,7 @@ class LibxcBackend:
     def destroy_domain(self, domid: int) -> None:
         self._check("xc_domain_destroy", self.lib.xc_domain_destroy(self.xch, domid))
         self.xs_rm(f"/local/domain/{domid}")
-        for table in (self._pages, self._maps, self._containers):
+        for table in (self._pages, self._maps):
             table.pop(domid, None)
 
     def pause_domain(self, domid: int) -> None:
@@ -230,8 +234,9 @@ class LibxcBackend:
             raise InvalidArgument(f"d{domid} has no memory yet: populate_physmap first", "xc_dom_mem_init")
         hvm = mode == "pvh"
         info = self.domain_info(domid)
-        built = build(self, domid, kernel, ramdisk, cmdline, hvm, self._pages[domid],
-                      self._maps.get(domid) or [(0, self._pages[domid] * PAGE_SIZE, "ram")], info.max_vcpus)
+        pages = self._pages[domid]
+        regions = self._maps.get(domid) or memory_map(pages * PAGE_SIZE, hvm_container=hvm)
+        built = build(self, domid, kernel, ramdisk, cmdline, hvm, pages, regions, info.max_vcpus)
         self._publish_rings(domid, built)
         regs = self._vcpu0_registers(domid)
         return BootImage(regs["rip"], "pvh32" if hvm else "pv64", memory_map=built.memory_map,
@@ -252,15 +257,15 @@ class LibxcBackend:
 
     def _vcpu0_registers(self, domid: int) -> dict[str, int]:
         """vCPU 0 as the builder left it: the PV context, or the HVM CPU save record."""
-        if self._containers.get(domid, self.domain_info(domid).hvm):
+        if self.domain_info(domid).hvm:
             buffer = C.create_string_buffer(4096)  # the whole record; the shim reads its prefix
             self._check("xc_domain_hvm_getcontext_partial", self.lib.xc_domain_hvm_getcontext_partial(
                 self.xch, domid, S.HVM_SAVE_CODE_CPU, 0, buffer, len(buffer)))
             cpu = S.HvmHwCpu.from_buffer(buffer)
-            return {"kind": "hvm", "rip": cpu.rip, "rbx": cpu.rbx, "cr0": cpu.cr0, "cr4": cpu.cr4}
+            return {"kind": "hvm", "rip": cpu.rip, "rbx": cpu.rbx, "cr0": cpu.cr0}
         context = S.VcpuGuestContext()
         self._check("xc_vcpu_getcontext", self.lib.xc_vcpu_getcontext(self.xch, domid, 0, C.byref(context)))
-        return {"kind": "pv", "rip": context.user_regs.rip, "rsi": context.user_regs.rsi}
+        return {"kind": "pv", "rip": context.user_regs.rip}
 
     def set_vcpu_context(self, domid: int, vcpu: int, ctx: VcpuContext) -> None:
         """On a real host the builder sets vCPU 0 itself (xc_dom_boot_image);

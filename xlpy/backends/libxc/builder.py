@@ -42,7 +42,7 @@ def e820_table(regions) -> C.Array:
 def with_acpi(regions, image: AcpiImage) -> list:
     """The map plus the ACPI tables' pages, placed as libxl orders them (before high RAM)."""
     acpi = [(address & ~(PAGE_SIZE - 1), len(data) + (address & (PAGE_SIZE - 1)), "acpi")
-            for address, data in ((image.rsdp_address, image.rsdp), (image.tables_address, image.tables))]
+            for address, data in image.modules()]
     low = [r for r in regions if r[0] < 4 * GiB]
     return low + acpi + [r for r in regions if r[0] >= 4 * GiB]
 
@@ -52,8 +52,7 @@ def _load_acpi(dom, image: AcpiImage) -> list:
     RSDP (it becomes hvm_start_info.rsdp_paddr). Returns the buffers, which
     must outlive the build."""
     buffers = []
-    for index, (address, data) in enumerate(((image.rsdp_address, image.rsdp),
-                                             (image.tables_address, image.tables))):
+    for index, (address, data) in enumerate(image.modules()):
         buffer = C.create_string_buffer(data, len(data))
         module = dom.acpi_modules[index]
         module.data, module.length, module.guest_addr_out = C.cast(buffer, C.c_void_p).value, len(data), address
@@ -75,9 +74,9 @@ def build(backend, domid: int, kernel: str, ramdisk: str | None, cmdline: str | 
     dom = C.cast(handle, C.POINTER(S.XcDomImage)).contents
 
     def step(call: str, rc: int) -> None:
+        # libxenguest reports through xc_get_last_error; its errno may be stale.
         if rc != 0:
-            err = lib.xc_get_last_error(xch)
-            detail = err.contents.message.decode(errors="replace").strip() if err and err.contents.code else ""
+            detail = backend.last_error()
             raise BackendError(f"{call} failed{': ' + detail if detail else ''}", call)
 
     try:
