@@ -378,13 +378,13 @@ class Toolstack:
 
     def set_memory(self, domid: int, kb: int) -> None:
         """xl mem-set: up to the static maximum; Xen's limit follows the target."""
-        self.info(domid)
+        info = self.info(domid)
         static_max = self.backend.xs_read(f"/local/domain/{domid}/memory/static-max")
         if static_max and kb > int(static_max):
             raise ToolstackError(f"memory_dynamic_max must be less than or equal to memory_static_max "
                                  f"({kb} KiB > {static_max} KiB)")
         try:
-            if kb + MAXMEM_SLACK_KB > self.info(domid).max_pages * PAGE_SIZE // 1024:
+            if kb + MAXMEM_SLACK_KB > info.max_pages * PAGE_SIZE // 1024:
                 self.backend.set_max_memory(domid, kb + MAXMEM_SLACK_KB)
             self.backend.set_memory_target(domid, kb)
         except NoMemory as e:
