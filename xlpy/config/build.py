@@ -21,7 +21,7 @@ from xlpy.domain.config import (
     VIRIDIAN_BITMAP_WIDTH, VIRIDIAN_ENLIGHTENMENTS, DomainConfig, DomainType, HvmInfo, Passthrough, PvhGeneration,
     PvhInfo, PvInfo, ShutdownAction, TeeType, TscMode,
 )
-from xlpy.domain.devices import DeviceDtdev, DeviceVfb, DeviceVkb
+from xlpy.domain.devices import DeviceDtdev, DeviceVfb, DeviceVkb, SdlInfo, VncInfo
 from xlpy.domain.host import Topology
 
 _ACTIONS = {
@@ -432,11 +432,7 @@ class _Builder:
                 self.report("T110", "vga", f"Unknown vga \"{vga}\" specified", Severity.ERROR)
             else:
                 u.vga.kind = kinds[vga]
-        u.vnc.enable = self.flag("vnc")
-        u.vnc.listen = self.string("vnclisten")
-        u.vnc.passwd = self.string("vncpasswd")
-        u.vnc.display = self.number("vncdisplay") or 0
-        u.vnc.findunused = self.flag("vncunused")
+        self.top_level_display(u.vnc, u.sdl)
         spice = u.spice
         spice.enable = self.flag("spice")
         spice.port = self.number("spiceport") or 0
@@ -448,10 +444,16 @@ class _Builder:
         spice.usbredirection = self.number("spiceusbredirection") or 0
         spice.image_compression = self.string("spice_image_compression")
         spice.streaming_video = self.string("spice_streaming_video")
-        u.sdl.enable = self.flag("sdl")
-        u.sdl.opengl = self.flag("opengl")
-        u.sdl.display = self.string("display")
-        u.sdl.xauthority = self.string("xauthority")
+
+    def top_level_display(self, vnc: VncInfo, sdl: SdlInfo) -> None:
+        """The top-level vnc* and sdl keys: an HVM guest's emulated display, or
+        the framebuffer they give a PV guest that has no vfb=."""
+        vnc.enable = self.flag("vnc")
+        vnc.listen, vnc.passwd = self.string("vnclisten"), self.string("vncpasswd")
+        vnc.display = self.number("vncdisplay") or 0
+        vnc.findunused = self.flag("vncunused")
+        sdl.enable, sdl.opengl = self.flag("sdl"), self.flag("opengl")
+        sdl.display, sdl.xauthority = self.string("display"), self.string("xauthority")
 
     def viridian_groups(self, u: HvmInfo) -> None:
         """viridian=[...]: "all", "defaults", or enlightenment names, each
@@ -478,27 +480,27 @@ class _Builder:
         from xlpy.config.specs.disk import parse_disk
         from xlpy.config.specs.vif import parse_vif
 
-        for item in self.items("disk"):
-            try:
-                self.dc.disks.append(parse_disk(str(item)))
-            except SpecError as e:
-                self.report("D101", item, f"config parsing error in disk specification: {e}")
-        for devid, item in enumerate(self.items("vif")):
-            try:
-                self.dc.nics.append(parse_vif(str(item), devid))
-            except SpecError as e:
-                self.report("D102", item, str(e))
+        self.dc.disks = self.parse_items("disk", "D101", lambda text, _: parse_disk(text),
+                                         "config parsing error in disk specification: {}")
+        self.dc.nics = self.parse_items("vif", "D102", parse_vif)
         self.pci_devices()
         self.resources()
         self.dc.dtdevs = [DeviceDtdev(str(item)) for item in self.items("dtdev")]
         self.display_devices()
         self.backend_devices()
         self.usb_devices()
-        for devid, item in enumerate(self.items("channel")):
+        self.dc.channels = self.parse_items("channel", "D103", parse_channel)
+
+    def parse_items(self, key: str, code: str, parse, message: str = "{}") -> list:
+        """Each item of the list `key` through parse(text, index); an item xl
+        refuses becomes diagnostic `code` (its text put into `message`)."""
+        parsed = []
+        for index, item in enumerate(self.items(key)):
             try:
-                self.dc.channels.append(parse_channel(str(item), devid))
+                parsed.append(parse(str(item), index))
             except SpecError as e:
-                self.report("D103", item, str(e))
+                self.report(code, item, message.format(e))
+        return parsed
 
     def display_devices(self) -> None:
         """vfb= (each with its vkb), a PV guest's top-level vnc=, then vkb=, in xl's order."""
@@ -510,44 +512,25 @@ class _Builder:
             dc.vkbs.append(DeviceVkb(devid=len(dc.vkbs)))
         if self.guest_type == "pv" and not dc.vfbs and self.number("vnc"):
             vfb = DeviceVfb(devid=0, keymap=self.string("keymap"))
-            vfb.vnc.enable, vfb.vnc.listen, vfb.vnc.passwd = True, self.string("vnclisten"), self.string("vncpasswd")
-            vfb.vnc.display = self.number("vncdisplay") or 0
-            vfb.vnc.findunused = self.flag("vncunused")
-            vfb.sdl.enable, vfb.sdl.opengl = self.flag("sdl"), self.flag("opengl")
-            vfb.sdl.display, vfb.sdl.xauthority = self.string("display"), self.string("xauthority")
+            self.top_level_display(vfb.vnc, vfb.sdl)
             dc.vfbs.append(vfb)
             dc.vkbs.append(DeviceVkb(devid=len(dc.vkbs)))
-        for item in self.items("vkb"):
-            try:
-                dc.vkbs.append(parse_vkb(str(item), len(dc.vkbs)))
-            except SpecError as e:
-                self.report("D108", item, str(e))
+        first = len(dc.vkbs)  # vkb= entries are numbered after the framebuffers' keyboards
+        dc.vkbs += self.parse_items("vkb", "D108", lambda text, index: parse_vkb(text, first + index))
 
     def backend_devices(self) -> None:
         """vtpm=, p9= and pvcalls=, each entry's devid its place in the list."""
         from xlpy.config.specs.pvdevs import P9Reader, parse_pvcalls, parse_vtpm
 
-        for key, parse, target in (("vtpm", parse_vtpm, self.dc.vtpms), ("p9", P9Reader().parse, self.dc.p9s),
-                                   ("pvcalls", parse_pvcalls, self.dc.pvcallsifs)):
-            for devid, item in enumerate(self.items(key)):
-                try:
-                    target.append(parse(str(item), devid))
-                except SpecError as e:
-                    self.report("D109", item, str(e))
+        self.dc.vtpms = self.parse_items("vtpm", "D109", parse_vtpm)
+        self.dc.p9s = self.parse_items("p9", "D109", P9Reader().parse)
+        self.dc.pvcallsifs = self.parse_items("pvcalls", "D109", parse_pvcalls)
 
     def usb_devices(self) -> None:
         from xlpy.config.specs.usb import parse_usbctrl, parse_usbdev
 
-        for devid, item in enumerate(self.items("usbctrl")):
-            try:
-                self.dc.usbctrls.append(parse_usbctrl(str(item), devid))
-            except SpecError as e:
-                self.report("D110", item, str(e))
-        for item in self.items("usbdev"):
-            try:
-                self.dc.usbdevs.append(parse_usbdev(str(item)))
-            except SpecError as e:
-                self.report("D110", item, str(e))
+        self.dc.usbctrls = self.parse_items("usbctrl", "D110", parse_usbctrl)
+        self.dc.usbdevs = self.parse_items("usbdev", "D110", lambda text, _: parse_usbdev(text))
 
     def resources(self) -> None:
         """ioports=, irqs= and iomem=: hardware handed to the guest."""
@@ -563,12 +546,8 @@ class _Builder:
             if complaint:
                 self.report("D107", item, complaint)
             b_info.ioports.append(ports)
-        for key, parse, target in (("irqs", parse_irq, b_info.irqs), ("iomem", parse_iomem, b_info.iomem)):
-            for item in self.items(key):
-                try:
-                    target.append(parse(str(item)))
-                except SpecError as e:
-                    self.report("D106", item, str(e))
+        b_info.irqs = self.parse_items("irqs", "D106", lambda text, _: parse_irq(text))
+        b_info.iomem = self.parse_items("iomem", "D106", lambda text, _: parse_iomem(text))
 
     def pci_devices(self) -> None:
         """pci= entries, with the pci_* keys as every entry's defaults (as xl applies them)."""

@@ -9,3 +9,13 @@ def strtok_items(spec: str) -> list[str]:
     """The items of a comma-separated spec as xl's strtok loops see them:
     empty items vanish and leading blanks are skipped."""
     return [item.lstrip(" ") for item in spec.split(",") if item]
+
+
+def strtok_pairs(spec: str):
+    """(key, value) of each `key=value` item, stopping at the first item
+    without `=`, as xl's loops that break there read them."""
+    for item in strtok_items(spec):
+        key, sep, value = item.partition("=")
+        if not sep:
+            return
+        yield key, value

@@ -8,7 +8,7 @@ A vkb entry refuses unknown keys and needs a backend-type.
 
 from __future__ import annotations
 
-from xlpy.config.specs import SpecError, strtok_items
+from xlpy.config.specs import SpecError, strtok_items, strtok_pairs
 from xlpy.config.values import atoi, strtoul
 from xlpy.domain.devices import DeviceVfb, DeviceVkb, VkbBackend
 
@@ -31,10 +31,7 @@ _VFB_STRINGS = {"vnclisten": ("vnc", "listen"), "vncpasswd": ("vnc", "passwd"), 
 
 def parse_vfb(spec: str, devid: int) -> DeviceVfb:
     vfb = DeviceVfb(devid=devid)
-    for item in strtok_items(spec):
-        key, sep, value = item.partition("=")
-        if not sep:
-            break
+    for key, value in strtok_pairs(spec):
         if key in _VFB_FLAGS:
             part, name = _VFB_FLAGS[key]
             setattr(getattr(vfb, part), name, atoi(value) != 0)

@@ -10,24 +10,16 @@ from __future__ import annotations
 
 import re
 
-from xlpy.config.specs import SpecError, strtok_items
+from xlpy.config.specs import SpecError, strtok_pairs
 from xlpy.domain.devices import DeviceP9, DevicePvcallsif, DeviceVtpm
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 
 
-def _pairs(spec: str):
-    for item in strtok_items(spec):
-        key, sep, value = item.partition("=")
-        if not sep:
-            return
-        yield key, value
-
-
 def parse_vtpm(spec: str, devid: int) -> DeviceVtpm:
     vtpm = DeviceVtpm(devid=devid)
     got_backend = False
-    for key, value in _pairs(spec):
+    for key, value in strtok_pairs(spec):
         if key == "backend":
             vtpm.backend_domname, got_backend = value, True
         elif key == "uuid":
@@ -49,7 +41,7 @@ class P9Reader:
 
     def parse(self, spec: str, devid: int) -> DeviceP9:
         """`devid` is unused: xl leaves a 9pfs device's devid unset."""
-        for key, value in _pairs(spec):
+        for key, value in strtok_pairs(spec):
             if key not in ("security_model", "path", "tag", "backend"):
                 raise SpecError(f"Unknown string `{key}' in 9pfs spec")
             self.values[key] = value
@@ -61,7 +53,7 @@ class P9Reader:
 
 def parse_pvcalls(spec: str, devid: int) -> DevicePvcallsif:
     device = DevicePvcallsif(devid=devid)
-    for key, value in _pairs(spec):
+    for key, value in strtok_pairs(spec):
         if key != "backend":
             raise SpecError(f"Unknown string `{key}' in pvcalls spec")
         device.backend_domname = value
