@@ -70,14 +70,49 @@ PV_CASES = [
     'p9 = [ "tag=share,path=/srv,security_model=none,mode=ro" ]',
     'pvcalls = [ "backend=dom0", "" ]',
     'pvcalls = [ "frontend=1" ]',
+    'timer_mode = "delay_for_missed_ticks"',  # refused for PV
+    'init_seclabel = "system_u:system_r:domU_t"\nseclabel = "system_u:system_r:domU_t2"',
+    'device_model_override = "/usr/bin/qemu"\ndevice_model_user = "qemu"\ndm_restrict = 1',
+    'altp2m = "external"\nvmtrace_buf_kb = 256\nmax_grant_version = 1\nvuart = "sbsa_uart"\ngic_version = "v2"',
 ]
+# Platform, firmware and device-model keys of an HVM guest.
+HVM_PLATFORM_CASES = [
+    'hdtype = "AHCI"', 'hdtype = "scsi"',
+    'vendor_device = "xenserver"', 'vendor_device = "citrix"',
+    'gic_version = "V3"', 'gic_version = "v4"',
+    'vuart = "SBSA_UART"', 'vuart = "pl011"',
+    'timer_mode = "one_missed_tick_pending"', 'timer_mode = 2', 'timer_mode = 7', 'timer_mode = "fast"',
+    'altp2m = 2', 'altp2m = "Limited"', 'altp2m = 4', 'altp2m = "on"', 'altp2mhvm = 1',
+    'tsc_mode = "NATIVE"', 'tsc_mode = 1',
+    'device_model_version = "qemu-xen-traditional"\ndevice_model_override = "/usr/bin/qemu-dm"',
+    'device_model_version = "QEMU-xen"', 'device_model_override = "/q"',
+    'device_model_stubdomain_override = 1\ndevice_model_stubdomain_seclabel = "a:b:c"\n'
+    'stubdomain_kernel = "/k"\nstubdomain_cmdline = "c"\nstubdomain_ramdisk = "/r"\nstubdomain_memory = 64',
+    'gfx_passthru = 1', 'gfx_passthru = 0', 'gfx_passthru = "default"', 'gfx_passthru = "IGD"',
+    'gfx_passthru = "nvidia"',
+    'mca_caps = [ "lmce" ]', 'mca_caps = [ "cmci" ]', 'mca_caps = "lmce"',
+    'mmio_hole = 256', 'mmio_hole = 3840', 'mmio_hole = 255', 'mmio_hole = 3841',
+    'ms_vm_genid = "none"', 'ms_vm_genid = "random"',
+    'rdm_mem_boundary = 512\nusbversion = 3\nvkb_device = 1\ndm_restrict = 0',
+    'max_grant_version = 2', 'max_grant_version = "-1"', 'vmtrace_buf_kb = 0',
+    'firmware_override = "/fw.bin"\nbios_path_override = "/bios.bin"', 'bios_path_override = "/b"\nbios = "seabios"',
+    'bios = "coreboot"', 'bios = "OVMF"', 'bios = "seabios"\nfirmware = "ovmf"',
+    'firmware = "uefi"', 'firmware = "u"', 'firmware = "ROMBIOS"', 'firmware = "bios"', 'firmware = "b"',
+    'firmware = "/usr/lib/xen/boot/my-firmware.bin"',
+    'vnclisten = "0.0.0.0:1"\nvncdisplay = 2', 'vnclisten = "0.0.0.0"\nvncdisplay = 2',
+    'vga = "qxl"', 'vga = "vesa"', 'vga = "none"\nstdvga = 1',
+    'rdm = "strategy=host,policy=strict"', 'rdm = "strategy=guest"', 'rdm = "colour=red"',
+]
+# PV guests that name pvgrub instead of a kernel.
+PV_FIRMWARE_CASES = ['firmware = "pvgrub64"', 'firmware = "pvgrub"', 'firmware = "grub2"']
 
 
-@pytest.mark.parametrize("kind,setting", [("hvm", c) for c in CASES] + [("pv", c) for c in PV_CASES])
+@pytest.mark.parametrize("kind,setting", [("hvm", c) for c in CASES + HVM_PLATFORM_CASES]
+                         + [("pv", c) for c in PV_CASES] + [("pv-firmware", c) for c in PV_FIRMWARE_CASES])
 def test_settings_match_real_xl(kind, setting, real_xl, tmp_path):
     cfg = tmp_path / "guest.cfg"
     kernel = 'kernel = "/boot/vmlinuz"\n' if kind == "pv" else ""
-    cfg.write_text(f'name = "g"\ntype = "{kind}"\n{kernel}memory = 128\n{setting}\n')
+    cfg.write_text(f'name = "g"\ntype = "{kind.removesuffix("-firmware")}"\n{kernel}memory = 128\n{setting}\n')
     real, ours = real_xl(cfg), run_xlpy("create", "-n", cfg.name, cwd=tmp_path)
     assert (real.returncode == 0) == (ours.returncode == 0), (real.stderr, ours.stderr)
     assert UUID.sub("U", ours.stdout) == UUID.sub("U", real.stdout)
@@ -104,3 +139,17 @@ def test_create_grants_the_ioports_to_the_guest(state_dir, monkeypatch):
     dc, _ = build(parse(text, "io.cfg"))
     Toolstack(backend).create(dc)
     assert granted == [(0x3F8, 8, True), (0x2F8, 1, True)]
+
+
+def test_ms_vm_genid_generate_is_a_fresh_random_id(real_xl, tmp_path):
+    """ms_vm_genid="generate": like xl, 16 random bytes, new for every create."""
+    import json
+
+    cfg = tmp_path / "guest.cfg"
+    cfg.write_text('name = "g"\ntype = "hvm"\nmemory = 128\nms_vm_genid = "generate"\n')
+    ids = [json.loads(run_xlpy("create", "-n", cfg.name, cwd=tmp_path).stdout)["b_info"]["type.hvm"]["ms_vm_genid"]
+           for _ in range(2)]
+    real = json.loads(real_xl(cfg).stdout)["b_info"]["type.hvm"]["ms_vm_genid"]
+    assert len(ids[0]) == len(ids[1]) == len(real) == 16
+    assert all(0 <= b <= 255 for b in ids[0] + ids[1])
+    assert ids[0] != ids[1]

@@ -7,8 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from xlpy.config.specs import SpecError
-from xlpy.config.specs.pci import parse_pci
+from xlpy.config.specs.pci import parse_pci, parse_rdm
 from xlu_oracle import parse_pci as real_parse_pci
+from xlu_oracle import parse_rdm as real_parse_rdm
 
 ADDRESSES = st.sampled_from([
     "01:02.3", "0000:01:02.3", "fff:01:02.3", "10000:01:02.3", "1:2.3", "01:20.0", "100:02.3", "01:02.8",
@@ -33,3 +34,23 @@ def test_pci_specs_match_libxlutil(address, options):
         return
     assert real["ok"], spec
     assert ours.to_json_obj() == real["result"], spec
+
+
+RDM_PIECES = st.sampled_from([
+    "strategy=host", "strategy=guest", "strategy=", "policy=strict", "policy=relaxed", "policy=Relaxed",
+    "policy=bogus", "policy=", "colour=red", "host", "",
+])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(RDM_PIECES, min_size=1, max_size=3))
+def test_rdm_specs_match_libxlutil(pieces):
+    """xl applies rdm= only where xlu_rdm_parse succeeds, and only its strategy
+    (the policy it would keep is never set): xlpy keeps the same strategy."""
+    spec = ",".join(pieces)
+    real = real_parse_rdm(spec)
+    strategy, _ = parse_rdm(spec)
+    if not real["ok"]:
+        assert strategy is None, spec
+    else:
+        assert (strategy.value if strategy else None) == real["result"].get("strategy"), spec

@@ -75,6 +75,11 @@ def parse_pci(spec: str) -> dict:
     return _ask({"cmd": "pcispec", "spec": spec})
 
 
+def parse_rdm(spec: str) -> dict:
+    """libxlutil's xlu_rdm_parse of one rdm= value, as the oracle's `rdm` command."""
+    return _ask({"cmd": "rdm", "spec": spec})
+
+
 def parse_config(text: str | bytes, source: str = "cfg") -> dict:
     """libxlutil's answer for config text, as the oracle's `cfg` command gives
     it; `{"ok": False, "crashed": True}` if libxlutil killed the worker."""

@@ -34,6 +34,8 @@ def main(oracle_path: str) -> None:
                 answer = oracle.cmd_disk(request["specs"])
             elif request.get("cmd") == "pcispec":
                 answer = oracle.cmd_pcispec(request["spec"])
+            elif request.get("cmd") == "rdm":
+                answer = oracle.cmd_rdm(request["spec"])
             else:
                 answer = oracle.cmd_cfg(base64.b64decode(request["data"]), request["source"])
         except Exception as e:  # a fault of the oracle, not an answer of libxlutil

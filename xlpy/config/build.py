@@ -9,6 +9,7 @@ follows xl's parse_config_data where that decides which error comes first.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import uuid as uuidlib
 
@@ -18,8 +19,10 @@ from xlpy.config.specs import SpecError
 from xlpy.config.values import ConfigFile, ConfigRangeError, ConfigValueError, ListValue
 from xlpy.diagnostics import Diagnostic, Severity
 from xlpy.domain.config import (
-    VIRIDIAN_BITMAP_WIDTH, VIRIDIAN_ENLIGHTENMENTS, DomainConfig, DomainType, HvmInfo, Passthrough, PvhGeneration,
-    PvhInfo, PvInfo, ShutdownAction, TeeType, TscMode,
+    MCA_CAP_LMCE, TIMER_MODE_NUMBERS, VIRIDIAN_BITMAP_WIDTH, VIRIDIAN_ENLIGHTENMENTS, Altp2mMode, BiosType,
+    DeviceModelVersion, DomainConfig, DomainType, GfxPassthruKind, GicVersion, HdType, HvmInfo, Passthrough,
+    PvhGeneration, PvhInfo, PvInfo, RdmStrategy, ShutdownAction, TeeType, TimerMode, TscMode, VendorDevice,
+    VuartType,
 )
 from xlpy.domain.devices import DeviceDtdev, DeviceVfb, DeviceVkb, SdlInfo, VncInfo
 from xlpy.domain.host import Topology
@@ -40,7 +43,10 @@ _ACTION_DEFAULTS = {
     "on_crash": ShutdownAction.DESTROY,
     "on_soft_reset": ShutdownAction.SOFT_RESET,
 }
-_TSC_MODES = ["default", "always_emulate", "native", "native_paravirt"]
+#: Where xl 4.17 as Debian builds it finds pvgrub for `firmware="pvgrub64"` (XENFIRMWAREDIR).
+XEN_FIRMWARE_DIR = "/usr/lib/xen-4.17/boot"
+#: The MMIO hole below 4 GiB may be 256 MiB to 3840 MiB (HVM_BELOW_4G_MMIO_LENGTH/START).
+_MMIO_HOLE_BYTES = (0x10000000, 0xF0000000)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 
 #: Keys whose effect xlpy models; other known keys are accepted with a note.
@@ -61,7 +67,12 @@ MODELLED = {
     "device_model_args_hvm", "spice", "spiceport", "spicetls_port", "spicehost", "spicedisable_ticketing",
     "spicepasswd", "spiceagent_mouse", "spicevdagent", "spice_clipboard_sharing", "spiceusbredirection",
     "spice_image_compression", "spice_streaming_video", "vtpm", "p9", "pvcalls",
-    "usbctrl", "usbdev",
+    "usbctrl", "usbdev", "altp2m", "altp2mhvm", "bios_path_override", "firmware_override", "device_model_override",
+    "device_model_stubdomain_override", "device_model_stubdomain_seclabel", "device_model_user",
+    "device_model_version", "dm_restrict", "gfx_passthru", "gic_version", "hdtype", "init_seclabel",
+    "max_grant_version", "mca_caps", "mmio_hole", "ms_vm_genid", "rdm", "rdm_mem_boundary", "stubdomain_cmdline",
+    "stubdomain_kernel", "stubdomain_memory", "stubdomain_ramdisk", "timer_mode", "usbversion", "vendor_device",
+    "vga", "vkb_device", "vmtrace_buf_kb", "vuart",
 }
 
 
@@ -126,6 +137,39 @@ class _Builder:
     def flag(self, key: str) -> bool | None:
         value = self.number(key)
         return None if value is None else value != 0
+
+    def named(self, key: str, choices, message: str = 'ERROR: invalid value "{}" for "{}"'):
+        """A choice read by name: a libxl enum in any case (libxl's
+        *_from_string), or a dict of the exact spellings xl compares with.
+        An unknown name is reported with xl's `message` and gives None."""
+        text = self.string(key)
+        if text is None:
+            return None
+        if not isinstance(choices, dict):
+            choices = {member.value: member for member in choices}
+            text_key = text.lower()
+        else:
+            text_key = text
+        if text_key in choices:
+            return choices[text_key]
+        self.report("T108", key, message.format(text, key))
+        return None
+
+    def named_or_number(self, key: str, enum, numbers: dict, deprecated: bool):
+        """A libxl enum given by name or, in the older form, by number."""
+        if key not in self.cfg:
+            return None
+        try:
+            number = self.cfg.get_long(key)
+        except (ConfigValueError, KeyError):
+            return self.named(key, enum)
+        if deprecated:
+            hint = f'e.g. {key}="{numbers[number].value}"' if number in numbers else ""
+            self.report("T109", key, f'specifying "{key}" as an integer is deprecated; use the named variant {hint}')
+        if number not in numbers:
+            self.report("T108", key, f'ERROR: invalid value {number} for "{key}"')
+            return None
+        return numbers[number]
 
     def items(self, key: str) -> list:
         """The string items of a device list, as xl reads them (stopping at a nested list)."""
@@ -225,7 +269,13 @@ class _Builder:
             c_info.uuid = text.lower()
         c_info.run_hotplug_scripts = True
         c_info.pool_name = self.string("pool")
-        c_info.ssid_label = self.string("seclabel")
+        # With init_seclabel the domain is built under that label and moves to
+        # seclabel once built; without it seclabel is the only label.
+        c_info.ssid_label = self.string("init_seclabel")
+        if c_info.ssid_label is not None:
+            self.dc.b_info.exec_ssid_label = self.string("seclabel")
+        else:
+            c_info.ssid_label = self.string("seclabel")
         c_info.driver_domain = self.flag("driver_domain")
         c_info.xend_suspend_evtchn_compat = self.flag("xend_suspend_evtchn_compat")
 
@@ -311,6 +361,11 @@ class _Builder:
         if self.guest_type in ("pv", "pvh"):
             if b_info.kernel and firmware:
                 self.report("X106", "firmware", "ERROR: both kernel and firmware specified")
+            elif firmware is not None:
+                if "pvgrub32".startswith(firmware) or "pvgrub64".startswith(firmware):
+                    b_info.kernel = f"{XEN_FIRMWARE_DIR}/{firmware}.bin"
+                else:
+                    self.report("T108", "firmware", "ERROR: only pvgrub{32|64} supported as firmware options")
             if not (b_info.kernel or b_info.bootloader or firmware):
                 self.report("X104", None, "Neither kernel nor bootloader specified")
         if self.guest_type == "pvh" and isinstance(self.dc.b_info.u, PvhInfo):
@@ -335,24 +390,9 @@ class _Builder:
 
     def platform(self) -> None:
         b_info = self.dc.b_info
-        if "tsc_mode" in self.cfg:
-            value = self.cfg.value("tsc_mode")
-            number = None
-            try:
-                number = self.cfg.get_long("tsc_mode")
-            except (ConfigValueError, KeyError):
-                pass
-            if number is not None:
-                self.report("T109", "tsc_mode", 'specifying "tsc_mode" as an integer is deprecated; '
-                            'use the named variant, e.g. tsc_mode="always_emulate"')
-                if 0 <= number < len(_TSC_MODES):
-                    b_info.tsc_mode = TscMode(_TSC_MODES[number])
-                else:
-                    self.report("T108", "tsc_mode", f'ERROR: invalid value {number} for "tsc_mode"')
-            elif not isinstance(value, ListValue) and value in _TSC_MODES:
-                b_info.tsc_mode = TscMode(str(value))
-            else:
-                self.report("T108", "tsc_mode", f'ERROR: invalid value "{value}" for "tsc_mode"')
+        tsc_mode = self.named_or_number("tsc_mode", TscMode, dict(enumerate(TscMode)), deprecated=True)
+        if tsc_mode is not None:
+            b_info.tsc_mode = tsc_mode
         b_info.localtime = self.flag("localtime")
         offset = self.number("rtc_timeoffset")
         if offset is not None:
@@ -365,10 +405,24 @@ class _Builder:
                     self.report("T110", key, f"`{key}' must be between 0 and {2**31 - 1}")
                 else:
                     setattr(b_info, field_name, value)
+        max_grant_version = self.number("max_grant_version")
+        if max_grant_version is not None:
+            if not 0 <= max_grant_version <= 2**31 - 1:
+                self.report("T110", "max_grant_version", f"`max_grant_version' must be between 0 and {2**31 - 1}")
+            else:
+                b_info.max_grant_version = max_grant_version
         b_info.sched_params.weight = self.number("cpu_weight")
         b_info.sched_params.cap = self.number("cap")
         b_info.sched_params.period = self.number("period")
+        if "timer_mode" in self.cfg and self.guest_type == "pv":
+            self.report("T108", "timer_mode", 'ERROR: "timer_mode" option is not supported for PV guests.')
+        else:
+            b_info.timer_mode = self.named_or_number("timer_mode", TimerMode, TIMER_MODE_NUMBERS,
+                                                     deprecated=True) or TimerMode.UNKNOWN
         b_info.nested_hvm = self.flag("nestedhvm")
+        b_info.altp2m = self.named_or_number("altp2m", Altp2mMode, dict(enumerate(Altp2mMode)),
+                                             deprecated=False) or Altp2mMode.DISABLED
+        b_info.vmtrace_buf_kb = self.number("vmtrace_buf_kb") or 0
         b_info.vpmu = self.flag("vpmu")
         b_info.acpi = self.flag("acpi")
         b_info.arch_x86.msr_relaxed = self.flag("msr_relaxed")
@@ -383,6 +437,10 @@ class _Builder:
                 self.report("T116", key, f"xl: Unable to parse {key}.")
                 continue
             setattr(b_info, field_name, [str(item) for item in value])
+        self.device_model()
+        b_info.arch_arm.vuart = self.named("vuart", VuartType) or VuartType.UNKNOWN
+        b_info.arch_arm.gic_version = self.named(
+            "gic_version", GicVersion, 'Unknown gic_version "{}" specified') or GicVersion.DEFAULT
         tee = self.string("tee")
         if tee is not None:
             try:
@@ -396,6 +454,27 @@ class _Builder:
             except ValueError:
                 self.report("T114", "passthrough", f"ERROR: unknown passthrough option '{passthrough}'")
 
+    def device_model(self) -> None:
+        """Which device model runs, where, and as whom (read for every guest type, as xl does)."""
+        b_info = self.dc.b_info
+        b_info.device_model = self.string("device_model_override")
+        if "device_model_version" in self.cfg:
+            b_info.device_model_version = self.named(
+                "device_model_version", {"qemu-xen-traditional": DeviceModelVersion.QEMU_XEN_TRADITIONAL,
+                                         "qemu-xen": DeviceModelVersion.QEMU_XEN},
+                'Unknown device_model_version "{}" specified') or DeviceModelVersion.UNKNOWN
+        elif b_info.device_model:
+            self.report("X107", "device_model_override", "device model override given without specific DM version")
+        b_info.device_model_stubdomain = self.flag("device_model_stubdomain_override")
+        b_info.device_model_ssid_label = self.string("device_model_stubdomain_seclabel")
+        b_info.device_model_user = self.string("device_model_user")
+        for key in ("stubdomain_kernel", "stubdomain_cmdline", "stubdomain_ramdisk"):
+            setattr(b_info, key, self.string(key))
+        memory = self.number("stubdomain_memory")
+        if memory is not None:
+            b_info.stubdomain_memkb = memory * 1024
+        b_info.dm_restrict = self.flag("dm_restrict")
+
     def hvm(self) -> None:
         """The HVM guest's platform and display keys (read only for HVM, as xl does)."""
         u = self.dc.b_info.u
@@ -408,8 +487,10 @@ class _Builder:
                 self.viridian_groups(u)
                 continue
             setattr(u, key, self.flag(key))
-        for key in ("bios", "acpi_firmware", "smbios_firmware", "keymap", "boot", "soundhw"):
+        for key in ("acpi_firmware", "smbios_firmware", "keymap", "boot", "soundhw"):
             setattr(u, key, self.string(key))
+        self.hvm_firmware(u)
+        self.hvm_platform(u)
         if "serial" in self.cfg:
             value = self.cfg.value("serial")
             if isinstance(value, ListValue):
@@ -425,14 +506,25 @@ class _Builder:
         stdvga = self.flag("stdvga")
         if stdvga is not None:
             u.vga.kind = "std" if stdvga else "cirrus"
-        vga = self.string("vga")
+        vga = self.named("vga", {"stdvga": "std", "cirrus": "cirrus", "none": "none", "qxl": "qxl"},
+                         'Unknown vga "{}" specified')
         if vga is not None:
-            kinds = {"stdvga": "std", "cirrus": "cirrus", "none": "none", "qxl": "qxl"}
-            if vga not in kinds:
-                self.report("T110", "vga", f"Unknown vga \"{vga}\" specified", Severity.ERROR)
-            else:
-                u.vga.kind = kinds[vga]
+            u.vga.kind = vga
+        u.hdtype = self.named("hdtype", HdType) or HdType.IDE
         self.top_level_display(u.vnc, u.sdl)
+        if u.vnc.listen and u.vnc.display and ":" in u.vnc.listen:
+            self.report("X109", "vncdisplay", "ERROR: Display specified both in vnclisten and vncdisplay!")
+        if "gfx_passthru" in self.cfg:
+            try:
+                u.gfx_passthru = self.cfg.get_long("gfx_passthru") != 0
+            except (ConfigValueError, KeyError):
+                kind = self.named("gfx_passthru", GfxPassthruKind)
+                if kind is not None:
+                    u.gfx_passthru, u.gfx_passthru_kind = True, kind
+        u.usbversion = self.number("usbversion") or 0
+        u.vkb_device = self.flag("vkb_device")
+        u.vendor_device = self.named("vendor_device", VendorDevice, "xl: unknown vendor_device '{}'") \
+            or VendorDevice.NONE
         spice = u.spice
         spice.enable = self.flag("spice")
         spice.port = self.number("spiceport") or 0
@@ -444,6 +536,53 @@ class _Builder:
         spice.usbredirection = self.number("spiceusbredirection") or 0
         spice.image_compression = self.string("spice_image_compression")
         spice.streaming_video = self.string("spice_streaming_video")
+
+    def hvm_firmware(self, u: HvmInfo) -> None:
+        """firmware_override, bios_path_override, bios, and the shorthand
+        firmware= (a bios name, "uefi", "bios", or a path), as xl reads them."""
+        u.firmware = self.string("firmware_override")
+        u.system_firmware = self.string("bios_path_override")
+        if "bios" in self.cfg:
+            u.bios = self.named("bios", BiosType) or BiosType.UNKNOWN
+        elif u.system_firmware:
+            self.report("X108", "bios_path_override", "bios_path_override given without specific bios name")
+        firmware = self.string("firmware")
+        if firmware is None:
+            return
+        if firmware.lower() in {member.value for member in BiosType}:
+            u.bios = BiosType(firmware.lower())
+        elif "uefi".startswith(firmware):
+            u.bios = BiosType.OVMF
+        elif not "bios".startswith(firmware):
+            u.firmware = firmware  # a path to the guest's own firmware
+
+    def hvm_platform(self, u: HvmInfo) -> None:
+        """The HVM platform's memory layout and machine-check, altp2m and generation-ID features."""
+        mmio_hole = self.number("mmio_hole")
+        if mmio_hole is not None:
+            low, high = _MMIO_HOLE_BYTES
+            if low <= mmio_hole * 1024 * 1024 <= high:
+                u.mmio_hole_memkb = mmio_hole * 1024
+            else:
+                self.report("T110", "mmio_hole", f'ERROR: invalid value {mmio_hole} for "mmio_hole"')
+        if "altp2mhvm" in self.cfg:
+            u.altp2m = self.flag("altp2mhvm")
+            self.report("H103", "altp2mhvm", 'Specifying "altp2mhvm" is deprecated. Please use "altp2m" instead.')
+        genid = self.named("ms_vm_genid", {"generate": "generate", "none": "none"},
+                           'ERROR: "ms_vm_genid" option must be "generate" or "none"')
+        if genid == "generate":
+            u.ms_vm_genid = list(os.urandom(16))
+        boundary = self.number("rdm_mem_boundary")
+        if boundary is not None:
+            u.rdm_mem_boundary_memkb = boundary * 1024
+        if "mca_caps" in self.cfg:
+            if not isinstance(self.cfg.value("mca_caps"), ListValue):
+                self.report("T105", "mca_caps", "ERROR: unable to parse mca_caps.", Severity.ERROR)
+            for item in self.items("mca_caps"):
+                if str(item) == "lmce":
+                    u.mca_caps |= MCA_CAP_LMCE
+                else:
+                    self.report("T108", item, f"ERROR: unrecognized MCA capability '{item}'.")
 
     def top_level_display(self, vnc: VncInfo, sdl: SdlInfo) -> None:
         """The top-level vnc* and sdl keys: an HVM guest's emulated display, or
@@ -549,11 +688,25 @@ class _Builder:
         b_info.irqs = self.parse_items("irqs", "D106", lambda text, _: parse_irq(text))
         b_info.iomem = self.parse_items("iomem", "D106", lambda text, _: parse_iomem(text))
 
+    def rdm(self) -> None:
+        """rdm="strategy=host": reserve the host's reserved device memory in an HVM guest."""
+        from xlpy.config.specs.pci import parse_rdm
+
+        text = self.string("rdm")
+        if text is None:
+            return
+        strategy, complaint = parse_rdm(text)
+        if complaint:
+            self.report("D111", "rdm", complaint)
+        if strategy is not None and isinstance(self.dc.b_info.u, HvmInfo):
+            self.dc.b_info.u.rdm.strategy = strategy
+
     def pci_devices(self) -> None:
         """pci= entries, with the pci_* keys as every entry's defaults (as xl applies them)."""
         from xlpy.config.specs.pci import RdmPolicy, parse_pci
 
         defaults = {key: self.flag(f"pci_{key}") for key in ("permissive", "msitranslate", "seize", "power_mgmt")}
+        self.rdm()
         for item in self.items("pci"):
             try:
                 pci = parse_pci(str(item))

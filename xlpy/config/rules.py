@@ -39,7 +39,7 @@ _TABLE = [
     ("T105", "not-a-list", W, "a list key given a single value (xl ignores the key)"),
     ("T106", "not-a-string", W, "a string key given a list (xl ignores the key)"),
     ("T107", "invalid-action", E, "an on_* key with an action xl does not know"),
-    ("T108", "invalid-tsc-mode", E, "a tsc_mode xl does not know"),
+    ("T108", "invalid-choice", E, "a value that is none of the names (or numbers) xl accepts for the key"),
     ("T109", "deprecated-integer", W, "a key given as an integer where xl wants a name"),
     ("T110", "out-of-range", E, "a number outside the range xl accepts"),
     ("T111", "invalid-cpu-list", E, "a cpus/cpus_soft value that is not a CPU list"),
@@ -54,6 +54,9 @@ _TABLE = [
     ("X104", "no-kernel", E, "a PV or PVH guest with neither kernel, bootloader nor firmware"),
     ("X105", "cmdline-overrides", W, "cmdline is set, so root= and extra= are ignored"),
     ("X106", "kernel-and-firmware", E, "both kernel and firmware are given"),
+    ("X107", "dm-override-without-version", W, "device_model_override without device_model_version"),
+    ("X108", "bios-path-without-bios", W, "bios_path_override without bios= naming which BIOS it is"),
+    ("X109", "vnc-display-twice", E, "vnclisten carries a display and vncdisplay is set too"),
     # PVH rules
     ("P101", "legacy-pvh", W, "`pvh=1` is the original PVH design (Xen 4.4-4.8); use type=\"pvh\""),
     ("P102", "legacy-pvh-needs-hap", E, "legacy PVH runs in an HVM container that needs HAP (hap=0)"),
@@ -74,6 +77,7 @@ _TABLE = [
     ("D108", "invalid-vkb", E, "a vkb spec xl cannot parse"),
     ("D109", "invalid-backend-device", E, "a vtpm, p9 or pvcalls spec xl cannot parse"),
     ("D110", "invalid-usb", E, "a usbctrl or usbdev spec xl cannot parse"),
+    ("D111", "rdm-policy-lost", W, "an rdm= spec xl ignores in part or whole (its policy check is inverted)"),
     # hygiene
     ("H101", "unknown-key", W, "a key xl does not know (xl ignores it silently)"),
     ("H102", "no-effect-for-type", W, "a key that has no effect for this guest type"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from xlpy.domain.devices import (
     DeviceChannel, DeviceDisk, DeviceDtdev, DeviceNic, DeviceP9, DevicePci, DevicePvcallsif, DeviceVfb, DeviceVkb,
-    DeviceUsbctrl, DeviceUsbdev, DeviceVtpm, SdlInfo, VncInfo,
+    DeviceUsbctrl, DeviceUsbdev, DeviceVtpm, RdmPolicy, SdlInfo, VncInfo,
 )
 from xlpy.domain.idl import Enum, Struct, bitmap, defbool, union
 
@@ -58,6 +58,74 @@ VIRIDIAN_BITMAP_WIDTH = 64
 class TeeType(Enum):
     NONE = "none"
     OPTEE = "optee"
+
+
+class TimerMode(Enum):
+    UNKNOWN = "unknown"
+    DELAY_FOR_MISSED_TICKS = "delay_for_missed_ticks"
+    NO_DELAY_FOR_MISSED_TICKS = "no_delay_for_missed_ticks"
+    NO_MISSED_TICKS_PENDING = "no_missed_ticks_pending"
+    ONE_MISSED_TICK_PENDING = "one_missed_tick_pending"
+
+
+#: libxl_timer_mode's numbers, which the deprecated integer form of timer_mode uses.
+TIMER_MODE_NUMBERS = {0: TimerMode.DELAY_FOR_MISSED_TICKS, 1: TimerMode.NO_DELAY_FOR_MISSED_TICKS,
+                      2: TimerMode.NO_MISSED_TICKS_PENDING, 3: TimerMode.ONE_MISSED_TICK_PENDING}
+
+
+class DeviceModelVersion(Enum):
+    UNKNOWN = "unknown"
+    QEMU_XEN_TRADITIONAL = "qemu_xen_traditional"
+    QEMU_XEN = "qemu_xen"
+
+
+class BiosType(Enum):
+    UNKNOWN = "unknown"
+    ROMBIOS = "rombios"
+    SEABIOS = "seabios"
+    OVMF = "ovmf"
+
+
+class HdType(Enum):
+    IDE = "ide"
+    AHCI = "ahci"
+
+
+class GfxPassthruKind(Enum):
+    DEFAULT = "default"
+    IGD = "igd"
+
+
+class VendorDevice(Enum):
+    NONE = "none"
+    XENSERVER = "xenserver"
+
+
+class GicVersion(Enum):
+    DEFAULT = "default"
+    V2 = "v2"
+    V3 = "v3"
+
+
+class VuartType(Enum):
+    UNKNOWN = "unknown"
+    SBSA_UART = "sbsa_uart"
+
+
+class Altp2mMode(Enum):
+    DISABLED = "disabled"
+    MIXED = "mixed"
+    EXTERNAL = "external"
+    LIMITED = "limited"
+
+
+class RdmStrategy(Enum):
+    IGNORE = "ignore"
+    HOST = "host"
+
+
+#: XEN_HVM_MCA_CAP_LMCE: the one MCA capability xl knows by name.
+MCA_CAP_LMCE = 1
 
 
 class PvhGeneration(Enum):
@@ -117,7 +185,8 @@ class SpiceInfo(Struct):
 
 @dataclass
 class RdmReserve(Struct):
-    pass
+    strategy: RdmStrategy = RdmStrategy.IGNORE
+    policy: RdmPolicy = RdmPolicy.INVALID
 
 
 @dataclass
@@ -126,7 +195,7 @@ class HvmInfo(Struct):
 
     variant = "hvm"
     firmware: str | None = None
-    bios: str | None = None
+    bios: BiosType = BiosType.UNKNOWN
     pae: bool | None = defbool()
     acpi_s3: bool | None = defbool()
     acpi_s4: bool | None = defbool()
@@ -137,23 +206,36 @@ class HvmInfo(Struct):
     viridian_disable: set[int] = bitmap()
     hpet: bool | None = defbool()
     vpt_align: bool | None = defbool()
-    acpi_firmware: str | None = None
+    mmio_hole_memkb: int | None = None
+    altp2m: bool | None = defbool()
+    system_firmware: str | None = None
     smbios_firmware: str | None = None
+    acpi_firmware: str | None = None
+    hdtype: HdType = HdType.IDE
     nographic: bool | None = defbool()
     vga: VgaInfo = field(default_factory=VgaInfo)
     vnc: VncInfo = field(default_factory=VncInfo)
     keymap: str | None = None
     sdl: SdlInfo = field(default_factory=SdlInfo)
     spice: SpiceInfo = field(default_factory=SpiceInfo)
+    gfx_passthru: bool | None = defbool()
+    gfx_passthru_kind: GfxPassthruKind = GfxPassthruKind.DEFAULT
     serial: str | None = None
     boot: str | None = None
     usb: bool | None = defbool()
+    usbversion: int = 0
     usbdevice: str | None = None
+    vkb_device: bool | None = defbool()
     soundhw: str | None = None
     xen_platform_pci: bool | None = defbool()
     usbdevice_list: list[str] = field(default_factory=list)
+    vendor_device: VendorDevice = VendorDevice.NONE
+    #: The VM generation ID's 16 bytes; all zero (None here) is "none".
+    ms_vm_genid: list[int] | None = None
     serial_list: list[str] = field(default_factory=list)
     rdm: RdmReserve = field(default_factory=RdmReserve)
+    rdm_mem_boundary_memkb: int | None = None
+    mca_caps: int = 0
 
 
 @dataclass
@@ -175,7 +257,8 @@ class PvhInfo(Struct):
 
 @dataclass
 class ArchArm(Struct):
-    pass
+    gic_version: GicVersion = GicVersion.DEFAULT
+    vuart: VuartType = VuartType.UNKNOWN
 
 
 @dataclass
@@ -209,10 +292,21 @@ class BuildInfo(Struct):
     video_memkb: int | None = None
     shadow_memkb: int | None = None
     rtc_timeoffset: int = 0
+    exec_ssid_label: str | None = None
     localtime: bool | None = defbool()
     disable_migrate: bool | None = defbool()
     max_grant_frames: int | None = None
     max_maptrack_frames: int | None = None
+    max_grant_version: int | None = None
+    device_model_version: DeviceModelVersion = DeviceModelVersion.UNKNOWN
+    device_model_stubdomain: bool | None = defbool()
+    stubdomain_memkb: int | None = None
+    stubdomain_kernel: str | None = None
+    stubdomain_cmdline: str | None = None
+    stubdomain_ramdisk: str | None = None
+    device_model: str | None = None
+    device_model_ssid_label: str | None = None
+    device_model_user: str | None = None
     extra: list[str] = field(default_factory=list)  # device_model_args
     extra_pv: list[str] = field(default_factory=list)
     extra_hvm: list[str] = field(default_factory=list)
@@ -229,12 +323,16 @@ class BuildInfo(Struct):
     acpi: bool | None = defbool()
     bootloader: str | None = None
     bootloader_args: list[str] = field(default_factory=list)
+    timer_mode: TimerMode = TimerMode.UNKNOWN
     nested_hvm: bool | None = defbool()
     apic: bool | None = defbool()
+    dm_restrict: bool | None = defbool()
     tee: TeeType = TeeType.NONE
     u: Struct = union("type", PvInfo)
     arch_arm: ArchArm = field(default_factory=ArchArm)
     arch_x86: ArchX86 = field(default_factory=ArchX86)
+    altp2m: Altp2mMode = Altp2mMode.DISABLED
+    vmtrace_buf_kb: int = 0
     vpmu: bool | None = defbool()
 
     @property

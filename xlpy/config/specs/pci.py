@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from xlpy.config.specs import SpecError
+from xlpy.domain.config import RdmStrategy
 from xlpy.domain.devices import DevicePci, RdmPolicy
 
 _BDF = re.compile(r"(?:([0-9a-fA-F]+):)?([0-9a-fA-F]+):([0-9a-fA-F]+)\.([0-7*])(?:@(.*))?\Z")
@@ -79,3 +80,27 @@ def parse_pci(spec: str) -> DevicePci:
     if not has_bdf and pci.name is None:
         raise SpecError(f"no PCI address in `{spec}'")
     return pci
+
+
+def parse_rdm(spec: str) -> tuple[RdmStrategy | None, str | None]:
+    """rdm="strategy=host[,policy=...]" as xlu_rdm_parse reads it: the strategy
+    it yields (None where libxlutil fails and xl ignores the key) and, if any,
+    why xl dropped part or all of it. libxlutil's policy check is inverted in
+    4.17: a valid policy fails the whole spec, an unknown one is only reported."""
+    strategy, complaint = None, None
+    pieces = spec.split(",")
+    for index, piece in enumerate(pieces):
+        key, sep, value = piece.partition("=")
+        if not sep:
+            return None, f"rdm=\"{spec}\" is not key=value pairs; xl ignores it"
+        if key not in ("strategy", "policy"):
+            return None, f"Unknown RDM state option: {key}; xl ignores rdm="
+        if key == "strategy":
+            if value != "host":
+                return None, f"Unknown RDM strategy option: {value}; xl ignores rdm="
+            strategy = RdmStrategy.HOST
+        elif value.lower() in {policy.value for policy in RdmPolicy}:
+            return None, f"policy={value}: xl 4.17 refuses a valid rdm policy (its check is inverted) and ignores rdm="
+        else:
+            complaint = f"Unknown RDM policy: {value}; xl keeps no policy"
+    return strategy, complaint
