@@ -72,7 +72,7 @@ MODELLED = {
     "device_model_version", "dm_restrict", "gfx_passthru", "gic_version", "hdtype", "init_seclabel",
     "max_grant_version", "mca_caps", "mmio_hole", "ms_vm_genid", "rdm", "rdm_mem_boundary", "stubdomain_cmdline",
     "stubdomain_kernel", "stubdomain_memory", "stubdomain_ramdisk", "timer_mode", "usbversion", "vendor_device",
-    "vga", "vkb_device", "vmtrace_buf_kb", "vuart",
+    "vga", "vkb_device", "vmtrace_buf_kb", "vuart", "cpuid",
 }
 
 
@@ -437,6 +437,7 @@ class _Builder:
                 self.report("T116", key, f"xl: Unable to parse {key}.")
                 continue
             setattr(b_info, field_name, [str(item) for item in value])
+        self.cpuid()
         self.device_model()
         b_info.arch_arm.vuart = self.named("vuart", VuartType) or VuartType.UNKNOWN
         b_info.arch_arm.gic_version = self.named(
@@ -453,6 +454,36 @@ class _Builder:
                 self.dc.c_info.passthrough = Passthrough(passthrough.lower())
             except ValueError:
                 self.report("T114", "passthrough", f"ERROR: unknown passthrough option '{passthrough}'")
+
+    def cpuid(self) -> None:
+        """cpuid=: a "host,flag=value,..." string or a list of xend-style lines.
+        xl reports an item it cannot read and goes on without it."""
+        from xlpy.config.specs.cpuid import FLAG_ERRORS, LINE_ERRORS, apply_flag, apply_xend_line
+        from xlpy.domain.cpuid import CpuidPolicy
+
+        if "cpuid" not in self.cfg:
+            return
+        policy = CpuidPolicy()
+        if isinstance(self.cfg.value("cpuid"), ListValue):
+            for item in self.items("cpuid"):
+                error = apply_xend_line(policy, str(item))
+                if error:
+                    self.report("T118", item, f'while parsing CPUID line "{item}": error #{error}: '
+                                f'{LINE_ERRORS.get(error, "unknown error")}; xl leaves it out')
+        else:
+            text = self.string("cpuid") or ""
+            words = [word for word in text.split(",") if word]
+            if words and words[0] != "host":
+                self.report("T118", "cpuid", f'while parsing CPUID string "{text}": first word must be "host"; '
+                            "xl ignores cpuid=")
+                words = []
+            for flag in words[1:]:
+                error = apply_flag(policy, flag)
+                if error:
+                    self.report("T118", "cpuid", f'while parsing CPUID flag "{flag}": error #{error}: '
+                                f'{FLAG_ERRORS.get(error, "unknown error")}; xl leaves it out')
+        if policy.leaves or policy.msrs:
+            self.dc.b_info.cpuid = policy
 
     def device_model(self) -> None:
         """Which device model runs, where, and as whom (read for every guest type, as xl does)."""

@@ -47,6 +47,7 @@ _TABLE = [
     ("T114", "unknown-passthrough", E, "a passthrough= value xl does not know"),
     ("T115", "unknown-tee", E, "a tee= mediator xl does not know (Xen 4.17 has none and optee)"),
     ("T116", "device-model-args-not-list", E, "device_model_args* given as something other than a list of strings"),
+    ("T118", "invalid-cpuid", W, "a cpuid= flag or line xl cannot read (xl reports it and goes on without it)"),
     # cross-key rules
     ("X101", "contradicting-type", E, "`builder` and `type` name different guest types"),
     ("X102", "maxvcpus-below-vcpus", E, "maxvcpus is smaller than vcpus"),

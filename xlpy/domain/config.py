@@ -12,6 +12,7 @@ from xlpy.domain.devices import (
     DeviceChannel, DeviceDisk, DeviceDtdev, DeviceNic, DeviceP9, DevicePci, DevicePvcallsif, DeviceVfb, DeviceVkb,
     DeviceUsbctrl, DeviceUsbdev, DeviceVtpm, RdmPolicy, SdlInfo, VncInfo,
 )
+from xlpy.domain.cpuid import CpuidPolicy
 from xlpy.domain.idl import Enum, Struct, bitmap, defbool, union
 
 
@@ -295,6 +296,7 @@ class BuildInfo(Struct):
     exec_ssid_label: str | None = None
     localtime: bool | None = defbool()
     disable_migrate: bool | None = defbool()
+    cpuid: CpuidPolicy | None = None
     max_grant_frames: int | None = None
     max_maptrack_frames: int | None = None
     max_grant_version: int | None = None
