@@ -97,8 +97,9 @@ def real_xl(tmp_path_factory):
     shim = tmp_path_factory.mktemp("xl") / "xl-shim.so"
     subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(shim), str(shim_src), "-I/usr/include"], check=True)
 
-    def run(cfg: Path) -> subprocess.CompletedProcess:
-        env = dict(os.environ, LD_PRELOAD=str(shim))
+    def run(cfg: Path, host: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """`host` sets the shim's host, e.g. {"SHIM_CPUS": "8", "SHIM_NODES": "2"} (default 4 CPUs, 1 node)."""
+        env = dict(os.environ, LD_PRELOAD=str(shim), **(host or {}))
         return subprocess.run([str(XL), "-N", "create", cfg.name], cwd=cfg.parent, env=env,
                               capture_output=True, text=True, timeout=60)
 

@@ -72,7 +72,7 @@ MODELLED = {
     "device_model_version", "dm_restrict", "gfx_passthru", "gic_version", "hdtype", "init_seclabel",
     "max_grant_version", "mca_caps", "mmio_hole", "ms_vm_genid", "rdm", "rdm_mem_boundary", "stubdomain_cmdline",
     "stubdomain_kernel", "stubdomain_memory", "stubdomain_ramdisk", "timer_mode", "usbversion", "vendor_device",
-    "vga", "vkb_device", "vmtrace_buf_kb", "vuart", "cpuid",
+    "vga", "vkb_device", "vmtrace_buf_kb", "vuart", "cpuid", "vnuma",
 }
 
 
@@ -284,15 +284,8 @@ class _Builder:
         vcpus = self.number("vcpus")
         maxvcpus = self.number("maxvcpus")
         if vcpus is not None:
-            b_info.max_vcpus = vcpus
             b_info.avail_vcpus = set(range(vcpus))
-        if maxvcpus is not None:
-            if vcpus is not None and maxvcpus < vcpus:
-                self.report("X102", "maxvcpus", "xl: maxvcpus < vcpus")
-            b_info.max_vcpus = maxvcpus
-        for key, target in (("cpus", b_info.vcpu_hard_affinity), ("cpus_soft", b_info.vcpu_soft_affinity)):
-            self.affinity(key, target)
-
+        b_info.max_vcpus = maxvcpus or 0
         memory = self.number("memory")
         maxmem = self.number("maxmem")
         if memory is not None:
@@ -301,8 +294,17 @@ class _Builder:
             b_info.max_memkb = maxmem * 1024
             if memory is not None and memory > maxmem:
                 self.report("X103", "memory", f"memory ({memory} MiB) is larger than maxmem ({maxmem} MiB)")
-        elif memory is not None:
+        self.vnuma()
+        # Unless maxmem=, maxvcpus= or vnuma= said otherwise, the guest can grow to what it starts with.
+        if b_info.max_memkb is None:
             b_info.max_memkb = b_info.target_memkb
+        if b_info.max_vcpus == 0:
+            b_info.max_vcpus = vcpus or 0
+        if vcpus is not None and b_info.max_vcpus < vcpus:
+            self.report("X102", "maxvcpus" if maxvcpus is not None else "vnuma", "xl: maxvcpus < vcpus")
+        for key, target in (("cpus", b_info.vcpu_hard_affinity), ("cpus_soft", b_info.vcpu_soft_affinity)):
+            self.affinity(key, target)
+
         shadow = self.number("shadow_memory")
         if shadow is not None:
             b_info.shadow_memkb = shadow * 1024
@@ -310,6 +312,45 @@ class _Builder:
         if videoram is not None:
             b_info.video_memkb = videoram * 1024
         b_info.claim_mode = True
+
+    def vnuma(self) -> None:
+        """vnuma=: the nodes, then xl's checks of their vCPUs and memory against
+        maxvcpus=, the host's CPUs and maxmem= (each node's own settings first)."""
+        from xlpy.config.specs.vnuma import parse_vnode
+
+        if "vnuma" not in self.cfg:
+            return
+        value = self.cfg.value("vnuma")
+        if not isinstance(value, ListValue) or not value:
+            return
+        b_info, topology = self.dc.b_info, self.topology
+        bitmap_bits = -(-(b_info.max_vcpus or topology.nr_cpus) // 8) * 8
+        nodes = []
+        for item in value:
+            try:
+                node = parse_vnode(item, len(value), topology.nr_nodes, bitmap_bits)
+            except SpecError as e:
+                self.report("D112", item if hasattr(item, "line") else "vnuma", str(e))
+                return
+            for key in node.unknown:
+                self.report("D113", item, f"vnuma: xl ignores `{key}'")
+            nodes.append(node)
+        vcpus = sum(node.vcpus_named for node in nodes)
+        memkb = sum(node.info.memkb or 0 for node in nodes)
+        if b_info.max_vcpus and b_info.max_vcpus != vcpus:
+            self.report("X110", "vnuma", "xl: vnuma vcpus and maxvcpus= mismatch")
+        elif not b_info.max_vcpus and vcpus > topology.nr_cpus:
+            self.report("X110", "vnuma", "xl: vnuma specifies more vcpus than pcpus, "
+                        "use maxvcpus= to override this check.")
+        else:
+            b_info.max_vcpus = vcpus
+        if b_info.max_memkb is not None and b_info.max_memkb != memkb:
+            self.report("X110", "vnuma", "xl: maxmem and vnuma memory size mismatch")
+        else:
+            b_info.max_memkb = memkb
+        if any(node.pinned for node in nodes):
+            b_info.numa_placement = False
+        b_info.vnuma_nodes = [node.info for node in nodes]
 
     def affinity(self, key: str, target: list) -> None:
         from xlpy.config.specs.cpus import parse_cpu_list

@@ -58,6 +58,7 @@ _TABLE = [
     ("X107", "dm-override-without-version", W, "device_model_override without device_model_version"),
     ("X108", "bios-path-without-bios", W, "bios_path_override without bios= naming which BIOS it is"),
     ("X109", "vnc-display-twice", E, "vnclisten carries a display and vncdisplay is set too"),
+    ("X110", "vnuma-mismatch", E, "vnuma= nodes disagree with maxvcpus=, maxmem= or the host's CPU count"),
     # PVH rules
     ("P101", "legacy-pvh", W, "`pvh=1` is the original PVH design (Xen 4.4-4.8); use type=\"pvh\""),
     ("P102", "legacy-pvh-needs-hap", E, "legacy PVH runs in an HVM container that needs HAP (hap=0)"),
@@ -79,6 +80,8 @@ _TABLE = [
     ("D109", "invalid-backend-device", E, "a vtpm, p9 or pvcalls spec xl cannot parse"),
     ("D110", "invalid-usb", E, "a usbctrl or usbdev spec xl cannot parse"),
     ("D111", "rdm-policy-lost", W, "an rdm= spec xl ignores in part or whole (its policy check is inverted)"),
+    ("D112", "invalid-vnuma", E, "a vnuma= node xl cannot read"),
+    ("D113", "vnuma-unknown-key", W, "a key in a vnuma= node that xl ignores"),
     # hygiene
     ("H101", "unknown-key", W, "a key xl does not know (xl ignores it silently)"),
     ("H102", "no-effect-for-type", W, "a key that has no effect for this guest type"),

@@ -281,6 +281,16 @@ class IomemRange(Struct):
 
 
 @dataclass
+class VnodeInfo(Struct):
+    """libxl_vnode_info: one virtual NUMA node."""
+
+    memkb: int | None = None
+    distances: list[int] = field(default_factory=list)
+    pnode: int = 0
+    vcpus: set[int] = bitmap()
+
+
+@dataclass
 class BuildInfo(Struct):
     max_vcpus: int = 0
     avail_vcpus: set[int] = bitmap()
@@ -297,6 +307,7 @@ class BuildInfo(Struct):
     localtime: bool | None = defbool()
     disable_migrate: bool | None = defbool()
     cpuid: CpuidPolicy | None = None
+    vnuma_nodes: list[VnodeInfo] = field(default_factory=list)
     max_grant_frames: int | None = None
     max_maptrack_frames: int | None = None
     max_grant_version: int | None = None
