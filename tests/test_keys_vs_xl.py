@@ -103,11 +103,25 @@ HVM_PLATFORM_CASES = [
     'vga = "qxl"', 'vga = "vesa"', 'vga = "none"\nstdvga = 1',
     'rdm = "strategy=host,policy=strict"', 'rdm = "strategy=guest"', 'rdm = "colour=red"',
 ]
+# PV displays and sound cards (any guest type).
+MEDIA_CASES = [
+    'vdispl = [ "backend=DomD, be-alloc=0, connectors=1000:1920x1080", "connectors=a:800x600;b:1x2,be-alloc=2" ]',
+    'vdispl = [ "connectors=a: 800x 600:9,be-alloc=yes" ]',
+    'vdispl = [ "backend=DomD" ]', 'vdispl = [ "connectors=a:800" ]', 'vdispl = [ "connectors=a:800y600" ]',
+    'vdispl = [ "colour=red,connectors=a:1x1" ]', 'vdispl = [ "connectors=;" ]',
+    "vsnd = [ [ 'card, backend=DomD, buffer-size=65536, short-name=VCard, long-name=Virtual sound card, "
+    "sample-rates=8000;11025;48000, sample-formats=s16_le', 'pcm, name=dev1', 'stream, unique-id=pulse, type=P' ] ]",
+    'vsnd = [ [ "stream, type=c, channels-max=2", "pcm, sample-formats=S8;u8", "card" ], [ "PCM,channels-min=1" ] ]',
+    'vsnd = [ [ "card, sample-rates=44100;0x10;junk, buffer-size=-1", "", "stream" ] ]',
+    'vsnd = [ [ "card", [ "nested" ], "pcm" ], [ "pcm, name=x" ] ]',
+    'vsnd = [ [ "card, colour=red" ] ]', 'vsnd = [ [ "card, backend" ] ]', 'vsnd = [ [ "speaker" ] ]',
+    'vsnd = [ [ "pcm, sample-formats=s16_le;dsd" ] ]', 'vsnd = [ [ "stream, type=x" ] ]', 'vsnd = [ "card" ]',
+]
 # PV guests that name pvgrub instead of a kernel.
 PV_FIRMWARE_CASES = ['firmware = "pvgrub64"', 'firmware = "pvgrub"', 'firmware = "grub2"']
 
 
-@pytest.mark.parametrize("kind,setting", [("hvm", c) for c in CASES + HVM_PLATFORM_CASES]
+@pytest.mark.parametrize("kind,setting", [("hvm", c) for c in CASES + HVM_PLATFORM_CASES + MEDIA_CASES]
                          + [("pv", c) for c in PV_CASES] + [("pv-firmware", c) for c in PV_FIRMWARE_CASES])
 def test_settings_match_real_xl(kind, setting, real_xl, tmp_path):
     cfg = tmp_path / "guest.cfg"

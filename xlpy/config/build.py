@@ -72,7 +72,7 @@ MODELLED = {
     "device_model_version", "dm_restrict", "gfx_passthru", "gic_version", "hdtype", "init_seclabel",
     "max_grant_version", "mca_caps", "mmio_hole", "ms_vm_genid", "rdm", "rdm_mem_boundary", "stubdomain_cmdline",
     "stubdomain_kernel", "stubdomain_memory", "stubdomain_ramdisk", "timer_mode", "usbversion", "vendor_device",
-    "vga", "vkb_device", "vmtrace_buf_kb", "vuart", "cpuid", "vnuma",
+    "vga", "vkb_device", "vmtrace_buf_kb", "vuart", "cpuid", "vnuma", "vdispl", "vsnd",
 }
 
 
@@ -736,6 +736,29 @@ class _Builder:
         self.dc.vtpms = self.parse_items("vtpm", "D109", parse_vtpm)
         self.dc.p9s = self.parse_items("p9", "D109", P9Reader().parse)
         self.dc.pvcallsifs = self.parse_items("pvcalls", "D109", parse_pvcalls)
+        self.media_devices()
+
+    def media_devices(self) -> None:
+        """vdispl= (one display per entry) and vsnd= (one card per list of entries)."""
+        from xlpy.config.specs.media import VsndCard, parse_vdispl
+
+        self.dc.vdispls = self.parse_items("vdispl", "D109", parse_vdispl)
+        if "vsnd" not in self.cfg or not isinstance(self.cfg.value("vsnd"), ListValue):
+            return
+        for devid, card_entries in enumerate(self.cfg.value("vsnd")):
+            if not isinstance(card_entries, ListValue):
+                self.report("D109", card_entries, "Failed to get vsnd card list: Invalid argument")
+                return
+            card = VsndCard(devid)
+            for entry in card_entries:
+                if isinstance(entry, ListValue):
+                    break  # xl reads a card's entries up to the first that is not a string
+                try:
+                    card.add(str(entry))
+                except SpecError as e:
+                    self.report("D109", entry, str(e))
+                    return
+            self.dc.vsnds.append(card.device)
 
     def usb_devices(self) -> None:
         from xlpy.config.specs.usb import parse_usbctrl, parse_usbdev

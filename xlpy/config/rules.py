@@ -77,7 +77,7 @@ _TABLE = [
     ("D106", "invalid-resource", E, "an ioports, irqs or iomem entry xl cannot parse"),
     ("D107", "ioport-let-through", W, "an ioport entry xl grants although it is wrong (trailing text, reversed range)"),
     ("D108", "invalid-vkb", E, "a vkb spec xl cannot parse"),
-    ("D109", "invalid-backend-device", E, "a vtpm, p9 or pvcalls spec xl cannot parse"),
+    ("D109", "invalid-backend-device", E, "a vtpm, p9, pvcalls, vdispl or vsnd spec xl cannot parse"),
     ("D110", "invalid-usb", E, "a usbctrl or usbdev spec xl cannot parse"),
     ("D111", "rdm-policy-lost", W, "an rdm= spec xl ignores in part or whole (its policy check is inverted)"),
     ("D112", "invalid-vnuma", E, "a vnuma= node xl cannot read"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from xlpy.domain.devices import (
     DeviceChannel, DeviceDisk, DeviceDtdev, DeviceNic, DeviceP9, DevicePci, DevicePvcallsif, DeviceVfb, DeviceVkb,
-    DeviceUsbctrl, DeviceUsbdev, DeviceVtpm, RdmPolicy, SdlInfo, VncInfo,
+    DeviceUsbctrl, DeviceUsbdev, DeviceVdispl, DeviceVsnd, DeviceVtpm, RdmPolicy, SdlInfo, VncInfo,
 )
 from xlpy.domain.cpuid import CpuidPolicy
 from xlpy.domain.idl import Enum, Struct, bitmap, defbool, union
@@ -366,6 +366,8 @@ class DomainConfig(Struct):
     vtpms: list[DeviceVtpm] = field(default_factory=list)
     p9s: list[DeviceP9] = field(default_factory=list)
     pvcallsifs: list[DevicePvcallsif] = field(default_factory=list)
+    vdispls: list[DeviceVdispl] = field(default_factory=list)
+    vsnds: list[DeviceVsnd] = field(default_factory=list)
     channels: list[DeviceChannel] = field(default_factory=list)
     usbctrls: list[DeviceUsbctrl] = field(default_factory=list)
     usbdevs: list[DeviceUsbdev] = field(default_factory=list)

@@ -210,6 +210,72 @@ class DevicePvcallsif(Struct):
     devid: int = always(0)
 
 
+@dataclass
+class ConnectorParam(Struct):
+    unique_id: str | None = None
+    width: int = 0
+    height: int = 0
+
+
+@dataclass
+class DeviceVdispl(Struct):
+    """libxl_device_vdispl: a PV display whose connectors a backend draws."""
+
+    backend_domname: str | None = None
+    devid: int = always(0)
+    be_alloc: bool = False
+    connectors: list[ConnectorParam] = field(default_factory=list)
+
+
+#: libxl_vsnd_pcm_format, by name.
+PCM_FORMATS = (
+    "s8", "u8", "s16_le", "s16_be", "u16_le", "u16_be", "s24_le", "s24_be", "u24_le", "u24_be", "s32_le",
+    "s32_be", "u32_le", "u32_be", "f32_le", "f32_be", "f64_le", "f64_be", "iec958_subframe_le",
+    "iec958_subframe_be", "mu_law", "a_law", "ima_adpcm", "mpeg", "gsm",
+)
+
+
+@dataclass
+class VsndParams(Struct):
+    sample_rates: list[int] = field(default_factory=list)
+    sample_formats: list[str] = field(default_factory=list)
+    channels_min: int = 0
+    channels_max: int = 0
+    buffer_size: int = 0
+
+
+class VsndStreamType(Enum):
+    UNSET = ""
+    P = "p"  # playback
+    C = "c"  # capture
+
+
+@dataclass
+class VsndStream(Struct):
+    unique_id: str | None = None
+    type: VsndStreamType = VsndStreamType.UNSET
+    params: VsndParams = field(default_factory=VsndParams)
+
+
+@dataclass
+class VsndPcm(Struct):
+    name: str | None = None
+    params: VsndParams = field(default_factory=VsndParams)
+    streams: list[VsndStream] = field(default_factory=list)
+
+
+@dataclass
+class DeviceVsnd(Struct):
+    """libxl_device_vsnd: a PV sound card, its PCM devices and their streams."""
+
+    backend_domname: str | None = None
+    devid: int = always(0)
+    short_name: str | None = None
+    long_name: str | None = None
+    params: VsndParams = field(default_factory=VsndParams)
+    pcms: list[VsndPcm] = field(default_factory=list)
+
+
 class UsbctrlType(Enum):
     AUTO = "auto"
     PV = "pv"

@@ -11,6 +11,15 @@ def strtok_items(spec: str) -> list[str]:
     return [item.lstrip(" ") for item in spec.split(",") if item]
 
 
+def split_string_list(text: str, delimiter: str) -> list[str]:
+    """xl's split_string_into_string_list: strtok's tokens. xl crashes
+    (strdup of NULL) when there are none, so that is an error here."""
+    pieces = [piece for piece in text.split(delimiter) if piece]
+    if not pieces:
+        raise SpecError(f"`{text}' has no {delimiter}-separated items (xl crashes on it)")
+    return pieces
+
+
 def strtok_pairs(spec: str):
     """(key, value) of each `key=value` item, stopping at the first item
     without `=`, as xl's loops that break there read them."""

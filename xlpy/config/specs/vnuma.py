@@ -8,7 +8,7 @@ them: "2-1" gives no vCPU, "x" counts as vCPU 0.
 
 from __future__ import annotations
 
-from xlpy.config.specs import SpecError
+from xlpy.config.specs import SpecError, split_string_list
 from xlpy.config.values import ULONG_RANGE, ListValue, strtoul
 from xlpy.domain.config import VnodeInfo
 
@@ -21,14 +21,6 @@ def _ulong(text: str) -> int:
     if not read or value == ULONG_MAX:
         raise SpecError(f'xl: failed to convert "{text}" to number')
     return value
-
-
-def _pieces(text: str, delimiter: str) -> list[str]:
-    """strtok's tokens; xl crashes (strdup of NULL) when there are none."""
-    pieces = [piece for piece in text.split(delimiter) if piece]
-    if not pieces:
-        raise SpecError(f"`{text}' has no {delimiter}-separated items (xl crashes on it)")
-    return pieces
 
 
 def _unchecked_range(text: str) -> tuple[int, int]:
@@ -71,13 +63,13 @@ def parse_vnode(item, count: int, nr_nodes: int, bitmap_bits: int) -> VnumaNode:
         elif key == "size":
             info.memkb = (_ulong(value) << 10) % ULONG_RANGE
         elif key == "vcpus":
-            for piece in _pieces(value, ","):
+            for piece in split_string_list(value, ","):
                 first, last = _unchecked_range(piece)
                 if last >= first:
                     node.vcpus_named += last - first + 1
                     info.vcpus |= set(range(first, min(last, bitmap_bits - 1) + 1))
         elif key == "vdistances":
-            distances = [_ulong(piece) for piece in _pieces(value, ",")]
+            distances = [_ulong(piece) for piece in split_string_list(value, ",")]
             if len(distances) > count:
                 raise SpecError(f"{len(distances)} vdistances for {count} nodes "
                                 "(xl writes past its table)")
