@@ -96,3 +96,11 @@ def test_every_key_of_the_manual_is_known():
     keys -= {"xl"}  # the SEE ALSO and FILES entries
     assert len(keys) > 140
     assert sorted(keys - set(SCOPE)) == []
+
+
+def test_every_key_xl_reads_is_modelled():
+    """No key of xl.cfg(5) is merely accepted: each one xl acts on has an effect in xlpy."""
+    from xlpy.config.build import MODELLED
+    from xlpy.config.keys import SCOPE
+
+    assert sorted(key for key, scope in SCOPE.items() if scope != "deprecated" and key not in MODELLED) == []

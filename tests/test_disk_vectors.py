@@ -12,14 +12,8 @@ from conftest import SHARED, run_xlpy
 
 FILE = SHARED / "vectors" / "disk-parse.json"
 VECTORS = json.loads(FILE.read_text()) if FILE.is_file() else []
-# Disk parameters xlpy does not model yet (the structure has no field for them).
-NOT_MODELLED = ("specification=", "colo-host=")
-
-
 @pytest.mark.parametrize("case", VECTORS, ids=lambda c: " ".join(c["args"]) or "<none>")
 def test_block_attach_dry_run_matches_xl(case):
-    if any(marker in arg for arg in case["args"] for marker in NOT_MODELLED):
-        pytest.xfail("disk parameter not modelled yet")
     real = case["debian_4_17_7"]
     r = run_xlpy("-N", "block-attach", "0", *case["args"])
     assert (r.returncode, r.stdout) == (real["rc"], real["stdout"])

@@ -87,7 +87,7 @@ _TABLE = [
     ("H102", "no-effect-for-type", W, "a key that has no effect for this guest type"),
     ("H103", "deprecated-key", W, "a key that is deprecated or ignored by xl 4.17"),
     ("H104", "duplicate-key", I, "a key set more than once (the last one wins)"),
-    ("H105", "not-implemented", I, "a key xl reads that xlpy does not model yet (accepted, no effect)"),
+    ("H105", "not-implemented", I, "a key xl reads that xlpy does not model (none in this version; kept for configs that ignore it)"),
     ("H106", "duplicate-name", E, "two configs in the checked set use the same domain name"),
     ("H107", "duplicate-uuid", E, "two configs in the checked set use the same UUID"),
     ("H108", "duplicate-mac", E, "two network interfaces use the same MAC address"),

@@ -7,6 +7,14 @@ from dataclasses import dataclass, field
 from xlpy.domain.idl import Enum, Struct, always, defbool
 
 
+class DiskSpecification(Enum):
+    """Which protocol the guest speaks to the disk: Xen's PV block or virtio."""
+
+    UNKNOWN = "unknown"
+    XEN = "xen"
+    VIRTIO = "virtio"
+
+
 class DiskFormat(Enum):
     UNKNOWN = "unknown"
     QCOW = "qcow"
@@ -51,8 +59,14 @@ class DeviceDisk(Struct):
     is_cdrom: int = 0
     direct_io_safe: bool = False
     discard_enable: bool | None = defbool()
+    specification: DiskSpecification = DiskSpecification.UNKNOWN
     colo_enable: bool | None = defbool()
     colo_restore_enable: bool | None = defbool()
+    colo_host: str | None = None
+    colo_port: int = 0
+    colo_export: str | None = None
+    active_disk: str | None = None
+    hidden_disk: str | None = None
     trusted: bool | None = defbool()
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 
 from xlpy.config.specs import SpecError
-from xlpy.domain.devices import DeviceDisk, DiskBackend, DiskFormat
+from xlpy.config.values import atoi
+from xlpy.domain.devices import DeviceDisk, DiskBackend, DiskFormat, DiskSpecification
 
 _FORMATS = {"raw": DiskFormat.RAW, "qcow": DiskFormat.QCOW, "qcow2": DiskFormat.QCOW2,
             "vhd": DiskFormat.VHD, "qed": DiskFormat.QED, "empty": DiskFormat.EMPTY, "": DiskFormat.RAW}
@@ -22,7 +23,13 @@ _SCRIPT_PREFIX = re.compile(r"(iscsi|e?nbd|drbd):")
 _IGNORED_PREFIX = re.compile(r"(tapdisk|tap2?|aio|ioemu|file|phy):")
 _UNKNOWN_PREFIX = re.compile(r"[a-z][a-z0-9]*:(?=[^a-z0-9]|$)")
 _KEYWORD = re.compile(r"[a-z][-a-z0-9]*=")
-_FLAGS = {"direct-io-safe", "discard", "no-discard", "colo", "cdrom"}
+# Debian's 4.17 libxlutil was built from a lexer without trusted/untrusted:
+# there they are positional parameters like any other word.
+_FLAGS = {"direct-io-safe", "discard", "no-discard", "colo", "no-colo", "cdrom"}
+_SPECIFICATIONS = {"xen": DiskSpecification.XEN, "virtio": DiskSpecification.VIRTIO}
+#: Keyword parameters that are plain strings, set once (an empty one may be set again).
+_STRING_KEYS = {"colo-host": "colo_host", "colo-export": "colo_export", "active-disk": "active_disk",
+                "hidden-disk": "hidden_disk"}
 
 
 class _ValueError(SpecError):
@@ -195,6 +202,20 @@ def _keyword(state: _Spec, key: str, value: str, token: str = "") -> None:
         if disk.script:
             raise _ValueError(f"script respecified: near `{value}'")
         disk.script = value
+    elif key == "specification":
+        if value not in _SPECIFICATIONS:
+            raise _ValueError(f"unknown value for specification: near `{value}'")
+        if disk.specification not in (DiskSpecification.UNKNOWN, _SPECIFICATIONS[value]):
+            raise _ValueError(f"specification respecified: near `{value}'")
+        disk.specification = _SPECIFICATIONS[value]
+    elif key == "colo-port":
+        if not atoi(value):
+            raise _ValueError(f"unknown value for colo_port: near `{value}'")
+        disk.colo_port = atoi(value)
+    elif key in _STRING_KEYS:
+        if getattr(disk, _STRING_KEYS[key]):
+            raise _ValueError(f"{key} respecified: near `{value}'")
+        setattr(disk, _STRING_KEYS[key], value)
     else:
         raise _ValueError(f"unknown parameter: near `{token or key + '=' + value}'")
 
@@ -208,8 +229,8 @@ def _flag(state: _Spec, flag: str) -> None:
         state.disk.discard_enable = False
     elif flag == "cdrom":
         state.set_cdrom()
-    elif flag == "colo":
-        state.disk.colo_enable = True
+    elif flag in ("colo", "no-colo"):
+        state.disk.colo_enable = flag == "colo"
 
 
 def _positional(state: _Spec, piece: str) -> None:
