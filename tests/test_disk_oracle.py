@@ -25,7 +25,7 @@ PIECES = st.sampled_from([
     "script=block-foo", "discard", "no-discard", "direct-io-safe", "backend=drv", "unknownkey=1",
     "phy:/dev/sda", "file:/img", "raw:/img", "qcow2:/img", "tap:aio:/img", "iscsi:/x", "bogus:/x",
     " xvdc", "specification=xen", "specification=virtio", "specification=scsi", "colo", "no-colo",
-    "colo-host=h", "colo-host=", "colo-port=9000", "colo-port=0", "colo-port=x1", "colo-export=e",
+    "colo-host=h", "colo-host=", "colo-port=9000", "colo-port=0", "colo-port=x1", "colo-port=4294967296", "colo-port=4294967297", "colo-export=e",
     "active-disk=/a", "hidden-disk=/h", "trusted", "untrusted",
 ])
 TARGETS = st.sampled_from(["", "target=/tgt", "target=/a,b", "target="])

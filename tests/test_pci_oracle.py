@@ -16,7 +16,7 @@ ADDRESSES = st.sampled_from([
     "01:02.*", "01:02.3@4", "01:02.3@1f", "01:02.3@20", "01:02.3@", "0x01:02.3", "bogus", "", "a:b.7", "01:02",
 ])
 OPTIONS = st.sampled_from([
-    "msitranslate=1", "msitranslate=0", "permissive=1", "permissive=2", "permissive=yes", "seize=1",
+    "msitranslate=1", "msitranslate=0", "permissive=1", "permissive=2", "permissive=yes", "permissive=4294967296", "permissive= -3", "seize=1",
     "power_mgmt=1", "rdm_policy=strict", "rdm_policy=relaxed", "rdm_policy=bogus", "vslot=4", "vslot=0x10",
     "vslot=1f", "vslot=20", "name=foo", "bdf=01:02.4", "unknown=1", "", "01:02.5",
 ])

@@ -121,9 +121,14 @@ def strtoul(text: str, base: int = 10) -> tuple[int, int]:
 
 
 def atoi(text: str) -> int:
-    """C atoi: the leading decimal number, 0 if there is none."""
-    value, _ = strtoul(text, 10)
-    return value - ULONG_RANGE if value >= ULONG_RANGE // 2 else value
+    """glibc's atoi, (int) strtol(text, NULL, 10): the leading decimal number
+    (0 if there is none), clamped to a 64-bit long, then cut to a 32-bit int."""
+    m = re.match(f"{_C_BLANKS}([+-]?[0-9]+)", text)
+    if m is None:
+        return 0
+    value = max(-2**63, min(int(m.group(1)), 2**63 - 1))
+    value &= 0xFFFFFFFF
+    return value - 2**32 if value >= 2**31 else value
 
 
 @dataclass

@@ -10,17 +10,13 @@ from __future__ import annotations
 import re
 
 from xlpy.config.specs import SpecError
+from xlpy.config.values import atoi
 from xlpy.domain.config import RdmStrategy
 from xlpy.domain.devices import DevicePci, RdmPolicy
 
 _BDF = re.compile(r"(?:([0-9a-fA-F]+):)?([0-9a-fA-F]+):([0-9a-fA-F]+)\.([0-7*])(?:@(.*))?\Z")
 _HEX = re.compile(r"(?:0[xX])?[0-9a-fA-F]+\Z")
 _FLAGS = ("permissive", "msitranslate", "seize", "power_mgmt")
-
-
-def _atoi(text: str) -> int:
-    m = re.match(r"\s*([+-]?\d+)", text)
-    return int(m.group(1)) if m else 0
 
 
 def _vslot(text: str) -> int:
@@ -66,7 +62,7 @@ def parse_pci(spec: str) -> DevicePci:
         elif key == "vslot":
             pci.vdevfn = _vslot(value)
         elif key in _FLAGS:
-            setattr(pci, key, _atoi(value) != 0)
+            setattr(pci, key, atoi(value) != 0)
         elif key == "rdm_policy":
             if value not in ("strict", "relaxed"):
                 raise SpecError(f"unknown rdm_policy `{value}'")
