@@ -29,3 +29,36 @@ def make_kernel(phys32: bool = True, pv: bool = True, legacy_features: bool = Tr
                              2, 3, 1, 0x1000000, 52, 0, 0, 52, 32, 1, 0, 0, 0)
         phdr = struct.pack("<IIIIIIII", 4, 52 + 32, 0, 0, len(notes), len(notes), 4, 4)
     return header + phdr + notes
+
+
+def make_bzimage(elf: bytes, compression: str, tail: bytes = b"") -> bytes:
+    """`elf` (followed by `tail`) as the compressed payload of a bzImage: a
+    boot-protocol header with one setup sector, then the payload."""
+    import gzip
+    import lzma
+
+    data = elf + tail
+    if compression == "gzip":
+        payload = gzip.compress(data)
+    elif compression == "xz":
+        payload = lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32)
+    elif compression == "lzma":
+        payload = lzma.compress(data, format=lzma.FORMAT_ALONE)
+    elif compression == "zstd":
+        import zstandard
+
+        payload = zstandard.ZstdCompressor().compress(data)
+    elif compression == "lz4":
+        import lz4.block
+
+        blocks = [data[i:i + (8 << 20)] for i in range(0, len(data), 8 << 20)]
+        payload = b"\x02\x21\x4c\x18" + b"".join(
+            struct.pack("<I", len(c)) + c for c in (lz4.block.compress(b, store_size=False) for b in blocks))
+    else:
+        raise ValueError(compression)
+    payload += struct.pack("<I", len(data))  # the kernel appends the decompressed size
+    setup = bytearray(1024)
+    setup[0x1F1] = 1
+    setup[0x202:0x206] = b"HdrS"
+    struct.pack_into("<II", setup, 0x248, 0, len(payload))
+    return bytes(setup) + payload

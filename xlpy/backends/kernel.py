@@ -47,7 +47,8 @@ def read_kernel(path: str) -> KernelImage:
 
 
 def _elf_payload(data: bytes, path: str) -> bytes:
-    """The ELF inside: the file itself, or a bzImage's compressed payload."""
+    """The ELF inside: the file itself, or as much of a bzImage's compressed
+    payload as it takes to read the Xen notes (see _enough)."""
     if data[:4] == b"\x7fELF":
         return data
     if len(data) > 0x250 and data[0x202:0x206] == b"HdrS":
@@ -60,37 +61,85 @@ def _elf_payload(data: bytes, path: str) -> bytes:
 
 
 def _decompress(payload: bytes, path: str) -> bytes:
+    out = bytearray()
     try:
-        return _decompress_payload(payload, path)
+        for chunk in _decompressed_chunks(payload, path):
+            out += chunk
+            if _enough(out):
+                break
     except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
         raise InvalidArgument(f"{path}: cannot decompress the bzImage payload: {e}", "xc_dom_parse_image") from None
+    return bytes(out)
 
 
-def _decompress_payload(payload: bytes, path: str) -> bytes:
+def _enough(elf: bytearray) -> bool:
+    """Whether the ELF so far holds every PT_NOTE segment. The notes of a
+    Linux kernel sit about halfway in, so the rest need not be inflated (in an
+    emulated dom0 that saves seconds); without PT_NOTE the whole image is read."""
+    if len(elf) < 64 or elf[:4] != b"\x7fELF" or elf[4] != 2:
+        return False
+    phoff, = struct.unpack_from("<Q", elf, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
+    if len(elf) < phoff + phentsize * phnum:
+        return False
+    ends = []
+    for index in range(phnum):
+        p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", elf, phoff + index * phentsize)
+        if p_type == 4:  # PT_NOTE
+            ends.append(p_offset + p_filesz)
+    return bool(ends) and len(elf) >= max(ends)
+
+
+CHUNK = 1 << 20
+
+
+def _decompressed_chunks(payload: bytes, path: str):
     # One stream each: the bzImage appends the decompressed size after it,
     # which the one-shot helpers would read as a second, broken stream.
     if payload[:2] == b"\x1f\x8b":
-        return zlib.decompressobj(wbits=31).decompress(payload)
-    if payload[:6] == b"\xfd7zXZ\x00":
-        return lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(payload)
-    if payload[:3] == b"\x5d\x00\x00":
-        return lzma.LZMADecompressor(format=lzma.FORMAT_ALONE).decompress(payload)
-    if payload[:4] == b"\x28\xb5\x2f\xfd":
-        return _optional("zstandard", path).ZstdDecompressor().decompressobj().decompress(payload)
-    if payload[:4] == LZ4_LEGACY_MAGIC:
-        return _lz4_legacy(payload, path)
-    raise InvalidArgument(f"{path}: unknown bzImage payload compression", "xc_dom_parse_image")
+        yield from _bounded(zlib.decompressobj(wbits=31), payload)
+    elif payload[:6] == b"\xfd7zXZ\x00":
+        yield from _bounded(lzma.LZMADecompressor(format=lzma.FORMAT_XZ), payload)
+    elif payload[:3] == b"\x5d\x00\x00":
+        yield from _bounded(lzma.LZMADecompressor(format=lzma.FORMAT_ALONE), payload)
+    elif payload[:4] == b"\x28\xb5\x2f\xfd":
+        decompressor = _optional("zstandard", path).ZstdDecompressor().decompressobj()
+        for start in range(0, len(payload), CHUNK // 4):  # input slices: it has no output bound
+            yield decompressor.decompress(payload[start:start + CHUNK // 4])
+            if decompressor.eof:
+                return
+    elif payload[:4] == LZ4_LEGACY_MAGIC:
+        yield from _lz4_legacy(payload, path)
+    else:
+        raise InvalidArgument(f"{path}: unknown bzImage payload compression", "xc_dom_parse_image")
+
+
+def _bounded(decompressor, payload: bytes):
+    """A zlib or lzma decompressor's output, CHUNK bytes at a time."""
+    if isinstance(decompressor, lzma.LZMADecompressor):
+        data = payload
+        while not decompressor.eof:
+            chunk = decompressor.decompress(data, max_length=CHUNK)
+            data = b""
+            if not chunk and decompressor.needs_input:
+                return
+            yield chunk
+    else:
+        data = payload
+        while data and not decompressor.eof:
+            yield decompressor.decompress(data, CHUNK)
+            data = decompressor.unconsumed_tail
 
 
 LZ4_LEGACY_MAGIC = b"\x02\x21\x4c\x18"
 
 
-def _lz4_legacy(payload: bytes, path: str) -> bytes:
+def _lz4_legacy(payload: bytes, path: str):
     """The kernel's LZ4 legacy frames: blocks of (u32 size, data), each at most
     8 MiB decompressed; the magic may repeat between chunks, and the bzImage
     appends the decompressed size, which ends the walk."""
     block = _optional("lz4.block", path)
-    out, pos = [], 4
+    pos = 4
     while pos + 4 <= len(payload):
         if payload[pos : pos + 4] == LZ4_LEGACY_MAGIC:
             pos += 4
@@ -98,9 +147,8 @@ def _lz4_legacy(payload: bytes, path: str) -> bytes:
         (size,) = struct.unpack_from("<I", payload, pos)
         if size == 0 or pos + 4 + size > len(payload):
             break
-        out.append(block.decompress(payload[pos + 4 : pos + 4 + size], uncompressed_size=8 << 20))
+        yield block.decompress(payload[pos + 4 : pos + 4 + size], uncompressed_size=8 << 20)
         pos += 4 + size
-    return b"".join(out)
 
 
 def _optional(module: str, path: str):
@@ -134,11 +182,12 @@ def parse_kernel(elf: bytes, path: str = "<image>") -> KernelImage:
             for note in segment.iter_notes():
                 if note["n_name"] == "Xen":
                     notes[_note_type(note["n_type"])] = note["n_descdata"]
-        for section in image.iter_sections():
-            if section["sh_type"] == "SHT_NOTE":
-                for note in section.iter_notes():
-                    if note["n_name"] == "Xen":
-                        notes.setdefault(_note_type(note["n_type"]), note["n_descdata"])
+        if not notes:  # an image without Xen's PT_NOTE: its note sections, read whole
+            for section in image.iter_sections():
+                if section["sh_type"] == "SHT_NOTE":
+                    for note in section.iter_notes():
+                        if note["n_name"] == "Xen":
+                            notes.setdefault(_note_type(note["n_type"]), note["n_descdata"])
     except ELFError as e:
         raise InvalidArgument(f"{path}: not a valid ELF image ({e})", "xc_dom_parse_image") from None
     elf_class = image.elfclass
