@@ -357,7 +357,12 @@ class Toolstack:
 
         text = self.backend.xs_read(f"/libxl/{domid}/xlpy/config-text") or ""
         stored = self.stored_config(domid) or {}
-        dc, _ = build(parse(text, "<updated>"))
+        if text:
+            dc, _ = build(parse(text, "<updated>"))
+        else:  # restored from a save file's JSON: no config text to reread
+            from xlpy.saverestore import config_from_json
+
+            dc = config_from_json(json.dumps(stored))
         dc.c_info.uuid = stored.get("c_info", {}).get("uuid", dc.c_info.uuid)
         if rename:  # the old domain keeps its name-with-date and its UUID
             self.rename(domid, time.strftime(f"{dc.c_info.name}-%Y%m%dT%H%MZ", time.gmtime()))
@@ -424,58 +429,3 @@ class Toolstack:
 def _alive(tag: str) -> bool:
     pid = int(tag.split(":", 1)[0])
     return _process_tag(pid) == tag and os.path.exists(f"/proc/{pid}")
-
-
-SAVE_MAGIC = "xlpy-save-v1"
-
-
-def save_image(toolstack: Toolstack, domid: int, path: str, leave_running: bool = False) -> None:
-    """Suspend a domain into `path` (its config and run-time state), then
-    destroy it unless `leave_running` (xl save -c)."""
-    info = toolstack.info(domid)
-    backend = toolstack.backend
-    record = {
-        "magic": SAVE_MAGIC,
-        "name": info.name,
-        "uuid": info.uuid,
-        "config_text": backend.xs_read(f"/libxl/{domid}/xlpy/config-text") or "",
-        "config": toolstack.stored_config(domid),
-        "vcpus_online": info.online_vcpus,
-        "memory_kb": info.tot_pages * PAGE_SIZE // 1024,
-        "max_memory_kb": info.max_pages * PAGE_SIZE // 1024,
-    }
-    toolstack.pause(domid)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(record, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    if leave_running:
-        toolstack.unpause(domid)
-    else:
-        toolstack.destroy(domid)
-
-
-def restore_image(toolstack: Toolstack, path: str, paused: bool = False) -> int:
-    """Create the domain saved in `path` again, with its name, UUID and state."""
-    from xlpy.config import parse
-    from xlpy.config.build import build
-
-    try:
-        with open(path) as f:
-            record = json.load(f)
-    except (OSError, ValueError) as e:
-        raise ToolstackError(f"cannot read saved domain {path}: {e}") from None
-    if record.get("magic") != SAVE_MAGIC:
-        raise ToolstackError(f"{path} is not an xlpy save file")
-    dc, _ = build(parse(record["config_text"], "<saved>"))
-    dc.c_info.uuid = record["uuid"]
-    dc.c_info.name = record["name"]
-    domid = toolstack.create(dc, paused=True, config_text=record["config_text"]).domid
-    toolstack.set_max_memory(domid, record["max_memory_kb"])
-    toolstack.set_memory(domid, record["memory_kb"])
-    if not paused:
-        toolstack.unpause(domid)
-        toolstack.set_vcpus(domid, record["vcpus_online"])
-    return domid

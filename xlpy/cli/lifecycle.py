@@ -3,6 +3,7 @@ pause, unpause, rename."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -143,40 +144,115 @@ def rename(g, domain: str, new_name: str) -> None:
 @click.command("save")
 @click.option("-c", "checkpoint", is_flag=True, help="Leave the domain running after saving.")
 @click.option("-p", "paused", is_flag=True, help="Leave the domain paused after saving.")
-@click.option("-D", "checkpoint_dm", is_flag=True, help="Checkpoint the device model too (no effect).")
+@click.option("-D", "keep_domid", is_flag=True, help="Store the domain id in the configuration.")
 @click.argument("domain")
 @click.argument("checkpoint_file")
 @click.argument("config_file", required=False)
 @click.pass_obj
-def save(g, checkpoint, paused, checkpoint_dm, domain, checkpoint_file, config_file) -> None:
-    """Save a domain's state to a file: [-c] [-p] <Domain> <CheckpointFile> [<ConfigFile>]"""
-    from xlpy.toolstack import ToolstackError, save_image
+def save(g, checkpoint, paused, keep_domid, domain, checkpoint_file, config_file) -> None:
+    """Save a domain's state to a file: [-c] [-p] [-D] <Domain> <CheckpointFile> [<ConfigFile>]"""
+    from xlpy.saverestore import save_image
+    from xlpy.toolstack import ToolstackError
 
     toolstack = open_toolstack(g)
     domid = resolve(toolstack, domain)
+    config = None
+    if config_file is not None:  # xl reads it as a config file and stores its JSON instead
+        if not os.access(config_file, os.R_OK):
+            fail("unable to read overridden config file")
+        config, _ = _built_config(g, config_file, [])
+    elif keep_domid:
+        from xlpy.saverestore import config_from_json
+        from xlpy.domain.idl import dumps
+
+        config = config_from_json(dumps(toolstack.stored_config(domid) or {}))
+        config.c_info.domid = domid
     try:
-        save_image(toolstack, domid, checkpoint_file, leave_running=checkpoint or paused)
+        save_image(toolstack, domid, checkpoint_file, leave_running=checkpoint or paused, config=config,
+                   report=lambda line: click.echo(line, err=True))
         if paused:
             toolstack.pause(domid)
-    except (OSError, ToolstackError) as e:
-        fail(f"xlpy: {e}")
+    except OSError:
+        fail(f"Failed to open temp file {checkpoint_file} for writing")
+    except ToolstackError as e:
+        fail(str(e))
+
+
+def _built_config(g, filename: str, overrides: list[str], source: str | None = None, text: str | None = None):
+    """A config file (or text) parsed and built, its findings shown; exits 1 on errors."""
+    from xlpy.cli.create import show_diagnostics
+    from xlpy.config import ConfigError, parse, parse_file
+    from xlpy.config.build import build, has_errors
+
+    try:
+        cfg = parse(text, source) if text is not None else parse_file(filename, overrides)
+    except ConfigError as e:
+        fail(str(e))
+    dc, diagnostics = build(cfg)
+    show_diagnostics(diagnostics, g.verbose)
+    if has_errors(diagnostics):
+        sys.exit(1)
+    return dc, cfg.full_text
 
 
 @click.command("restore")
 @click.option("-p", "paused", is_flag=True, help="Leave the domain paused after restoring.")
 @click.option("-e", "no_monitor", is_flag=True, help="Do not wait for the domain's death.")
-@click.option("-d", "debug", is_flag=True, help="Debug output.")
+@click.option("-d", "debug", is_flag=True, help="Print the domain configuration (JSON) on stderr.")
+@click.option("-F", "foreground", is_flag=True, help="Run in the foreground until the domain dies.")
+@click.option("-c", "console", is_flag=True, help="Connect to the console after restoring.")
+@click.option("-V", "--vncviewer", "vncviewer", is_flag=True, help="Connect to the VNC display (no effect here).")
+@click.option("-A", "--vncviewer-autopass", "autopass", is_flag=True, help="Pass the VNC password (no effect here).")
 @click.argument("files", nargs=-1, required=True)
 @click.pass_obj
-def restore(g, paused, no_monitor, debug, files) -> None:
-    """Restore a domain from a saved file: [-p] [-e] [<ConfigFile>] <CheckpointFile>"""
-    from xlpy.toolstack import ToolstackError, restore_image
+def restore(g, paused, no_monitor, debug, foreground, console, vncviewer, autopass, files) -> None:
+    """Restore a domain from a saved file: [-p] [-e] [-d] [<ConfigFile>] <CheckpointFile>"""
+    from xlpy.domain.savefile import SaveFileError, read_header
+    from xlpy.saverestore import config_from_json, read_image, restore_image
+    from xlpy.toolstack import ToolstackError
 
-    toolstack = open_toolstack(g)
+    if len(files) > 2:
+        raise click.UsageError("give at most a config file and a checkpoint file")
+    config_file, checkpoint_file = files if len(files) == 2 else (None, files[0])
     try:
-        restore_image(toolstack, files[-1], paused=paused)
-    except ToolstackError as e:
-        fail(f"xlpy: {e}", 3)
+        src = open(checkpoint_file, "rb")
+    except OSError as e:
+        fail(f"Can't open restore file: {e.strerror}")
+    with src:
+        try:
+            header = read_header(src, checkpoint_file, report=lambda line: click.echo(line, err=True))
+        except SaveFileError as e:
+            fail(str(e))
+        # As xl: a config file given on the command line replaces the saved one.
+        if config_file is not None:
+            try:
+                os.close(os.open(config_file, os.O_RDONLY))
+            except OSError as e:
+                fail(f"Failed to read config file: {config_file}: {e.strerror}")
+            click.echo(f"Parsing config from {config_file}", err=True)
+            dc, text = _built_config(g, config_file, [])
+        elif header.config is None:
+            fail("Config file not specified and none in save file")
+        else:
+            click.echo("Parsing config from <saved>", err=True)
+            saved = header.config.rstrip(b"\0").decode("utf-8", "replace")
+            if header.config_is_json:
+                try:
+                    dc, text = config_from_json(saved), ""
+                except ValueError as e:
+                    fail(f"{checkpoint_file}: the saved config is not a domain config xlpy knows: {e}")
+            else:
+                dc, text = _built_config(g, "<saved>", [], source="<saved>", text=saved)
+        if debug:
+            sys.stderr.write(dc.to_json())
+        toolstack = open_toolstack(g)
+        try:
+            state = read_image(src, checkpoint_file)
+            domid = restore_image(toolstack, dc, state, config_text=text, paused=paused, monitor=not no_monitor)
+        except ToolstackError as e:
+            fail(f"xlpy: {e}")
+    if console:
+        sys.stdout.write(toolstack.backend.console(domid))
 
 
 @click.command("config-update")
@@ -187,9 +263,6 @@ def restore(g, paused, no_monitor, debug, files) -> None:
 @click.pass_obj
 def config_update(g, defconfig, debug, domain, args) -> None:
     """Update the config a domain restarts with: <Domain> [cfg] [KEY=VALUE...]"""
-    from xlpy.cli.create import show_diagnostics
-    from xlpy.config import ConfigError, parse_file
-    from xlpy.config.build import build, has_errors
     from xlpy.domain.idl import dumps
 
     click.echo("WARNING: xl now has better capability to manage domain configuration, "
@@ -198,18 +271,11 @@ def config_update(g, defconfig, debug, domain, args) -> None:
     overrides = [a for a in args if "=" in a]
     if filename is None:
         fail("config-update: give the new config file")
-    try:
-        cfg = parse_file(filename, overrides)
-    except ConfigError as e:
-        fail(str(e))
-    dc, diagnostics = build(cfg)
-    show_diagnostics(diagnostics, g.verbose)
-    if has_errors(diagnostics):
-        sys.exit(1)
+    dc, text = _built_config(g, filename, overrides)
     if g.dry_run or debug:
         sys.stdout.write(dumps({"domid": None, "config": dc.to_json_obj()}) + "\n")
         if g.dry_run:
             return
     toolstack = open_toolstack(g)
     domid = resolve(toolstack, domain)
-    toolstack.update_config(domid, dc, cfg.full_text)
+    toolstack.update_config(domid, dc, text)

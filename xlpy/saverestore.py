@@ -1,0 +1,105 @@
+"""Save a domain to a file and restore it, in xl's save-file container.
+
+The container (header, config) is xl's, byte for byte (xlpy.domain.savefile).
+What follows it is the domain image: for xl, libxc's migration stream; for
+xlpy, a record of the run-time state the model keeps (online vCPUs, memory
+target and limit), behind its own magic line so that a foreign image is
+refused before anything is created.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, BinaryIO
+
+from xlpy.backends.base import PAGE_SIZE
+from xlpy.domain.savefile import SaveHeader, header_for_json, write_header
+from xlpy.toolstack import Toolstack, ToolstackError
+
+if TYPE_CHECKING:
+    from xlpy.domain.config import DomainConfig
+
+IMAGE_MAGIC = b"xlpy model domain image v1\n"
+
+
+def save_image(toolstack: Toolstack, domid: int, path: str, leave_running: bool = False,
+               config: DomainConfig | None = None, report=lambda line: None) -> SaveHeader:
+    """Suspend a domain into `path`, then destroy it unless `leave_running`
+    (xl save -c / -p). `config` replaces the domain's own in the file, as
+    xl save's <ConfigFile> does. `report` gets xl's line about the header."""
+    info = toolstack.info(domid)
+    if config is None:
+        stored = toolstack.stored_config(domid)
+        if stored is None:
+            raise ToolstackError("unable to retrieve domain configuration")
+        from xlpy.domain.idl import dumps
+
+        config_json = dumps(stored) + "\n"
+    else:
+        config_json = config.to_json()
+    header = header_for_json(config_json)
+    state = {"vcpus_online": info.online_vcpus,
+             "memory_kb": info.tot_pages * PAGE_SIZE // 1024,
+             "max_memory_kb": info.max_pages * PAGE_SIZE // 1024}
+    toolstack.pause(domid)
+    tmp = f"{path}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            write_header(f, header)
+            report(f"Saving to {path} new xl format (info {header.info()})")
+            f.write(IMAGE_MAGIC + json.dumps(state).encode() + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        toolstack.unpause(domid)  # as xl: a failed save resumes the domain
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    if leave_running:
+        toolstack.unpause(domid)
+    else:
+        toolstack.destroy(domid)
+    return header
+
+
+def config_from_json(text: str) -> DomainConfig:
+    """A DomainConfig from libxl's JSON (a save file's, or the stored one)."""
+    from xlpy.domain.config import DomainConfig, DomainType, PvhGeneration
+
+    dc = DomainConfig.from_json_obj(json.loads(text))
+    if dc.c_info.pvh:
+        dc.pvh_generation = PvhGeneration.LEGACY
+    elif dc.c_info.type is DomainType.PVH:
+        dc.pvh_generation = PvhGeneration.MODERN
+    return dc
+
+
+def read_image(src: BinaryIO, source: str) -> dict:
+    """The model's image after the header; refused unless xlpy wrote it."""
+    if src.read(len(IMAGE_MAGIC)) != IMAGE_MAGIC:
+        raise ToolstackError(f"{source}: the domain image is not one xlpy saved "
+                             "(xlpy restores the images it writes, not libxc streams)")
+    try:
+        state = json.loads(src.readline())
+        return {key: int(state[key]) for key in ("vcpus_online", "memory_kb", "max_memory_kb")}
+    except (ValueError, KeyError, TypeError):
+        raise ToolstackError(f"{source}: the domain image is damaged") from None
+
+
+def restore_image(toolstack: Toolstack, dc: DomainConfig, state: dict, config_text: str = "",
+                  paused: bool = False, monitor: bool = True) -> int:
+    """Create the domain again from its config and saved state; on failure
+    nothing of it is left."""
+    domid = toolstack.create(dc, paused=True, config_text=config_text, monitor=monitor).domid
+    try:
+        toolstack.set_max_memory(domid, state["max_memory_kb"])
+        toolstack.set_memory(domid, state["memory_kb"])
+        toolstack.set_vcpus(domid, state["vcpus_online"])
+    except BaseException:
+        toolstack.destroy(domid)
+        raise
+    if not paused:
+        toolstack.unpause(domid)
+    return domid
