@@ -89,10 +89,11 @@ def read_image(src: BinaryIO, source: str) -> dict:
 
 
 def restore_image(toolstack: Toolstack, dc: DomainConfig, state: dict, config_text: str = "",
-                  paused: bool = False, monitor: bool = True) -> int:
+                  paused: bool = False, monitor: bool = True, foreground: bool = False) -> int:
     """Create the domain again from its config and saved state; on failure
     nothing of it is left."""
-    domid = toolstack.create(dc, paused=True, config_text=config_text, monitor=monitor).domid
+    domid = toolstack.create(dc, paused=True, config_text=config_text, monitor=monitor,
+                             foreground=foreground).domid
     try:
         toolstack.set_max_memory(domid, state["max_memory_kb"])
         toolstack.set_memory(domid, state["memory_kb"])

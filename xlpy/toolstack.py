@@ -7,7 +7,9 @@ if any step fails. The per-domain config is kept in the xenstore-like tree
 
 There is no monitoring daemon: the on_poweroff/on_reboot/on_crash actions of a
 domain that has shut down are carried out by the next toolstack that looks at
-the host (`reap`), which is when a user or script can observe it anyway.
+the host (`reap`), which is when a user or script can observe it anyway. A
+process that stays attached (`create -F`) holds the domain's monitor instead,
+and carries out the actions itself (`monitor`) for as long as it lives.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ class Toolstack:
     # -- create ----------------------------------------------------------------
 
     def create(self, dc: DomainConfig, paused: bool = False, config_text: str = "",
-               monitor: bool = True) -> Created:
+               monitor: bool = True, foreground: bool = False) -> Created:
         # Name uniqueness is checked atomically when the name is written.
         name = dc.c_info.name or ""
         mode, flags = self._boot_plan(dc)
@@ -121,7 +123,7 @@ class Toolstack:
             self._build(domid, dc, mode)
             self.backend.xs_write(f"/libxl/{domid}/xlpy/config", dc.to_json())
             self.backend.xs_write(f"/libxl/{domid}/xlpy/config-text", config_text)
-            self.backend.xs_write(f"/libxl/{domid}/xlpy/monitor", "1" if monitor else "0")
+            self.backend.xs_write(f"/libxl/{domid}/xlpy/monitor", _monitor_value(monitor, foreground))
             self.backend.xs_rm(f"{base}/xlpy/create-pid")
             if not paused:
                 self.backend.unpause_domain(domid)
@@ -275,7 +277,10 @@ class Toolstack:
 
     def destroy(self, domid: int) -> None:
         self.info(domid)
-        self.backend.destroy_domain(domid)
+        try:
+            self.backend.destroy_domain(domid)
+        except NoSuchDomain:  # another toolstack destroyed it since we looked
+            raise DomainNotFound(f"Domain {domid} does not exist.") from None
         self.backend.xs_rm(f"/libxl/{domid}")
 
     def pause(self, domid: int) -> None:
@@ -325,32 +330,82 @@ class Toolstack:
                 self.backend.xs_rm(f"/libxl/{info.domid}")
                 done.append((info.domid, "removed half-created domain"))
                 continue
-            if not info.shutdown or self.backend.xs_read(f"/libxl/{info.domid}/xlpy/monitor") != "1":
+            if not info.shutdown or not _reaped_here(self.backend.xs_read(f"/libxl/{info.domid}/xlpy/monitor")):
                 continue
-            done.append((info.domid, self._shutdown_action(info)))
+            try:
+                done.append((info.domid, self.handle_shutdown(info)[0]))
+            except DomainNotFound:
+                pass  # another toolstack acted on the same death first
         return done
 
-    def _shutdown_action(self, info: DomainInfo) -> str:
+    def handle_shutdown(self, info: DomainInfo, log=lambda line: None,
+                        foreground: bool = False) -> tuple[str, int | None]:
+        """The domain's on_* action for the way it shut down, done as xl's
+        monitor does it, with its log lines. Returns the action's xl name
+        ("none" when there is nothing to do) and the new domid of a restart."""
         from xlpy.domain.config import ShutdownAction
 
+        reason = info.shutdown_reason
+        code = -1 if reason is None else int(reason)
+        if reason is ShutdownReason.SUSPEND:
+            log("Domain has suspended.")
+            return "none", None
         config = self.stored_config(info.domid) or {}
         key = {ShutdownReason.POWEROFF: "on_poweroff", ShutdownReason.REBOOT: "on_reboot",
                ShutdownReason.CRASH: "on_crash", ShutdownReason.WATCHDOG: "on_watchdog",
-               ShutdownReason.SOFT_RESET: "on_soft_reset"}.get(info.shutdown_reason)
+               ShutdownReason.SOFT_RESET: "on_soft_reset"}.get(reason)
         if key is None:
-            return "none"
-        defaults = {"on_reboot": "restart", "on_soft_reset": "soft_reset"}
-        action = ShutdownAction(config.get(key, defaults.get(key, "destroy")))
+            log(f"Unknown shutdown reason code {code}. Destroying domain.")
+            action = ShutdownAction.DESTROY
+        else:
+            action = ShutdownAction(config.get(key, "destroy"))
+        log(f"Action for shutdown reason code {code} is {XL_ACTION_NAMES[action]}")
         self.backend.xs_write(f"/libxl/{info.domid}/xlpy/monitor", "0")
+        # The model dumps no core: coredump-* act as their plain counterparts;
+        # it has no soft reset either: the domain is restarted instead.
         if action is ShutdownAction.PRESERVE:
-            return "preserve"
-        if action in (ShutdownAction.RESTART, ShutdownAction.COREDUMP_RESTART, ShutdownAction.RESTART_RENAME):
-            self.restart(info.domid, rename=action is ShutdownAction.RESTART_RENAME)
-            return "restart"
+            return XL_ACTION_NAMES[action], None
+        if action is ShutdownAction.RESTART_RENAME:
+            suffix = time.strftime("-%Y%m%dT%H%MZ", time.gmtime())
+            log(f"Preserving domain {info.domid} {info.name} with suffix{suffix}")
+            return XL_ACTION_NAMES[action], self.restart(info.domid, rename=True, foreground=foreground)
+        if action in (ShutdownAction.RESTART, ShutdownAction.COREDUMP_RESTART, ShutdownAction.SOFT_RESET):
+            log(f"Domain {info.domid} needs to be cleaned up: destroying the domain")
+            return XL_ACTION_NAMES[action], self.restart(info.domid, foreground=foreground)
+        log(f"Domain {info.domid} needs to be cleaned up: destroying the domain")
         self.destroy(info.domid)
-        return "destroy"
+        return XL_ACTION_NAMES[action], None
 
-    def restart(self, domid: int, rename: bool = False) -> int:
+    def monitor(self, domid: int, log, interval: float = 0.05, on_poll=lambda domid: None) -> int:
+        """Stay with a domain as xl's monitor does (create -F): carry out its
+        on_* actions, following it across restarts, until it is gone or an
+        action leaves nothing to follow. `on_poll` runs on each look.
+        Returns xl's exit status."""
+        self.backend.xs_write(f"/libxl/{domid}/xlpy/monitor", _monitor_value(True, True))
+        name = self.info(domid).name
+        log(f"Waiting for domain {name} (domid {domid}) to die [pid {os.getpid()}]")
+        while True:
+            on_poll(domid)
+            try:
+                info = self.backend.domain_info(domid)
+            except NoSuchDomain:
+                log(f"Domain {domid} has been destroyed.")
+                return 0
+            if not info.shutdown:
+                time.sleep(interval)
+                continue
+            on_poll(domid)  # what the guest said last, before the action may remove it
+            code = -1 if info.shutdown_reason is None else int(info.shutdown_reason)
+            log(f"Domain {domid} has shut down, reason code {code} 0x{code & 0xFFFFFFFF:x}")
+            _, new_domid = self.handle_shutdown(info, log, foreground=True)
+            if new_domid is None:
+                log("Done. Exiting now")
+                return 0
+            log("Done. Rebooting now")
+            domid = new_domid
+            log(f"Waiting for domain {name} (domid {domid}) to die [pid {os.getpid()}]")
+
+    def restart(self, domid: int, rename: bool = False, foreground: bool = False) -> int:
         """Destroy (or rename) the old domain and create it anew from its stored config."""
         from xlpy.config import parse
         from xlpy.config.build import build
@@ -371,7 +426,7 @@ class Toolstack:
             dc.c_info.uuid = str(uuidlib.uuid4())
         else:
             self.destroy(domid)
-        return self.create(dc, config_text=text).domid
+        return self.create(dc, config_text=text, foreground=foreground).domid
 
     def set_vcpus(self, domid: int, count: int) -> None:
         info = self.info(domid)
@@ -424,6 +479,27 @@ class Toolstack:
         self.info(domid)
         self.backend.set_max_memory(domid, kb)
         self.backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(kb))
+
+
+XL_ACTION_NAMES = {"destroy": "destroy", "restart": "restart", "restart_rename": "rename-restart",
+                   "preserve": "preserve", "coredump_destroy": "coredump-destroy",
+                   "coredump_restart": "coredump-restart", "soft_reset": "soft-reset"}
+
+
+def _monitor_value(monitor: bool, foreground: bool) -> str:
+    """/libxl/<domid>/xlpy/monitor: "1" any toolstack acts on the domain's
+    death, "0" nobody does (create -e), "fg:<pid tag>" an attached process does."""
+    if foreground:
+        return f"fg:{_process_tag(os.getpid())}"
+    return "1" if monitor else "0"
+
+
+def _reaped_here(monitor: str | None) -> bool:
+    """Whether any toolstack should act on the death: yes for "1", and for a
+    foreground monitor whose process has gone (the daemon's role falls back)."""
+    if monitor is not None and monitor.startswith("fg:"):
+        return not _alive(monitor[3:])
+    return monitor == "1"
 
 
 def _alive(tag: str) -> bool:

@@ -12,12 +12,14 @@ from xlpy.cli.common import fail
 from xlpy.cli.session import open_toolstack, resolve
 
 
-def create_domain(g, dc, cfg, paused: bool = False, console: bool = False, monitor: bool = True) -> None:
+def create_domain(g, dc, cfg, paused: bool = False, console: bool = False, monitor: bool = True,
+                  foreground: bool = False) -> None:
     from xlpy.toolstack import ToolstackError
 
     toolstack = open_toolstack(g)
     try:
-        created = toolstack.create(dc, paused=paused, config_text=cfg.full_text, monitor=monitor)
+        created = toolstack.create(dc, paused=paused, config_text=cfg.full_text, monitor=monitor,
+                                   foreground=foreground)
     except ToolstackError as e:
         fail(f"xlpy: {e}", 3)
     if dc.is_legacy_pvh and created.boot_mode == "pvh":
@@ -25,8 +27,10 @@ def create_domain(g, dc, cfg, paused: bool = False, console: bool = False, monit
                    "but a PVH entry point: booted it as modern PVH, as type=\"pvh\" would", err=True)
     if g.verbose:
         click.echo(f"Domain {created.domid} created ({created.boot_mode} boot)", err=True)
-    if console:
-        sys.stdout.write(toolstack.backend.console(created.domid))
+    if console or foreground:
+        from xlpy.cli.attach import stay_attached
+
+        sys.exit(stay_attached(toolstack, created.domid, console, foreground))
 
 
 @click.command("destroy")
@@ -248,11 +252,14 @@ def restore(g, paused, no_monitor, debug, foreground, console, vncviewer, autopa
         toolstack = open_toolstack(g)
         try:
             state = read_image(src, checkpoint_file)
-            domid = restore_image(toolstack, dc, state, config_text=text, paused=paused, monitor=not no_monitor)
+            domid = restore_image(toolstack, dc, state, config_text=text, paused=paused,
+                                  monitor=not no_monitor, foreground=foreground and not no_monitor)
         except ToolstackError as e:
             fail(f"xlpy: {e}")
-    if console:
-        sys.stdout.write(toolstack.backend.console(domid))
+    if console or (foreground and not no_monitor):
+        from xlpy.cli.attach import stay_attached
+
+        sys.exit(stay_attached(toolstack, domid, console, foreground and not no_monitor))
 
 
 @click.command("config-update")
