@@ -29,13 +29,14 @@ def save_image(toolstack: Toolstack, domid: int, path: str, leave_running: bool 
     (xl save -c / -p). `config` replaces the domain's own in the file, as
     xl save's <ConfigFile> does. `report` gets xl's line about the header."""
     info = toolstack.info(domid)
-    if config is None:
-        stored = toolstack.stored_config(domid)
-        if stored is None:
-            raise ToolstackError("unable to retrieve domain configuration")
+    if config is None:  # as xl: the config libxl retrieves for the running domain
         from xlpy.domain.idl import dumps
+        from xlpy.retrieve import retrieve_config
 
-        config_json = dumps(stored) + "\n"
+        retrieved = retrieve_config(toolstack, domid)
+        if retrieved is None:
+            raise ToolstackError("unable to retrieve domain configuration")
+        config_json = dumps(retrieved) + "\n"
     else:
         config_json = config.to_json()
     header = header_for_json(config_json)
@@ -64,18 +65,6 @@ def save_image(toolstack: Toolstack, domid: int, path: str, leave_running: bool 
     return header
 
 
-def config_from_json(text: str) -> DomainConfig:
-    """A DomainConfig from libxl's JSON (a save file's, or the stored one)."""
-    from xlpy.domain.config import DomainConfig, DomainType, PvhGeneration
-
-    dc = DomainConfig.from_json_obj(json.loads(text))
-    if dc.c_info.pvh:
-        dc.pvh_generation = PvhGeneration.LEGACY
-    elif dc.c_info.type is DomainType.PVH:
-        dc.pvh_generation = PvhGeneration.MODERN
-    return dc
-
-
 def read_image(src: BinaryIO, source: str) -> dict:
     """The model's image after the header; refused unless xlpy wrote it."""
     if src.read(len(IMAGE_MAGIC)) != IMAGE_MAGIC:
@@ -95,7 +84,8 @@ def restore_image(toolstack: Toolstack, dc: DomainConfig, state: dict, config_te
     domid = toolstack.create(dc, paused=True, config_text=config_text, monitor=monitor,
                              foreground=foreground).domid
     try:
-        toolstack.set_max_memory(domid, state["max_memory_kb"])
+        # Xen's limit as it was; the static maximum (xenstore) comes from the config.
+        toolstack.backend.set_max_memory(domid, state["max_memory_kb"])
         toolstack.set_memory(domid, state["memory_kb"])
         toolstack.set_vcpus(domid, state["vcpus_online"])
     except BaseException:

@@ -14,6 +14,7 @@ and carries out the actions itself (`monitor`) for as long as it lives.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -109,6 +110,9 @@ class Toolstack:
     def create(self, dc: DomainConfig, paused: bool = False, config_text: str = "",
                monitor: bool = True, foreground: bool = False) -> Created:
         # Name uniqueness is checked atomically when the name is written.
+        from xlpy.domain.stored import stored_defaults
+
+        dc = copy.deepcopy(dc)  # the build fills in MACs and devids, as libxl's setdefault does
         name = dc.c_info.name or ""
         mode, flags = self._boot_plan(dc)
         try:
@@ -121,7 +125,7 @@ class Toolstack:
         base = f"/local/domain/{domid}"
         try:
             self._build(domid, dc, mode)
-            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", dc.to_json())
+            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", stored_defaults(dc).to_json())
             self.backend.xs_write(f"/libxl/{domid}/xlpy/config-text", config_text)
             self.backend.xs_write(f"/libxl/{domid}/xlpy/monitor", _monitor_value(monitor, foreground))
             self.backend.xs_rm(f"{base}/xlpy/create-pid")
@@ -231,19 +235,49 @@ class Toolstack:
         self._add_device(domid, "vbd", devid, {"params": disk.pdev_path or "", "dev": disk.vdev or "",
                                                "mode": "w" if disk.readwrite else "r",
                                                "device-type": "cdrom" if disk.is_cdrom else "disk"}, connect)
+        if connect:  # a hotplugged device joins the stored config, as libxl's JSON
+            self._update_stored(domid, lambda config: config.disks.append(disk))
         return devid
 
     def attach_nic(self, domid: int, nic, connect: bool = True) -> int:
-        devid = nic.devid if nic.devid is not None else len(self.backend.xs_list(f"/local/domain/{domid}/device/vif"))
-        mac = nic.mac or "00:16:3e:%02x:%02x:%02x" % tuple(os.urandom(3))
-        self._add_device(domid, "vif", devid, {"mac": mac, "bridge": nic.bridge or "xenbr0"}, connect)
-        return devid
+        """Attach a vif; its devid and MAC are filled in when unset (in `nic` too)."""
+        from xlpy.domain.devices import NicType
+
+        if nic.devid is None:
+            nic.devid = len(self.backend.xs_list(f"/local/domain/{domid}/device/vif"))
+        nic.mac = nic.mac or "00:16:3e:%02x:%02x:%02x" % tuple(os.urandom(3))
+        self._add_device(domid, "vif", nic.devid, {"mac": nic.mac, "bridge": nic.bridge or "xenbr0"}, connect)
+        if connect:
+            if nic.nictype is NicType.UNKNOWN:  # as libxl: an emulated twin only for HVM guests
+                hvm = (self.stored_config(domid) or {}).get("c_info", {}).get("type") == "hvm"
+                nic.nictype = NicType.VIF_IOEMU if hvm else NicType.VIF
+            self._update_stored(domid, lambda config: config.nics.append(nic))
+        return nic.devid
 
     def detach(self, domid: int, kind: str, devid: int) -> None:
         if self.backend.xs_read(f"/local/domain/{domid}/device/{kind}/{devid}/state") is None:
             raise ToolstackError(f"no {kind} device {devid} on domain {domid}")
         self.backend.xs_rm(f"/local/domain/{domid}/device/{kind}/{devid}")
         self.backend.xs_rm(f"/local/domain/0/backend/{kind}/{domid}/{devid}")
+        from xlpy.domain.vdev import vdev_number
+
+        def forget(config) -> None:
+            if kind == "vbd":
+                config.disks = [d for d in config.disks if vdev_number(d.vdev or "") != devid]
+            else:
+                config.nics = [n for n in config.nics if n.devid != devid]
+
+        self._update_stored(domid, forget)
+
+    def _update_stored(self, domid: int, change) -> None:
+        """Change the stored config (as a DomainConfig), if the domain has one."""
+        from xlpy.domain.stored import config_from_json
+
+        stored = self.stored_config(domid)
+        if stored is not None:
+            config = config_from_json(json.dumps(stored))
+            change(config)
+            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", config.to_json())
 
     def devices(self, domid: int, kind: str) -> list[tuple[int, dict[str, str]]]:
         out = []
@@ -415,7 +449,7 @@ class Toolstack:
         if text:
             dc, _ = build(parse(text, "<updated>"))
         else:  # restored from a save file's JSON: no config text to reread
-            from xlpy.saverestore import config_from_json
+            from xlpy.domain.stored import config_from_json
 
             dc = config_from_json(json.dumps(stored))
         dc.c_info.uuid = stored.get("c_info", {}).get("uuid", dc.c_info.uuid)

@@ -166,10 +166,11 @@ def save(g, checkpoint, paused, keep_domid, domain, checkpoint_file, config_file
             fail("unable to read overridden config file")
         config, _ = _built_config(g, config_file, [])
     elif keep_domid:
-        from xlpy.saverestore import config_from_json
         from xlpy.domain.idl import dumps
+        from xlpy.domain.stored import config_from_json
+        from xlpy.retrieve import retrieve_config
 
-        config = config_from_json(dumps(toolstack.stored_config(domid) or {}))
+        config = config_from_json(dumps(retrieve_config(toolstack, domid) or {}))
         config.c_info.domid = domid
     try:
         save_image(toolstack, domid, checkpoint_file, leave_running=checkpoint or paused, config=config,
@@ -212,7 +213,8 @@ def _built_config(g, filename: str, overrides: list[str], source: str | None = N
 def restore(g, paused, no_monitor, debug, foreground, console, vncviewer, autopass, files) -> None:
     """Restore a domain from a saved file: [-p] [-e] [-d] [<ConfigFile>] <CheckpointFile>"""
     from xlpy.domain.savefile import SaveFileError, read_header
-    from xlpy.saverestore import config_from_json, read_image, restore_image
+    from xlpy.domain.stored import config_from_json
+    from xlpy.saverestore import read_image, restore_image
     from xlpy.toolstack import ToolstackError
 
     if len(files) > 2:
