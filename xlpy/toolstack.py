@@ -280,12 +280,17 @@ class Toolstack:
             self.backend.xs_write(f"/libxl/{domid}/xlpy/config", config.to_json())
 
     def devices(self, domid: int, kind: str) -> list[tuple[int, dict[str, str]]]:
+        """Each device's backend nodes, plus "state" and "be-path", and its
+        frontend nodes as "frontend/<name>" (event channel, ring refs...)."""
         out = []
         for devid in self.backend.xs_list(f"/local/domain/{domid}/device/{kind}"):
             be = f"/local/domain/0/backend/{kind}/{domid}/{devid}"
+            fe = f"/local/domain/{domid}/device/{kind}/{devid}"
             params = {key: self.backend.xs_read(f"{be}/{key}") or "" for key in self.backend.xs_list(be)}
-            params["state"] = self.backend.xs_read(f"/local/domain/{domid}/device/{kind}/{devid}/state") or "0"
-            params["be-path"] = be
+            params.update({f"frontend/{key}": self.backend.xs_read(f"{fe}/{key}") or ""
+                           for key in self.backend.xs_list(fe)})
+            params["state"] = self.backend.xs_read(f"{fe}/state") or "0"
+            params["be-path"] = self.backend.xs_read(f"{fe}/backend") or be
             out.append((int(devid), params))
         return sorted(out)
 
