@@ -129,3 +129,18 @@ def test_a_failed_create_exits_as_xl(xlpy):
     assert r.returncode == 3
     assert r.stderr.startswith("xlpy: not enough memory to create 'demo-pvh'")
     assert "demo-pvh" not in xlpy("list").stdout
+
+
+def test_restore_stays_attached_with_f_too(attached, xlpy, tmp_path):
+    xlpy("create", "-q", "configs/pvh.cfg")
+    saved = tmp_path / "demo.save"
+    xlpy("save", "demo-pvh", str(saved))
+    proc = attached("restore", "-F", str(saved))
+    xlpy("shutdown", "demo-pvh")
+    code, _, err = finish(proc)
+    assert code == 0
+    assert err.splitlines()[-5:] == ["Waiting for domain demo-pvh (domid 2) to die [pid N]",
+                                     "Domain 2 has shut down, reason code 0 0x0",
+                                     "Action for shutdown reason code 0 is destroy",
+                                     "Domain 2 needs to be cleaned up: destroying the domain",
+                                     "Done. Exiting now"]

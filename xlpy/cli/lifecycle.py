@@ -3,12 +3,11 @@ pause, unpause, rename."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
-from xlpy.cli.common import fail
+from xlpy.cli.common import built_config, fail
 from xlpy.cli.session import open_toolstack, resolve
 
 
@@ -145,125 +144,6 @@ def rename(g, domain: str, new_name: str) -> None:
         fail(f"Can't rename domain '{domain}'.")
 
 
-@click.command("save")
-@click.option("-c", "checkpoint", is_flag=True, help="Leave the domain running after saving.")
-@click.option("-p", "paused", is_flag=True, help="Leave the domain paused after saving.")
-@click.option("-D", "keep_domid", is_flag=True, help="Store the domain id in the configuration.")
-@click.argument("domain")
-@click.argument("checkpoint_file")
-@click.argument("config_file", required=False)
-@click.pass_obj
-def save(g, checkpoint, paused, keep_domid, domain, checkpoint_file, config_file) -> None:
-    """Save a domain's state to a file: [-c] [-p] [-D] <Domain> <CheckpointFile> [<ConfigFile>]"""
-    from xlpy.saverestore import save_image
-    from xlpy.toolstack import ToolstackError
-
-    toolstack = open_toolstack(g)
-    domid = resolve(toolstack, domain)
-    config = None
-    if config_file is not None:  # xl reads it as a config file and stores its JSON instead
-        if not os.access(config_file, os.R_OK):
-            fail("unable to read overridden config file")
-        config, _ = _built_config(g, config_file, [])
-    elif keep_domid:
-        from xlpy.domain.idl import dumps
-        from xlpy.domain.stored import config_from_json
-        from xlpy.retrieve import retrieve_config
-
-        config = config_from_json(dumps(retrieve_config(toolstack, domid) or {}))
-        config.c_info.domid = domid
-    try:
-        save_image(toolstack, domid, checkpoint_file, leave_running=checkpoint or paused, config=config,
-                   report=lambda line: click.echo(line, err=True))
-        if paused:
-            toolstack.pause(domid)
-    except OSError:
-        fail(f"Failed to open temp file {checkpoint_file} for writing")
-    except ToolstackError as e:
-        fail(str(e))
-
-
-def _built_config(g, filename: str, overrides: list[str], source: str | None = None, text: str | None = None):
-    """A config file (or text) parsed and built, its findings shown; exits 1 on errors."""
-    from xlpy.cli.create import show_diagnostics
-    from xlpy.config import ConfigError, parse, parse_file
-    from xlpy.config.build import build, has_errors
-
-    try:
-        cfg = parse(text, source) if text is not None else parse_file(filename, overrides)
-    except ConfigError as e:
-        fail(str(e))
-    dc, diagnostics = build(cfg)
-    show_diagnostics(diagnostics, g.verbose)
-    if has_errors(diagnostics):
-        sys.exit(1)
-    return dc, cfg.full_text
-
-
-@click.command("restore")
-@click.option("-p", "paused", is_flag=True, help="Leave the domain paused after restoring.")
-@click.option("-e", "no_monitor", is_flag=True, help="Do not wait for the domain's death.")
-@click.option("-d", "debug", is_flag=True, help="Print the domain configuration (JSON) on stderr.")
-@click.option("-F", "foreground", is_flag=True, help="Run in the foreground until the domain dies.")
-@click.option("-c", "console", is_flag=True, help="Connect to the console after restoring.")
-@click.option("-V", "--vncviewer", "vncviewer", is_flag=True, help="Connect to the VNC display (no effect here).")
-@click.option("-A", "--vncviewer-autopass", "autopass", is_flag=True, help="Pass the VNC password (no effect here).")
-@click.argument("files", nargs=-1, required=True)
-@click.pass_obj
-def restore(g, paused, no_monitor, debug, foreground, console, vncviewer, autopass, files) -> None:
-    """Restore a domain from a saved file: [-p] [-e] [-d] [<ConfigFile>] <CheckpointFile>"""
-    from xlpy.domain.savefile import SaveFileError, read_header
-    from xlpy.domain.stored import config_from_json
-    from xlpy.saverestore import read_image, restore_image
-    from xlpy.toolstack import ToolstackError
-
-    if len(files) > 2:
-        raise click.UsageError("give at most a config file and a checkpoint file")
-    config_file, checkpoint_file = files if len(files) == 2 else (None, files[0])
-    try:
-        src = open(checkpoint_file, "rb")
-    except OSError as e:
-        fail(f"Can't open restore file: {e.strerror}")
-    with src:
-        try:
-            header = read_header(src, checkpoint_file, report=lambda line: click.echo(line, err=True))
-        except SaveFileError as e:
-            fail(str(e))
-        # As xl: a config file given on the command line replaces the saved one.
-        if config_file is not None:
-            try:
-                os.close(os.open(config_file, os.O_RDONLY))
-            except OSError as e:
-                fail(f"Failed to read config file: {config_file}: {e.strerror}")
-            click.echo(f"Parsing config from {config_file}", err=True)
-            dc, text = _built_config(g, config_file, [])
-        elif header.config is None:
-            fail("Config file not specified and none in save file")
-        else:
-            click.echo("Parsing config from <saved>", err=True)
-            saved = header.config.rstrip(b"\0").decode("utf-8", "replace")
-            if header.config_is_json:
-                try:
-                    dc, text = config_from_json(saved), ""
-                except ValueError as e:
-                    fail(f"{checkpoint_file}: the saved config is not a domain config xlpy knows: {e}")
-            else:
-                dc, text = _built_config(g, "<saved>", [], source="<saved>", text=saved)
-        if debug:
-            sys.stderr.write(dc.to_json())
-        toolstack = open_toolstack(g)
-        try:
-            state = read_image(src, checkpoint_file)
-            domid = restore_image(toolstack, dc, state, config_text=text, paused=paused,
-                                  monitor=not no_monitor, foreground=foreground and not no_monitor)
-        except ToolstackError as e:
-            fail(f"xlpy: {e}")
-    if console or (foreground and not no_monitor):
-        from xlpy.cli.attach import stay_attached
-
-        sys.exit(stay_attached(toolstack, domid, console, foreground and not no_monitor))
-
-
 @click.command("config-update")
 @click.option("-f", "--defconfig", "defconfig", metavar="FILE", help="Use FILE as the config file.")
 @click.option("-d", "debug", is_flag=True, help="Print the new configuration (JSON).")
@@ -280,7 +160,7 @@ def config_update(g, defconfig, debug, domain, args) -> None:
     overrides = [a for a in args if "=" in a]
     if filename is None:
         fail("config-update: give the new config file")
-    dc, text = _built_config(g, filename, overrides)
+    dc, text = built_config(g, filename, overrides)
     if g.dry_run or debug:
         sys.stdout.write(dumps({"domid": None, "config": dc.to_json_obj()}) + "\n")
         if g.dry_run:
