@@ -202,3 +202,16 @@ def test_libxl_json_reads_back_into_the_same_config():
         assert DomainConfig.from_json_obj(json.loads(text)).to_json() == text, expected.name
     with pytest.raises(ValueError, match="BuildInfo has no field 'nosuch'"):
         DomainConfig.from_json_obj({"b_info": {"nosuch": 1}})
+
+
+def test_a_failed_save_or_restore_loses_nothing(xlpy, tmp_path):
+    xlpy("create", "-q", "configs/pvh.cfg")
+    r = xlpy("save", "demo-pvh", str(tmp_path / "no" / "such" / "dir.save"), ok=False)
+    assert (r.returncode, r.stderr) == (1, f"Failed to open temp file {tmp_path}/no/such/dir.save for writing\n")
+    assert xlpy("list", "demo-pvh").stdout.split()[-2] == "-b----"  # still running, not left paused
+    saved = tmp_path / "demo.save"
+    xlpy("save", "-c", "demo-pvh", str(saved))
+    r = xlpy("restore", str(saved), ok=False)  # the name is taken by the running domain
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1] == "xlpy: domain with name 'demo-pvh' already exists"
+    assert guests(xlpy) == ["demo-pvh"]
