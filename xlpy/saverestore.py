@@ -65,6 +65,42 @@ def save_image(toolstack: Toolstack, domid: int, path: str, leave_running: bool 
     return header
 
 
+def open_save_file(path: str, report=lambda line: None) -> tuple[SaveHeader, BinaryIO]:
+    """The checked header of a save file, and the file positioned at its image.
+    SaveFileError carries xl's message for anything wrong."""
+    from xlpy.domain.savefile import SaveFileError, read_header
+
+    try:
+        src = open(path, "rb")
+    except OSError as e:
+        raise SaveFileError(f"Can't open restore file: {e.strerror}") from None
+    try:
+        return read_header(src, path, report), src
+    except BaseException:
+        src.close()
+        raise
+
+
+def saved_config(header: SaveHeader) -> tuple[DomainConfig, str]:
+    """The config a save file carries and, when it is xl.cfg text, that text.
+    ValueError for JSON xlpy cannot read; the config parser's errors for text."""
+    from xlpy.domain.savefile import SaveFileError
+    from xlpy.domain.stored import config_from_json
+
+    if header.config is None:
+        raise SaveFileError("Config file not specified and none in save file")
+    text = header.config_text
+    if header.config_is_json:
+        return config_from_json(text), ""
+    from xlpy.config import parse
+    from xlpy.config.build import build, has_errors
+
+    dc, diagnostics = build(parse(text, "<saved>"))
+    if has_errors(diagnostics):
+        raise ValueError(str(next(d for d in diagnostics if d.severity.name == "ERROR")))
+    return dc, text
+
+
 def read_image(src: BinaryIO, source: str) -> dict:
     """The model's image after the header; refused unless xlpy wrote it."""
     if src.read(len(IMAGE_MAGIC)) != IMAGE_MAGIC:

@@ -61,23 +61,18 @@ def save(g, checkpoint, paused, keep_domid, domain, checkpoint_file, config_file
 @click.pass_obj
 def restore(g, paused, no_monitor, debug, foreground, console, vncviewer, autopass, files) -> None:
     """Restore a domain from a saved file: [-p] [-e] [-d] [<ConfigFile>] <CheckpointFile>"""
-    from xlpy.domain.savefile import SaveFileError, read_header
-    from xlpy.domain.stored import config_from_json
-    from xlpy.saverestore import read_image, restore_image
+    from xlpy.domain.savefile import SaveFileError
+    from xlpy.saverestore import open_save_file, read_image, restore_image, saved_config
     from xlpy.toolstack import ToolstackError
 
     if len(files) > 2:
         raise click.UsageError("give at most a config file and a checkpoint file")
     config_file, checkpoint_file = files if len(files) == 2 else (None, files[0])
     try:
-        src = open(checkpoint_file, "rb")
-    except OSError as e:
-        fail(f"Can't open restore file: {e.strerror}")
+        header, src = open_save_file(checkpoint_file, report=lambda line: click.echo(line, err=True))
+    except SaveFileError as e:
+        fail(str(e))
     with src:
-        try:
-            header = read_header(src, checkpoint_file, report=lambda line: click.echo(line, err=True))
-        except SaveFileError as e:
-            fail(str(e))
         # As xl: a config file given on the command line replaces the saved one.
         if config_file is not None:
             try:
@@ -90,14 +85,13 @@ def restore(g, paused, no_monitor, debug, foreground, console, vncviewer, autopa
             fail("Config file not specified and none in save file")
         else:
             click.echo("Parsing config from <saved>", err=True)
-            saved = header.config.rstrip(b"\0").decode("utf-8", "replace")
-            if header.config_is_json:
+            if not header.config_is_json:  # xl.cfg text, its findings shown as create shows them
+                dc, text = built_config(g, "<saved>", [], text=header.config_text)
+            else:
                 try:
-                    dc, text = config_from_json(saved), ""
+                    dc, text = saved_config(header)
                 except ValueError as e:
                     fail(f"{checkpoint_file}: the saved config is not a domain config xlpy knows: {e}")
-            else:
-                dc, text = built_config(g, "<saved>", [], text=saved)
         if debug:
             sys.stderr.write(dc.to_json())
         toolstack = open_toolstack(g)

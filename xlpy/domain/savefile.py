@@ -43,6 +43,11 @@ class SaveHeader:
     config: bytes | None  # as stored, trailing NUL included; None when absent
 
     @property
+    def config_text(self) -> str:
+        """The stored config as text, without the NUL xl stores after JSON."""
+        return (self.config or b"").rstrip(b"\0").decode("utf-8", "replace")
+
+    @property
     def config_is_json(self) -> bool:
         return bool(self.mandatory_flags & FLAG_JSON)
 
