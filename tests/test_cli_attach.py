@@ -144,3 +144,12 @@ def test_restore_stays_attached_with_f_too(attached, xlpy, tmp_path):
                                      "Action for shutdown reason code 0 is destroy",
                                      "Domain 2 needs to be cleaned up: destroying the domain",
                                      "Done. Exiting now"]
+
+
+def test_monitoring_a_domain_already_gone_ends_at_once(state_dir):
+    from xlpy.backends import get_backend
+    from xlpy.toolstack import Toolstack
+
+    lines = []
+    assert Toolstack(get_backend("model")).monitor(42, lines.append) == 0
+    assert lines == ["Domain 42 has been destroyed."]

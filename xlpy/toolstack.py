@@ -420,8 +420,12 @@ class Toolstack:
         on_* actions, following it across restarts, until it is gone or an
         action leaves nothing to follow. `on_poll` runs on each look.
         Returns xl's exit status."""
+        try:
+            name = self.info(domid).name
+        except DomainNotFound:  # destroyed by someone else before we looked
+            log(f"Domain {domid} has been destroyed.")
+            return 0
         self.backend.xs_write(f"/libxl/{domid}/xlpy/monitor", _monitor_value(True, True))
-        name = self.info(domid).name
         log(f"Waiting for domain {name} (domid {domid}) to die [pid {os.getpid()}]")
         while True:
             on_poll(domid)
