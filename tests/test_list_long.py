@@ -110,3 +110,19 @@ def test_libxl_prints_the_same_config_the_same_way(libxl_reprint, golden):
     text = (GOLDEN / golden).read_text().replace("MA:SK:ED", "12:34:56")  # a MAC libxl can parse
     ours = dumps(json.loads(text)[0]["config"]) + "\n"
     assert libxl_reprint(ours) == ours
+
+
+def test_a_backend_that_cannot_read_the_weights_still_lists(state_dir, monkeypatch):
+    from xlpy.api import open as open_host
+    from xlpy.backends.base import BackendError
+    from xlpy.retrieve import retrieve_config
+
+    monkeypatch.chdir(ROOT)
+    with open_host("model") as host:
+        guest = host.create("configs/pvh.cfg")
+
+        def refuse(*args):
+            raise BackendError("credit's parameters under credit2", "xc_sched_credit_domain_get")
+
+        monkeypatch.setattr(host.toolstack.backend, "sched_credit", refuse)
+        assert retrieve_config(host.toolstack, guest.domid)["b_info"]["sched_params"] == {"sched": "credit2"}

@@ -55,8 +55,13 @@ def retrieve_config(toolstack: Toolstack, domid: int) -> dict | None:
 def sched_params(toolstack: Toolstack, domid: int) -> dict:
     """libxl_domain_sched_params_get: the scheduler, with weight and cap for
     credit and credit2 (the other schedulers' parameters are not modelled)."""
+    from xlpy.backends.base import BackendError
+
     scheduler = toolstack.backend.physinfo().scheduler
     params: dict = {"sched": scheduler}
     if scheduler in WEIGHT_CAP_SCHEDULERS:
-        params["weight"], params["cap"] = toolstack.backend.sched_credit(domid)
+        try:
+            params["weight"], params["cap"] = toolstack.backend.sched_credit(domid)
+        except BackendError:  # a backend that reads only credit's (libxc under credit2)
+            pass
     return params
