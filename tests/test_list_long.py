@@ -126,3 +126,19 @@ def test_a_backend_that_cannot_read_the_weights_still_lists(state_dir, monkeypat
 
         monkeypatch.setattr(host.toolstack.backend, "sched_credit", refuse)
         assert retrieve_config(host.toolstack, guest.domid)["b_info"]["sched_params"] == {"sched": "credit2"}
+
+
+def test_a_reboot_keeps_run_time_changes_and_config_update_waits_for_it(xlpy):
+    xlpy("create", "-q", "configs/pvh.cfg")
+    xlpy("vcpu-set", "demo-pvh", "3")
+    xlpy("mem-set", "demo-pvh", "384m")
+    xlpy("reboot", "-w", "demo-pvh")  # restarted from the retrieved config, as xl does
+    b_info = config(xlpy, "demo-pvh")["b_info"]
+    assert (b_info["avail_vcpus"], b_info["target_memkb"]) == ([0, 1, 2], 393216)
+    assert xlpy("list", "demo-pvh").stdout.split()[-4:-2] == ["384", "3"]
+    before = config(xlpy, "demo-pvh")
+    xlpy("config-update", "demo-pvh", "configs/pvh.cfg", "memory=320")
+    assert config(xlpy, "demo-pvh") == before  # list -l shows the running config until the restart
+    xlpy("reboot", "-w", "demo-pvh")
+    b_info = config(xlpy, "demo-pvh")["b_info"]
+    assert (b_info["avail_vcpus"], b_info["target_memkb"]) == ([0, 1], 327680)

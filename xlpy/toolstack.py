@@ -405,12 +405,14 @@ class Toolstack:
         if action is ShutdownAction.PRESERVE:
             return XL_ACTION_NAMES[action], None
         if action is ShutdownAction.RESTART_RENAME:
+            reloaded = self.reload_config(info.domid, log)
             suffix = time.strftime("-%Y%m%dT%H%MZ", time.gmtime())
             log(f"Preserving domain {info.domid} {info.name} with suffix{suffix}")
-            return XL_ACTION_NAMES[action], self.restart(info.domid, rename=True, foreground=foreground)
+            return XL_ACTION_NAMES[action], self.restart(info.domid, reloaded, rename=True, foreground=foreground)
         if action in (ShutdownAction.RESTART, ShutdownAction.COREDUMP_RESTART, ShutdownAction.SOFT_RESET):
+            reloaded = self.reload_config(info.domid, log)
             log(f"Domain {info.domid} needs to be cleaned up: destroying the domain")
-            return XL_ACTION_NAMES[action], self.restart(info.domid, foreground=foreground)
+            return XL_ACTION_NAMES[action], self.restart(info.domid, reloaded, foreground=foreground)
         log(f"Domain {info.domid} needs to be cleaned up: destroying the domain")
         self.destroy(info.domid)
         return XL_ACTION_NAMES[action], None
@@ -448,20 +450,31 @@ class Toolstack:
             domid = new_domid
             log(f"Waiting for domain {name} (domid {domid}) to die [pid {os.getpid()}]")
 
-    def restart(self, domid: int, rename: bool = False, foreground: bool = False) -> int:
-        """Destroy (or rename) the old domain and create it anew from its stored config."""
-        from xlpy.config import parse
-        from xlpy.config.build import build
+    def reload_config(self, domid: int, log=lambda line: None) -> tuple[DomainConfig, str]:
+        """The config a restart creates the domain from, and its text: the one
+        config-update left if any, else the config retrieved for the domain,
+        so that run-time changes (vCPUs, memory, weights) live on; as xl's
+        reload_domain_config."""
+        from xlpy.domain.stored import config_from_json
 
-        text = self.backend.xs_read(f"/libxl/{domid}/xlpy/config-text") or ""
-        stored = self.stored_config(domid) or {}
-        if text:
-            dc, _ = build(parse(text, "<updated>"))
-        else:  # restored from a save file's JSON: no config text to reread
-            from xlpy.domain.stored import config_from_json
+        updated = self.backend.xs_read(f"/libxl/{domid}/xlpy/updated-config-text") or ""
+        if updated:
+            from xlpy.config import parse
+            from xlpy.config.build import build
 
-            dc = config_from_json(json.dumps(stored))
-        dc.c_info.uuid = stored.get("c_info", {}).get("uuid", dc.c_info.uuid)
+            log('"xl" configuration found, using it\n')  # xl's line, its extra newline included
+            dc, _ = build(parse(updated, "<updated>"))
+            dc.c_info.uuid = self.info(domid).uuid
+        else:
+            from xlpy.retrieve import retrieve_config
+
+            dc = config_from_json(json.dumps(retrieve_config(self, domid) or self.stored_config(domid) or {}))
+        return dc, updated or self.config_text(domid)
+
+    def restart(self, domid: int, reloaded: tuple[DomainConfig, str], rename: bool = False,
+                foreground: bool = False) -> int:
+        """Destroy (or rename) the old domain and create the reloaded config."""
+        dc, text = reloaded
         if rename:  # the old domain keeps its name-with-date and its UUID
             self.rename(domid, time.strftime(f"{dc.c_info.name}-%Y%m%dT%H%MZ", time.gmtime()))
             import uuid as uuidlib
@@ -495,12 +508,15 @@ class Toolstack:
         except BackendError as e:
             raise ToolstackError(e.message) from None
 
-    def update_config(self, domid: int, dc: DomainConfig, config_text: str) -> None:
-        """The config the domain restarts with next (xl config-update)."""
-        info = self.info(domid)
-        dc.c_info.uuid = info.uuid
-        self.backend.xs_write(f"/libxl/{domid}/xlpy/config", dc.to_json())
-        self.backend.xs_write(f"/libxl/{domid}/xlpy/config-text", config_text)
+    def update_config(self, domid: int, config_text: str) -> None:
+        """The config the domain restarts with next (xl config-update); until
+        then the domain's own config, as list -l shows it, stays."""
+        self.info(domid)
+        self.backend.xs_write(f"/libxl/{domid}/xlpy/updated-config-text", config_text)
+
+    def config_text(self, domid: int) -> str:
+        """The config file text the domain was created from ("" if none)."""
+        return self.backend.xs_read(f"/libxl/{domid}/xlpy/config-text") or ""
 
     def pin_vcpu(self, domid: int, vcpu: int, hard: set[int] | None, soft: set[int] | None) -> None:
         info = self.info(domid)

@@ -167,4 +167,4 @@ def config_update(g, defconfig, debug, domain, args) -> None:
             return
     toolstack = open_toolstack(g)
     domid = resolve(toolstack, domain)
-    toolstack.update_config(domid, dc, text)
+    toolstack.update_config(domid, text)
