@@ -17,7 +17,8 @@ ERROR_FAIL, ERROR_INVAL = 3, 6
               help="Attach to the console after creating (Ctrl-] detaches on a real host; Ctrl-C on the model).")
 @click.option("-d", "debug", is_flag=True, help="Print the domain configuration (JSON) on stderr.")
 @click.option("-e", "no_monitor", is_flag=True, help="Do not wait in the background for the domain's death.")
-@click.option("-F", "foreground", is_flag=True, help="Stay in the foreground, carrying out on_* actions, until the domain is gone.")
+@click.option("-F", "foreground", is_flag=True,
+              help="Stay in the foreground, carrying out on_* actions, until the domain is gone.")
 @click.option("-f", "--defconfig", "defconfig", metavar="FILE", help="Use FILE as the config file.")
 @click.option("-n", "--dryrun", "dryrun", is_flag=True, help="Dry run: print the configuration and exit.")
 @click.option("-p", "paused", is_flag=True, help="Leave the domain paused after creating it.")
