@@ -87,6 +87,37 @@ def test_what_libxl_writes_back_for_an_hvm_guest():
 
 
 @pytest.fixture(scope="session")
+def libxl_setdefault(xl_shim, tmp_path_factory):
+    """libxl's own create-info and build-info setdefault, run over a config."""
+    import os
+
+    archive = Path("/usr/lib/x86_64-linux-gnu/libxenlight.a")
+    require(archive.is_file(), f"needs libxen-dev's static libxenlight.a ({XEN_PACKAGES_HINT})")
+    program = tmp_path_factory.mktemp("setdefault") / "setdefault"
+    libs = ["-lxenctrl", "-lxenguest", "-lxenstore", "-lxentoollog", "-lxenevtchn", "-lxentoolcore", "-lxencall",
+            "-lxenforeignmemory", "-lxendevicemodel", "-lxengnttab", "-lxenhypfs", "-l:libyajl.so.2", "-luuid",
+            "-lutil", "-lpthread"]
+    subprocess.run(["gcc", "-o", str(program), str(Path(__file__).parent / "libxl_setdefault.c"), str(archive),
+                    *libs], check=True, capture_output=True)
+
+    def run(text: str) -> dict:
+        done = subprocess.run([str(program)], input=text, capture_output=True, text=True, check=True,
+                              env=dict(os.environ, LD_PRELOAD=str(xl_shim)))
+        return json.loads(done.stdout)
+
+    return run
+
+
+@pytest.mark.parametrize("name", ["pvh", "pv", "hvm"])
+def test_the_video_memory_stored_is_the_one_libxl_s_setdefault_chooses(libxl_setdefault, name):
+    from xlpy.domain.stored import config_from_json, stored_defaults
+
+    text = (ROOT / "configs" / "expected" / f"{name}.json").read_text()  # what `xl create -n` prints
+    ours = stored_defaults(config_from_json(text))
+    assert ours.b_info.video_memkb == libxl_setdefault(text)["b_info"]["video_memkb"]
+
+
+@pytest.fixture(scope="session")
 def libxl_reprint(xl_shim, tmp_path_factory):
     """libxl's JSON parser and printer, run over a config."""
     require(Path("/usr/include/libxl.h").is_file(), f"needs libxl.h ({XEN_PACKAGES_HINT})")
