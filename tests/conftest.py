@@ -89,18 +89,50 @@ XL = Path("/usr/lib/xen-4.17/bin/xl")
 
 
 @pytest.fixture(scope="session")
-def real_xl(tmp_path_factory):
-    """The real xl 4.17 with its hypervisor calls answered by ../shared's shim."""
+def xl_shim(tmp_path_factory) -> Path:
+    """../shared's shim, built: it answers the hypervisor calls xl makes first."""
     shim_src = SHARED / "oracles" / "xl-dryrun" / "shim.c"
     require(shim_src.is_file(), f"the xl dry-run shim is not at {shim_src}")
     require(XL.is_file(), f"Debian's xl 4.17 is not installed ({XEN_PACKAGES_HINT})")
     shim = tmp_path_factory.mktemp("xl") / "xl-shim.so"
     subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(shim), str(shim_src), "-I/usr/include"], check=True)
+    return shim
+
+
+@pytest.fixture(scope="session")
+def real_xl_cmd(xl_shim):
+    """Run the real xl 4.17 (under the shim) with any arguments."""
+    def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+        return subprocess.run([str(XL), *args], cwd=cwd, env=dict(os.environ, LD_PRELOAD=str(xl_shim)),
+                              capture_output=True, text=True, timeout=60)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def real_xl(xl_shim):
+    """The real xl 4.17 with its hypervisor calls answered by ../shared's shim."""
+    shim = xl_shim
 
     def run(cfg: Path, host: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """`host` sets the shim's host, e.g. {"SHIM_CPUS": "8", "SHIM_NODES": "2"} (default 4 CPUs, 1 node)."""
         env = dict(os.environ, LD_PRELOAD=str(shim), **(host or {}))
         return subprocess.run([str(XL), "-N", "create", cfg.name], cwd=cfg.parent, env=env,
                               capture_output=True, text=True, timeout=60)
+
+    return run
+
+
+@pytest.fixture
+def xlpy(state_dir):
+    """Run this checkout's xlpy on a private host; fails the test on a non-zero
+    exit unless called with ok=False."""
+    env = xlpy_env(XLPY_STATE_DIR=str(state_dir))
+
+    def run(*args, ok=True):
+        r = run_xlpy(*args, env=env, cwd=ROOT)
+        if ok:
+            assert r.returncode == 0, r.stderr
+        return r
 
     return run

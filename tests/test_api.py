@@ -46,3 +46,19 @@ def test_typed_errors(host, tmp_path):
     guest.pause()
     with pytest.raises(xl.WaitTimeout):
         guest.wait_for("shutdown", timeout=0.2)
+
+
+def test_save_and_restore_from_python(host, tmp_path):
+    guest = host.create("configs/pvh.cfg", overrides=["vcpus=3"])
+    path = str(tmp_path / "guest.save")
+    guest.save(path)
+    assert guest.state == "gone"
+    back = host.restore(path)
+    assert (back.name, back.uuid, back.vcpus) == ("demo-pvh", "6a1c4b2e-1b7c-4d0e-9c1f-2a3b4c5d6e7f", 3)
+    back.save(path, leave_running=True)
+    with pytest.raises(xl.NameInUse):
+        host.restore(path)
+    (tmp_path / "bad.save").write_bytes(b"not a save file" * 4)
+    with pytest.raises(xl.Error, match="wrong magic number"):
+        host.restore(str(tmp_path / "bad.save"))
+    assert [d.name for d in host.domains()] == ["Domain-0", "demo-pvh"]

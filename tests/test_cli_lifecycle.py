@@ -7,25 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
-from conftest import ROOT, run_xlpy, xlpy_env
-
 GOLDEN = Path(__file__).parent / "golden"
 TIME = re.compile(r"(?m)^(.{40} +\d+ +\d+ +\d+ +\S{6}) +\d+\.\d$")
-
-
-@pytest.fixture
-def xlpy(state_dir):
-    env = xlpy_env(XLPY_STATE_DIR=str(state_dir))
-
-    def run(*args, ok=True):
-        r = run_xlpy(*args, env=env, cwd=ROOT)
-        if ok:
-            assert r.returncode == 0, r.stderr
-        return r
-
-    return run
 
 
 def masked(text: str) -> str:

@@ -101,6 +101,13 @@ class Domain:
     def rename(self, name: str) -> None:
         self.host.toolstack.rename(self.domid, name)
 
+    def save(self, path: str, leave_running: bool = False) -> None:
+        """Save the domain to `path` in xl's save-file format, then destroy it
+        (unless leave_running); Host.restore brings it back."""
+        from xlpy.saverestore import save_image
+
+        save_image(self.host.toolstack, self.domid, path, leave_running=leave_running)
+
     def set_vcpus(self, count: int) -> None:
         self.host.toolstack.set_vcpus(self.domid, count)
 
@@ -168,26 +175,50 @@ class Host:
         """Create from a config file path or a built DomainConfig."""
         from xlpy.domain.config import DomainConfig
 
-        text = ""
         if isinstance(config, DomainConfig):
-            dc = config
+            dc, text = config, ""
         else:
-            from xlpy.config import ConfigError as SyntaxProblem
-            from xlpy.config import parse_file
-            from xlpy.config.build import build, has_errors
-            from xlpy.domain.host import Topology
-
-            try:
-                cfg = parse_file(config, overrides)
-            except SyntaxProblem as e:
-                raise ConfigError(str(e)) from None
-            physinfo = self.toolstack.backend.physinfo()
-            dc, diagnostics = build(cfg, Topology(physinfo.nr_cpus, physinfo.nr_nodes))
-            errors = [d for d in diagnostics if d.severity.name == "ERROR"]
-            if has_errors(diagnostics):
-                raise ConfigError(str(errors[0]), diagnostics)
-            text = cfg.full_text
+            dc, text = self._built(config, overrides)
         return Domain(self, self.toolstack.create(dc, paused=paused, config_text=text).domid)
+
+    def restore(self, path: str, config=None, paused: bool = False) -> Domain:
+        """The domain saved in `path` (by Domain.save or `xlpy save`), created
+        again; `config` (a file path) replaces the config the file carries."""
+        from xlpy.domain.savefile import SaveFileError
+        from xlpy.saverestore import open_save_file, read_image, restore_image, saved_config
+
+        try:
+            header, src = open_save_file(path)
+        except SaveFileError as e:
+            raise Error(str(e)) from None
+        with src:
+            if config is not None:
+                dc, text = self._built(config)
+            else:
+                try:
+                    dc, text = saved_config(header)
+                except (SaveFileError, ValueError) as e:
+                    raise ConfigError(f"{path}: {e}") from None
+            state = read_image(src, path)
+            return Domain(self, restore_image(self.toolstack, dc, state, config_text=text, paused=paused))
+
+    def _built(self, path, overrides: list[str] | None = None):
+        """A config file parsed and built for this host, and its text; ConfigError on errors."""
+        from xlpy.config import ConfigError as SyntaxProblem
+        from xlpy.config import parse_file
+        from xlpy.config.build import build, has_errors
+        from xlpy.domain.host import Topology
+
+        try:
+            cfg = parse_file(path, overrides)
+        except SyntaxProblem as e:
+            raise ConfigError(str(e)) from None
+        physinfo = self.toolstack.backend.physinfo()
+        dc, diagnostics = build(cfg, Topology(physinfo.nr_cpus, physinfo.nr_nodes))
+        if has_errors(diagnostics):
+            errors = [d for d in diagnostics if d.severity.name == "ERROR"]
+            raise ConfigError(str(errors[0]), diagnostics)
+        return dc, cfg.full_text
 
 
 def open(backend: str | None = None) -> Host:  # noqa: A001  (reads like libvirt.open)

@@ -7,11 +7,14 @@ if any step fails. The per-domain config is kept in the xenstore-like tree
 
 There is no monitoring daemon: the on_poweroff/on_reboot/on_crash actions of a
 domain that has shut down are carried out by the next toolstack that looks at
-the host (`reap`), which is when a user or script can observe it anyway.
+the host (`reap`), which is when a user or script can observe it anyway. A
+process that stays attached (`create -F`) holds the domain's monitor instead,
+and carries out the actions itself (`monitor`) for as long as it lives.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -105,8 +108,11 @@ class Toolstack:
     # -- create ----------------------------------------------------------------
 
     def create(self, dc: DomainConfig, paused: bool = False, config_text: str = "",
-               monitor: bool = True) -> Created:
+               monitor: bool = True, foreground: bool = False) -> Created:
         # Name uniqueness is checked atomically when the name is written.
+        from xlpy.domain.stored import stored_defaults
+
+        dc = copy.deepcopy(dc)  # the build fills in MACs and devids, as libxl's setdefault does
         name = dc.c_info.name or ""
         mode, flags = self._boot_plan(dc)
         try:
@@ -119,9 +125,9 @@ class Toolstack:
         base = f"/local/domain/{domid}"
         try:
             self._build(domid, dc, mode)
-            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", dc.to_json())
+            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", stored_defaults(dc).to_json())
             self.backend.xs_write(f"/libxl/{domid}/xlpy/config-text", config_text)
-            self.backend.xs_write(f"/libxl/{domid}/xlpy/monitor", "1" if monitor else "0")
+            self.backend.xs_write(f"/libxl/{domid}/xlpy/monitor", _monitor_value(monitor, foreground))
             self.backend.xs_rm(f"{base}/xlpy/create-pid")
             if not paused:
                 self.backend.unpause_domain(domid)
@@ -229,27 +235,62 @@ class Toolstack:
         self._add_device(domid, "vbd", devid, {"params": disk.pdev_path or "", "dev": disk.vdev or "",
                                                "mode": "w" if disk.readwrite else "r",
                                                "device-type": "cdrom" if disk.is_cdrom else "disk"}, connect)
+        if connect:  # a hotplugged device joins the stored config, as libxl's JSON
+            self._update_stored(domid, lambda config: config.disks.append(disk))
         return devid
 
     def attach_nic(self, domid: int, nic, connect: bool = True) -> int:
-        devid = nic.devid if nic.devid is not None else len(self.backend.xs_list(f"/local/domain/{domid}/device/vif"))
-        mac = nic.mac or "00:16:3e:%02x:%02x:%02x" % tuple(os.urandom(3))
-        self._add_device(domid, "vif", devid, {"mac": mac, "bridge": nic.bridge or "xenbr0"}, connect)
-        return devid
+        """Attach a vif; its devid and MAC are filled in when unset (in `nic` too)."""
+        from xlpy.domain.devices import NicType
+
+        if nic.devid is None:
+            nic.devid = len(self.backend.xs_list(f"/local/domain/{domid}/device/vif"))
+        nic.mac = nic.mac or "00:16:3e:%02x:%02x:%02x" % tuple(os.urandom(3))
+        self._add_device(domid, "vif", nic.devid, {"mac": nic.mac, "bridge": nic.bridge or "xenbr0"}, connect)
+        if connect:
+            if nic.nictype is NicType.UNKNOWN:  # as libxl: an emulated twin only for HVM guests
+                hvm = (self.stored_config(domid) or {}).get("c_info", {}).get("type") == "hvm"
+                nic.nictype = NicType.VIF_IOEMU if hvm else NicType.VIF
+            self._update_stored(domid, lambda config: config.nics.append(nic))
+        return nic.devid
 
     def detach(self, domid: int, kind: str, devid: int) -> None:
         if self.backend.xs_read(f"/local/domain/{domid}/device/{kind}/{devid}/state") is None:
             raise ToolstackError(f"no {kind} device {devid} on domain {domid}")
         self.backend.xs_rm(f"/local/domain/{domid}/device/{kind}/{devid}")
         self.backend.xs_rm(f"/local/domain/0/backend/{kind}/{domid}/{devid}")
+        from xlpy.domain.vdev import vdev_number
+
+        def forget(config) -> None:
+            if kind == "vbd":
+                config.disks = [d for d in config.disks if vdev_number(d.vdev or "") != devid]
+            else:
+                config.nics = [n for n in config.nics if n.devid != devid]
+
+        self._update_stored(domid, forget)
+
+    def _update_stored(self, domid: int, change) -> None:
+        """Change the stored config (as a DomainConfig), if the domain has one."""
+        from xlpy.domain.stored import config_from_json
+
+        stored = self.stored_config(domid)
+        if stored is not None:
+            config = config_from_json(json.dumps(stored))
+            change(config)
+            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", config.to_json())
 
     def devices(self, domid: int, kind: str) -> list[tuple[int, dict[str, str]]]:
+        """Each device's backend nodes, plus "state" and "be-path", and its
+        frontend nodes as "frontend/<name>" (event channel, ring refs...)."""
         out = []
         for devid in self.backend.xs_list(f"/local/domain/{domid}/device/{kind}"):
             be = f"/local/domain/0/backend/{kind}/{domid}/{devid}"
+            fe = f"/local/domain/{domid}/device/{kind}/{devid}"
             params = {key: self.backend.xs_read(f"{be}/{key}") or "" for key in self.backend.xs_list(be)}
-            params["state"] = self.backend.xs_read(f"/local/domain/{domid}/device/{kind}/{devid}/state") or "0"
-            params["be-path"] = be
+            params.update({f"frontend/{key}": self.backend.xs_read(f"{fe}/{key}") or ""
+                           for key in self.backend.xs_list(fe)})
+            params["state"] = self.backend.xs_read(f"{fe}/state") or "0"
+            params["be-path"] = self.backend.xs_read(f"{fe}/backend") or be
             out.append((int(devid), params))
         return sorted(out)
 
@@ -275,7 +316,10 @@ class Toolstack:
 
     def destroy(self, domid: int) -> None:
         self.info(domid)
-        self.backend.destroy_domain(domid)
+        try:
+            self.backend.destroy_domain(domid)
+        except NoSuchDomain:  # another toolstack destroyed it since we looked
+            raise DomainNotFound(f"Domain {domid} does not exist.") from None
         self.backend.xs_rm(f"/libxl/{domid}")
 
     def pause(self, domid: int) -> None:
@@ -325,40 +369,112 @@ class Toolstack:
                 self.backend.xs_rm(f"/libxl/{info.domid}")
                 done.append((info.domid, "removed half-created domain"))
                 continue
-            if not info.shutdown or self.backend.xs_read(f"/libxl/{info.domid}/xlpy/monitor") != "1":
+            if not info.shutdown or not _reaped_here(self.backend.xs_read(f"/libxl/{info.domid}/xlpy/monitor")):
                 continue
-            done.append((info.domid, self._shutdown_action(info)))
+            try:
+                done.append((info.domid, self.handle_shutdown(info)[0]))
+            except DomainNotFound:
+                pass  # another toolstack acted on the same death first
         return done
 
-    def _shutdown_action(self, info: DomainInfo) -> str:
+    def handle_shutdown(self, info: DomainInfo, log=lambda line: None,
+                        foreground: bool = False) -> tuple[str, int | None]:
+        """The domain's on_* action for the way it shut down, done as xl's
+        monitor does it, with its log lines. Returns the action's xl name
+        ("none" when there is nothing to do) and the new domid of a restart."""
         from xlpy.domain.config import ShutdownAction
 
+        reason = info.shutdown_reason
+        code = -1 if reason is None else int(reason)
+        if reason is ShutdownReason.SUSPEND:
+            log("Domain has suspended.")
+            return "none", None
         config = self.stored_config(info.domid) or {}
         key = {ShutdownReason.POWEROFF: "on_poweroff", ShutdownReason.REBOOT: "on_reboot",
                ShutdownReason.CRASH: "on_crash", ShutdownReason.WATCHDOG: "on_watchdog",
-               ShutdownReason.SOFT_RESET: "on_soft_reset"}.get(info.shutdown_reason)
+               ShutdownReason.SOFT_RESET: "on_soft_reset"}.get(reason)
         if key is None:
-            return "none"
-        defaults = {"on_reboot": "restart", "on_soft_reset": "soft_reset"}
-        action = ShutdownAction(config.get(key, defaults.get(key, "destroy")))
+            log(f"Unknown shutdown reason code {code}. Destroying domain.")
+            action = ShutdownAction.DESTROY
+        else:
+            action = ShutdownAction(config.get(key, "destroy"))
+        log(f"Action for shutdown reason code {code} is {XL_ACTION_NAMES[action]}")
         self.backend.xs_write(f"/libxl/{info.domid}/xlpy/monitor", "0")
+        # The model dumps no core: coredump-* act as their plain counterparts;
+        # it has no soft reset either: the domain is restarted instead.
         if action is ShutdownAction.PRESERVE:
-            return "preserve"
-        if action in (ShutdownAction.RESTART, ShutdownAction.COREDUMP_RESTART, ShutdownAction.RESTART_RENAME):
-            self.restart(info.domid, rename=action is ShutdownAction.RESTART_RENAME)
-            return "restart"
+            return XL_ACTION_NAMES[action], None
+        if action is ShutdownAction.RESTART_RENAME:
+            reloaded = self.reload_config(info.domid, log)
+            suffix = time.strftime("-%Y%m%dT%H%MZ", time.gmtime())
+            log(f"Preserving domain {info.domid} {info.name} with suffix{suffix}")
+            return XL_ACTION_NAMES[action], self.restart(info.domid, reloaded, rename=True, foreground=foreground)
+        if action in (ShutdownAction.RESTART, ShutdownAction.COREDUMP_RESTART, ShutdownAction.SOFT_RESET):
+            reloaded = self.reload_config(info.domid, log)
+            log(f"Domain {info.domid} needs to be cleaned up: destroying the domain")
+            return XL_ACTION_NAMES[action], self.restart(info.domid, reloaded, foreground=foreground)
+        log(f"Domain {info.domid} needs to be cleaned up: destroying the domain")
         self.destroy(info.domid)
-        return "destroy"
+        return XL_ACTION_NAMES[action], None
 
-    def restart(self, domid: int, rename: bool = False) -> int:
-        """Destroy (or rename) the old domain and create it anew from its stored config."""
-        from xlpy.config import parse
-        from xlpy.config.build import build
+    def monitor(self, domid: int, log, interval: float = 0.05, on_poll=lambda domid: None) -> int:
+        """Stay with a domain as xl's monitor does (create -F): carry out its
+        on_* actions, following it across restarts, until it is gone or an
+        action leaves nothing to follow. `on_poll` runs on each look.
+        Returns xl's exit status."""
+        try:
+            name = self.info(domid).name
+        except DomainNotFound:  # destroyed by someone else before we looked
+            log(f"Domain {domid} has been destroyed.")
+            return 0
+        self.backend.xs_write(f"/libxl/{domid}/xlpy/monitor", _monitor_value(True, True))
+        log(f"Waiting for domain {name} (domid {domid}) to die [pid {os.getpid()}]")
+        while True:
+            on_poll(domid)
+            try:
+                info = self.backend.domain_info(domid)
+            except NoSuchDomain:
+                log(f"Domain {domid} has been destroyed.")
+                return 0
+            if not info.shutdown:
+                time.sleep(interval)
+                continue
+            on_poll(domid)  # what the guest said last, before the action may remove it
+            code = -1 if info.shutdown_reason is None else int(info.shutdown_reason)
+            log(f"Domain {domid} has shut down, reason code {code} 0x{code & 0xFFFFFFFF:x}")
+            _, new_domid = self.handle_shutdown(info, log, foreground=True)
+            if new_domid is None:
+                log("Done. Exiting now")
+                return 0
+            log("Done. Rebooting now")
+            domid = new_domid
+            log(f"Waiting for domain {name} (domid {domid}) to die [pid {os.getpid()}]")
 
-        text = self.backend.xs_read(f"/libxl/{domid}/xlpy/config-text") or ""
-        stored = self.stored_config(domid) or {}
-        dc, _ = build(parse(text, "<updated>"))
-        dc.c_info.uuid = stored.get("c_info", {}).get("uuid", dc.c_info.uuid)
+    def reload_config(self, domid: int, log=lambda line: None) -> tuple[DomainConfig, str]:
+        """The config a restart creates the domain from, and its text: the one
+        config-update left if any, else the config retrieved for the domain,
+        so that run-time changes (vCPUs, memory, weights) live on; as xl's
+        reload_domain_config."""
+        from xlpy.domain.stored import config_from_json
+
+        updated = self.backend.xs_read(f"/libxl/{domid}/xlpy/updated-config-text") or ""
+        if updated:
+            from xlpy.config import parse
+            from xlpy.config.build import build
+
+            log('"xl" configuration found, using it\n')  # xl's line, its extra newline included
+            dc, _ = build(parse(updated, "<updated>"))
+            dc.c_info.uuid = self.info(domid).uuid
+        else:
+            from xlpy.retrieve import retrieve_config
+
+            dc = config_from_json(json.dumps(retrieve_config(self, domid) or self.stored_config(domid) or {}))
+        return dc, updated or self.config_text(domid)
+
+    def restart(self, domid: int, reloaded: tuple[DomainConfig, str], rename: bool = False,
+                foreground: bool = False) -> int:
+        """Destroy (or rename) the old domain and create the reloaded config."""
+        dc, text = reloaded
         if rename:  # the old domain keeps its name-with-date and its UUID
             self.rename(domid, time.strftime(f"{dc.c_info.name}-%Y%m%dT%H%MZ", time.gmtime()))
             import uuid as uuidlib
@@ -366,7 +482,7 @@ class Toolstack:
             dc.c_info.uuid = str(uuidlib.uuid4())
         else:
             self.destroy(domid)
-        return self.create(dc, config_text=text).domid
+        return self.create(dc, config_text=text, foreground=foreground).domid
 
     def set_vcpus(self, domid: int, count: int) -> None:
         info = self.info(domid)
@@ -392,12 +508,15 @@ class Toolstack:
         except BackendError as e:
             raise ToolstackError(e.message) from None
 
-    def update_config(self, domid: int, dc: DomainConfig, config_text: str) -> None:
-        """The config the domain restarts with next (xl config-update)."""
-        info = self.info(domid)
-        dc.c_info.uuid = info.uuid
-        self.backend.xs_write(f"/libxl/{domid}/xlpy/config", dc.to_json())
-        self.backend.xs_write(f"/libxl/{domid}/xlpy/config-text", config_text)
+    def update_config(self, domid: int, config_text: str) -> None:
+        """The config the domain restarts with next (xl config-update); until
+        then the domain's own config, as list -l shows it, stays."""
+        self.info(domid)
+        self.backend.xs_write(f"/libxl/{domid}/xlpy/updated-config-text", config_text)
+
+    def config_text(self, domid: int) -> str:
+        """The config file text the domain was created from ("" if none)."""
+        return self.backend.xs_read(f"/libxl/{domid}/xlpy/config-text") or ""
 
     def pin_vcpu(self, domid: int, vcpu: int, hard: set[int] | None, soft: set[int] | None) -> None:
         info = self.info(domid)
@@ -421,61 +540,27 @@ class Toolstack:
         self.backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(kb))
 
 
+XL_ACTION_NAMES = {"destroy": "destroy", "restart": "restart", "restart_rename": "rename-restart",
+                   "preserve": "preserve", "coredump_destroy": "coredump-destroy",
+                   "coredump_restart": "coredump-restart", "soft_reset": "soft-reset"}
+
+
+def _monitor_value(monitor: bool, foreground: bool) -> str:
+    """/libxl/<domid>/xlpy/monitor: "1" any toolstack acts on the domain's
+    death, "0" nobody does (create -e), "fg:<pid tag>" an attached process does."""
+    if foreground:
+        return f"fg:{_process_tag(os.getpid())}"
+    return "1" if monitor else "0"
+
+
+def _reaped_here(monitor: str | None) -> bool:
+    """Whether any toolstack should act on the death: yes for "1", and for a
+    foreground monitor whose process has gone (the daemon's role falls back)."""
+    if monitor is not None and monitor.startswith("fg:"):
+        return not _alive(monitor[3:])
+    return monitor == "1"
+
+
 def _alive(tag: str) -> bool:
     pid = int(tag.split(":", 1)[0])
     return _process_tag(pid) == tag and os.path.exists(f"/proc/{pid}")
-
-
-SAVE_MAGIC = "xlpy-save-v1"
-
-
-def save_image(toolstack: Toolstack, domid: int, path: str, leave_running: bool = False) -> None:
-    """Suspend a domain into `path` (its config and run-time state), then
-    destroy it unless `leave_running` (xl save -c)."""
-    info = toolstack.info(domid)
-    backend = toolstack.backend
-    record = {
-        "magic": SAVE_MAGIC,
-        "name": info.name,
-        "uuid": info.uuid,
-        "config_text": backend.xs_read(f"/libxl/{domid}/xlpy/config-text") or "",
-        "config": toolstack.stored_config(domid),
-        "vcpus_online": info.online_vcpus,
-        "memory_kb": info.tot_pages * PAGE_SIZE // 1024,
-        "max_memory_kb": info.max_pages * PAGE_SIZE // 1024,
-    }
-    toolstack.pause(domid)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(record, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    if leave_running:
-        toolstack.unpause(domid)
-    else:
-        toolstack.destroy(domid)
-
-
-def restore_image(toolstack: Toolstack, path: str, paused: bool = False) -> int:
-    """Create the domain saved in `path` again, with its name, UUID and state."""
-    from xlpy.config import parse
-    from xlpy.config.build import build
-
-    try:
-        with open(path) as f:
-            record = json.load(f)
-    except (OSError, ValueError) as e:
-        raise ToolstackError(f"cannot read saved domain {path}: {e}") from None
-    if record.get("magic") != SAVE_MAGIC:
-        raise ToolstackError(f"{path} is not an xlpy save file")
-    dc, _ = build(parse(record["config_text"], "<saved>"))
-    dc.c_info.uuid = record["uuid"]
-    dc.c_info.name = record["name"]
-    domid = toolstack.create(dc, paused=True, config_text=record["config_text"]).domid
-    toolstack.set_max_memory(domid, record["max_memory_kb"])
-    toolstack.set_memory(domid, record["memory_kb"])
-    if not paused:
-        toolstack.unpause(domid)
-        toolstack.set_vcpus(domid, record["vcpus_online"])
-    return domid

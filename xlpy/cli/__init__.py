@@ -40,8 +40,8 @@ COMMANDS: dict[str, str] = {
     "reboot": "xlpy.cli.lifecycle:reboot",
     "sched-credit": "xlpy.cli.resources:sched_credit",
     "rename": "xlpy.cli.lifecycle:rename",
-    "restore": "xlpy.cli.lifecycle:restore",
-    "save": "xlpy.cli.lifecycle:save",
+    "restore": "xlpy.cli.saverestore:restore",
+    "save": "xlpy.cli.saverestore:save",
     "shutdown": "xlpy.cli.lifecycle:shutdown",
     "unpause": "xlpy.cli.lifecycle:unpause",
     "uptime": "xlpy.cli.show:uptime",
@@ -49,6 +49,10 @@ COMMANDS: dict[str, str] = {
     "vcpu-pin": "xlpy.cli.resources:vcpu_pin",
     "vcpu-set": "xlpy.cli.resources:vcpu_set",
 }
+
+#: The commands xl 4.17 lets -N run (its command table's can_dryrun), plus
+#: xlpy's own check, which changes nothing anyway.
+DRY_RUN_COMMANDS = frozenset({"create", "config-update", "vcpu-pin", "network-attach", "block-attach", "check"})
 
 
 @dataclass
@@ -84,7 +88,12 @@ class LazyGroup(click.Group):
         if cmd is None:
             click.echo("command not implemented", err=True)
             ctx.exit(1)
-        return self.resolve_name(name), cmd, args[1:]
+        resolved = self.resolve_name(name)
+        if ctx.params.get("dry_run") and resolved not in DRY_RUN_COMMANDS:
+            # As xl: -N on a command that would change something for real is refused.
+            click.echo("command does not implement -N (dryrun) option", err=True)
+            ctx.exit(1)
+        return resolved, cmd, args[1:]
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,4 +1,4 @@
-"""What every command shares: failing in one line, xl's way."""
+"""What every command shares: failing in one line, xl's way, and reading a config."""
 
 from __future__ import annotations
 
@@ -13,3 +13,20 @@ def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(code)
 
+
+def built_config(g, filename: str, overrides: list[str], text: str | None = None):
+    """A config file (or `text` under that name) parsed and built, its
+    findings shown on stderr; exits 1 on errors, as xl does."""
+    from xlpy.cli.create import show_diagnostics
+    from xlpy.config import ConfigError, parse, parse_file
+    from xlpy.config.build import build, has_errors
+
+    try:
+        cfg = parse(text, filename) if text is not None else parse_file(filename, overrides)
+    except ConfigError as e:
+        fail(str(e))
+    dc, diagnostics = build(cfg)
+    show_diagnostics(diagnostics, g.verbose)
+    if has_errors(diagnostics):
+        sys.exit(1)
+    return dc, cfg.full_text

@@ -13,10 +13,12 @@ ERROR_FAIL, ERROR_INVAL = 3, 6
 
 
 @click.command("create", context_settings={"ignore_unknown_options": False})
-@click.option("-c", "console", is_flag=True, help="Connect to the console after creating.")
+@click.option("-c", "console", is_flag=True,
+              help="Attach to the console after creating (Ctrl-] detaches on a real host; Ctrl-C on the model).")
 @click.option("-d", "debug", is_flag=True, help="Print the domain configuration (JSON) on stderr.")
 @click.option("-e", "no_monitor", is_flag=True, help="Do not wait in the background for the domain's death.")
-@click.option("-F", "foreground", is_flag=True, help="Run in the foreground until the domain dies.")
+@click.option("-F", "foreground", is_flag=True,
+              help="Stay in the foreground, carrying out on_* actions, until the domain is gone.")
 @click.option("-f", "--defconfig", "defconfig", metavar="FILE", help="Use FILE as the config file.")
 @click.option("-n", "--dryrun", "dryrun", is_flag=True, help="Dry run: print the configuration and exit.")
 @click.option("-p", "paused", is_flag=True, help="Leave the domain paused after creating it.")
@@ -61,7 +63,9 @@ def create(g, console, debug, no_monitor, foreground, defconfig, dryrun, paused,
         sys.stderr.write(dc.to_json())
     from xlpy.cli.lifecycle import create_domain
 
-    create_domain(g, dc, cfg, paused=paused, console=console)
+    # As xl: -e means no monitor at all, so it also ends -F's waiting.
+    create_domain(g, dc, cfg, paused=paused, console=console, monitor=not no_monitor,
+                  foreground=foreground and not no_monitor)
 
 
 def show_diagnostics(diagnostics, verbose: int) -> None:

@@ -91,19 +91,57 @@ def network_detach(g, domain, device) -> None:
     _on_domain(g, domain, action)
 
 
+# xl 4.17's columns (xl_block.c, xl_nic.c), in printf's terms.
+BLOCK_LIST_HEADER = "%-5s %-3s %-6s %-5s %-6s %-8s %-30s" % (
+    "Vdev", "BE", "handle", "state", "evt-ch", "ring-ref", "BE-path")
+NETWORK_LIST_HEADER = "%-3s %-2s %-17s %-6s %-5s %-6s %5s/%-5s %-30s" % (
+    "Idx", "BE", "Mac Addr.", "handle", "state", "evt-ch", "tx-", "rx-ring-ref", "BE-path")
+
+
+def _node(params: dict[str, str], key: str) -> int:
+    """A xenstore number as libxl reads it: -1 when the node is missing."""
+    value = params.get(key, "")
+    return int(value) if value.isdigit() else -1
+
+
+def _backend_domid(path: str) -> int:
+    parts = path.split("/")  # /local/domain/<backend domid>/backend/...
+    return int(parts[3]) if len(parts) > 3 and parts[3].isdigit() else 0
+
+
+def block_list_line(domid: int, devid: int, params: dict[str, str]) -> str:
+    """One disk; the handle column is the frontend's domid, as libxl reports it."""
+    return "%-5d %-3d %-6d %-5d %-6d %-8d %-30s" % (
+        devid, _backend_domid(params["be-path"]), domid, _node(params, "frontend/state"),
+        _node(params, "frontend/event-channel"), _node(params, "frontend/ring-ref"), params["be-path"])
+
+
+def network_list_line(devid: int, params: dict[str, str]) -> str:
+    mac = ":".join("%02x" % int(part, 16) for part in params.get("mac", "00:00:00:00:00:00").split(":"))
+    return "%-3d %-2d %s%6d %5d %6d %5d/%-11d %-30s" % (
+        devid, _backend_domid(params["be-path"]), mac, devid, _node(params, "frontend/state"),
+        _node(params, "frontend/event-channel"), _node(params, "frontend/tx-ring-ref"),
+        _node(params, "frontend/rx-ring-ref"), params["be-path"])
+
+
 @click.command("block-list")
 @click.argument("domains", nargs=-1, required=True)
 @click.pass_obj
 def block_list(g, domains) -> None:
     """List the disks of domains: <Domain(s)>"""
-    from xlpy.cli.session import open_toolstack, resolve
+    from xlpy.cli.session import open_toolstack
+    from xlpy.toolstack import ToolstackError
 
     toolstack = open_toolstack(g)
-    click.echo(f"{'Vdev':<5} {'BE':<3} {'handle':<6} {'state':<5} {'evt-ch':<6} {'ring-ref':<8} {'BE-path':<30} ")
+    click.echo(BLOCK_LIST_HEADER)
     for domain in domains:
-        domid = resolve(toolstack, domain)
+        try:  # as xl: an unknown domain is reported and skipped
+            domid = toolstack.resolve(domain)
+        except ToolstackError:
+            click.echo(f"{domain} is an invalid domain identifier", err=True)
+            continue
         for devid, params in toolstack.devices(domid, "vbd"):
-            click.echo(f"{devid:<5} {0:<3} {devid:<6} {params['state']:<5} {-1:<6} {-1:<8} {params['be-path']:<30} ")
+            click.echo(block_list_line(domid, devid, params))
 
 
 @click.command("network-list")
@@ -114,9 +152,8 @@ def network_list(g, domains) -> None:
     from xlpy.cli.session import open_toolstack, resolve
 
     toolstack = open_toolstack(g)
-    click.echo("Idx BE Mac Addr.         handle state evt-ch   tx-/rx-ring-ref BE-path                       ")
+    click.echo(NETWORK_LIST_HEADER)
     for domain in domains:
         domid = resolve(toolstack, domain)
         for devid, params in toolstack.devices(domid, "vif"):
-            click.echo(f"{devid:<3} {0:<2} {params.get('mac', ''):<17} {devid:<6} {params['state']:<5} "
-                       f"{-1:<6} {-1:5d}/{-1:<5d}     {params['be-path']:<30}")
+            click.echo(network_list_line(devid, params))

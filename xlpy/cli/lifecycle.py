@@ -7,16 +7,18 @@ import sys
 
 import click
 
-from xlpy.cli.common import fail
+from xlpy.cli.common import built_config, fail
 from xlpy.cli.session import open_toolstack, resolve
 
 
-def create_domain(g, dc, cfg, paused: bool = False, console: bool = False, monitor: bool = True) -> None:
+def create_domain(g, dc, cfg, paused: bool = False, console: bool = False, monitor: bool = True,
+                  foreground: bool = False) -> None:
     from xlpy.toolstack import ToolstackError
 
     toolstack = open_toolstack(g)
     try:
-        created = toolstack.create(dc, paused=paused, config_text=cfg.full_text, monitor=monitor)
+        created = toolstack.create(dc, paused=paused, config_text=cfg.full_text, monitor=monitor,
+                                   foreground=foreground)
     except ToolstackError as e:
         fail(f"xlpy: {e}", 3)
     if dc.is_legacy_pvh and created.boot_mode == "pvh":
@@ -24,8 +26,10 @@ def create_domain(g, dc, cfg, paused: bool = False, console: bool = False, monit
                    "but a PVH entry point: booted it as modern PVH, as type=\"pvh\" would", err=True)
     if g.verbose:
         click.echo(f"Domain {created.domid} created ({created.boot_mode} boot)", err=True)
-    if console:
-        sys.stdout.write(toolstack.backend.console(created.domid))
+    if console or foreground:
+        from xlpy.cli.attach import stay_attached
+
+        sys.exit(stay_attached(toolstack, created.domid, console, foreground))
 
 
 @click.command("destroy")
@@ -140,45 +144,6 @@ def rename(g, domain: str, new_name: str) -> None:
         fail(f"Can't rename domain '{domain}'.")
 
 
-@click.command("save")
-@click.option("-c", "checkpoint", is_flag=True, help="Leave the domain running after saving.")
-@click.option("-p", "paused", is_flag=True, help="Leave the domain paused after saving.")
-@click.option("-D", "checkpoint_dm", is_flag=True, help="Checkpoint the device model too (no effect).")
-@click.argument("domain")
-@click.argument("checkpoint_file")
-@click.argument("config_file", required=False)
-@click.pass_obj
-def save(g, checkpoint, paused, checkpoint_dm, domain, checkpoint_file, config_file) -> None:
-    """Save a domain's state to a file: [-c] [-p] <Domain> <CheckpointFile> [<ConfigFile>]"""
-    from xlpy.toolstack import ToolstackError, save_image
-
-    toolstack = open_toolstack(g)
-    domid = resolve(toolstack, domain)
-    try:
-        save_image(toolstack, domid, checkpoint_file, leave_running=checkpoint or paused)
-        if paused:
-            toolstack.pause(domid)
-    except (OSError, ToolstackError) as e:
-        fail(f"xlpy: {e}")
-
-
-@click.command("restore")
-@click.option("-p", "paused", is_flag=True, help="Leave the domain paused after restoring.")
-@click.option("-e", "no_monitor", is_flag=True, help="Do not wait for the domain's death.")
-@click.option("-d", "debug", is_flag=True, help="Debug output.")
-@click.argument("files", nargs=-1, required=True)
-@click.pass_obj
-def restore(g, paused, no_monitor, debug, files) -> None:
-    """Restore a domain from a saved file: [-p] [-e] [<ConfigFile>] <CheckpointFile>"""
-    from xlpy.toolstack import ToolstackError, restore_image
-
-    toolstack = open_toolstack(g)
-    try:
-        restore_image(toolstack, files[-1], paused=paused)
-    except ToolstackError as e:
-        fail(f"xlpy: {e}", 3)
-
-
 @click.command("config-update")
 @click.option("-f", "--defconfig", "defconfig", metavar="FILE", help="Use FILE as the config file.")
 @click.option("-d", "debug", is_flag=True, help="Print the new configuration (JSON).")
@@ -187,9 +152,6 @@ def restore(g, paused, no_monitor, debug, files) -> None:
 @click.pass_obj
 def config_update(g, defconfig, debug, domain, args) -> None:
     """Update the config a domain restarts with: <Domain> [cfg] [KEY=VALUE...]"""
-    from xlpy.cli.create import show_diagnostics
-    from xlpy.config import ConfigError, parse_file
-    from xlpy.config.build import build, has_errors
     from xlpy.domain.idl import dumps
 
     click.echo("WARNING: xl now has better capability to manage domain configuration, "
@@ -198,18 +160,11 @@ def config_update(g, defconfig, debug, domain, args) -> None:
     overrides = [a for a in args if "=" in a]
     if filename is None:
         fail("config-update: give the new config file")
-    try:
-        cfg = parse_file(filename, overrides)
-    except ConfigError as e:
-        fail(str(e))
-    dc, diagnostics = build(cfg)
-    show_diagnostics(diagnostics, g.verbose)
-    if has_errors(diagnostics):
-        sys.exit(1)
+    dc, text = built_config(g, filename, overrides)
     if g.dry_run or debug:
         sys.stdout.write(dumps({"domid": None, "config": dc.to_json_obj()}) + "\n")
         if g.dry_run:
             return
     toolstack = open_toolstack(g)
     domid = resolve(toolstack, domain)
-    toolstack.update_config(domid, dc, cfg.full_text)
+    toolstack.update_config(domid, text)

@@ -59,10 +59,11 @@ def list_(g, long_, verbose, context, cpupool, numa, output, domain) -> None:
             fail(f"Error: Domain '{domain}' does not exist.")
     if long_:
         from xlpy.domain.idl import dumps
+        from xlpy.retrieve import retrieve_config
 
         entries = []
         for info in domains:
-            config = toolstack.stored_config(info.domid)
+            config = retrieve_config(toolstack, info.domid)
             if config is not None or info.domid == 0:
                 entries.append({"domid": info.domid, "config": config or {}})
         sys.stdout.write(dumps(entries) + "\n")

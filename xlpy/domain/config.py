@@ -158,6 +158,7 @@ class CreateInfo(Struct):
 
 @dataclass
 class SchedParams(Struct):
+    sched: str | None = None  # set only in a retrieved config: the scheduler the values are for
     weight: int | None = None
     cap: int | None = None
     period: int | None = None

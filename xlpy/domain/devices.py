@@ -111,6 +111,16 @@ class DeviceChannel(Struct):
             obj[f"connection.{self.connection.value}"] = variant
         return obj
 
+    @classmethod
+    def from_json_obj(cls, obj):
+        obj = dict(obj)
+        for key in [k for k in obj if k.startswith("connection.")]:
+            variant = obj.pop(key)
+            obj["connection"] = key.partition(".")[2]
+            if variant:
+                obj["socket"] = variant
+        return super().from_json_obj(obj)
+
 
 class RdmPolicy(Enum):
     INVALID = "invalid"
@@ -327,3 +337,10 @@ class DeviceUsbdev(Struct):
             obj["type.hostdev"] = {key: value for key, value in
                                    (("hostbus", self.hostbus), ("hostaddr", self.hostaddr)) if value}
         return obj
+
+    @classmethod
+    def from_json_obj(cls, obj):
+        obj = dict(obj)
+        if "type.hostdev" in obj:
+            obj.update(obj.pop("type.hostdev"), hostdev=True)
+        return super().from_json_obj(obj)

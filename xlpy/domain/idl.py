@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import sys
+import types
+import typing
 from typing import Any
 
 
@@ -94,6 +97,55 @@ class Struct:
     def to_json(self) -> str:
         """The object as libxl prints it, with the trailing newline."""
         return dumps(self.to_json_obj()) + "\n"
+
+    @classmethod
+    def from_json_obj(cls, obj: dict[str, Any]):
+        """The inverse of to_json_obj: the struct libxl's JSON describes.
+        A key the type does not declare is an error, so nothing is dropped."""
+        if not isinstance(obj, dict):
+            raise ValueError(f"{cls.__name__}: expected an object, got {type(obj).__name__}")
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unions = {f.metadata["key"]: f for f in fields.values() if f.metadata.get("kind") == "union"}
+        values: dict[str, Any] = {}
+        for key, value in obj.items():
+            union_key, _, variant = key.partition(".")
+            if variant and union_key in unions:
+                f = unions[union_key]
+                values[f.name] = _union_variant(f, variant).from_json_obj(value)
+            elif key in fields:
+                values[key] = _from_json_value(hints[key], fields[key].metadata.get("kind"), value)
+            else:
+                raise ValueError(f"{cls.__name__} has no field {key!r}")
+        return cls(**values)
+
+
+def _union_variant(f: dataclasses.Field, variant: str) -> type[Struct]:
+    """The struct of a keyed union's variant: declared beside its default."""
+    module = sys.modules[f.default_factory.__module__]  # type: ignore[union-attr]
+    for candidate in vars(module).values():
+        if isinstance(candidate, type) and issubclass(candidate, Struct) and candidate.variant == variant:
+            return candidate
+    raise ValueError(f"unknown variant {f.metadata['key']}.{variant}")
+
+
+def _from_json_value(hint: Any, kind: str | None, value: Any) -> Any:
+    if kind == "defbool":
+        if value not in ("True", "False"):
+            raise ValueError(f"expected \"True\" or \"False\", got {value!r}")
+        return value == "True"
+    if kind == "bitmap":
+        return set(value)
+    if isinstance(hint, types.UnionType):  # X | None
+        hint = next(arg for arg in hint.__args__ if arg is not type(None))
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint)
+        return [_from_json_value(item, None, v) for v in value]
+    if isinstance(hint, type) and issubclass(hint, Struct):
+        return hint.from_json_obj(value)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(value)
+    return value
 
 
 def _json_value(value: Any) -> Any:

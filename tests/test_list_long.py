@@ -1,0 +1,175 @@
+"""`xlpy list -l`: each domain's config as libxl_retrieve_domain_configuration
+returns it in Xen 4.17 (the stored config with what libxl writes back after
+create, brought up to date from the running domain). Golden files for a PVH
+and a PV guest of configs/; libxl's own JSON printer confirms the layout."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, XEN_PACKAGES_HINT, require
+
+GOLDEN = Path(__file__).parent / "golden"
+MAC = re.compile(r'"00:16:3e(:[0-9a-f]{2}){3}"')
+
+
+def pv_config(tmp_path) -> Path:
+    """configs/pv.cfg with a kernel the model can boot and no ramdisk."""
+    text = (ROOT / "configs" / "pv.cfg").read_text()
+    text = re.sub(r'(?m)^kernel = .*$', 'kernel = "configs/kernels/demo-pvh.elf"', text)
+    text = re.sub(r"(?m)^ramdisk = .*\n", "", text)
+    path = tmp_path / "pv.cfg"
+    path.write_text(text)
+    return path
+
+
+def config(xlpy, domain: str) -> dict:
+    return json.loads(xlpy("list", "-l", domain).stdout)[0]["config"]
+
+
+def test_a_pvh_guest(xlpy):
+    xlpy("create", "-q", "configs/pvh.cfg")
+    assert xlpy("list", "-l", "demo-pvh").stdout == (GOLDEN / "list-l-pvh.json").read_text()
+
+
+def test_a_pv_guest_with_the_mac_libxl_chose(xlpy, tmp_path):
+    xlpy("create", "-q", str(pv_config(tmp_path)))
+    out = xlpy("list", "-l", "demo-pv").stdout
+    mac = json.loads(out)[0]["config"]["nics"][0]["mac"]
+    assert MAC.fullmatch(f'"{mac}"')
+    assert mac in xlpy("network-list", "demo-pv").stdout  # the MAC the device has
+    assert MAC.sub('"00:16:3e:MA:SK:ED"', out) == (GOLDEN / "list-l-pv.json").read_text()
+
+
+def test_what_changes_at_run_time_shows(xlpy):
+    xlpy("create", "-q", "configs/pvh.cfg")
+    xlpy("vcpu-set", "demo-pvh", "3")
+    xlpy("mem-set", "demo-pvh", "384m")
+    xlpy("sched-credit", "-d", "demo-pvh", "-w", "512")
+    xlpy("rename", "demo-pvh", "renamed")
+    b_info = config(xlpy, "renamed")["b_info"]
+    assert b_info["avail_vcpus"] == [0, 1, 2]
+    assert (b_info["target_memkb"], b_info["max_memkb"]) == (393216, 524288)
+    assert b_info["sched_params"] == {"sched": "credit2", "weight": 512, "cap": 0}
+    assert config(xlpy, "renamed")["c_info"]["name"] == "renamed"
+
+
+def test_hotplugged_devices_join_and_leave(xlpy):
+    xlpy("create", "-q", "configs/pvh.cfg")
+    xlpy("block-attach", "demo-pvh", "/dev/vg/data,raw,xvdb,rw")
+    xlpy("network-attach", "demo-pvh", "bridge=xenbr1")
+    got = config(xlpy, "demo-pvh")
+    assert [d["vdev"] for d in got["disks"]] == ["xvda", "xvdb"]
+    added = got["nics"][1]
+    assert (added["devid"], added["bridge"], added["nictype"]) == (1, "xenbr1", "vif")
+    assert added["mac"] in xlpy("network-list", "demo-pvh").stdout
+    xlpy("block-detach", "demo-pvh", "xvdb")
+    xlpy("network-detach", "demo-pvh", "1")
+    got = config(xlpy, "demo-pvh")
+    assert ([d["vdev"] for d in got["disks"]], [n["devid"] for n in got["nics"]]) == (["xvda"], [0])
+
+
+def test_what_libxl_writes_back_for_an_hvm_guest():
+    from xlpy.config import parse_file
+    from xlpy.config.build import build
+    from xlpy.domain.stored import stored_defaults
+
+    dc, _ = build(parse_file(ROOT / "configs" / "hvm.cfg"))
+    stored = stored_defaults(dc)
+    assert stored.b_info.video_memkb == 8192  # cirrus with qemu-xen
+    assert {nic.nictype.value for nic in stored.nics} <= {"vif_ioemu"}
+    assert stored.b_info.arch_x86.msr_relaxed is False
+
+
+@pytest.fixture(scope="session")
+def libxl_setdefault(xl_shim, tmp_path_factory):
+    """libxl's own create-info and build-info setdefault, run over a config."""
+    import os
+
+    archive = Path("/usr/lib/x86_64-linux-gnu/libxenlight.a")
+    require(archive.is_file(), f"needs libxen-dev's static libxenlight.a ({XEN_PACKAGES_HINT})")
+    program = tmp_path_factory.mktemp("setdefault") / "setdefault"
+    libs = ["-lxenctrl", "-lxenguest", "-lxenstore", "-lxentoollog", "-lxenevtchn", "-lxentoolcore", "-lxencall",
+            "-lxenforeignmemory", "-lxendevicemodel", "-lxengnttab", "-lxenhypfs", "-l:libyajl.so.2", "-luuid",
+            "-lutil", "-lpthread"]
+    subprocess.run(["gcc", "-o", str(program), str(Path(__file__).parent / "libxl_setdefault.c"), str(archive),
+                    *libs], check=True, capture_output=True)
+
+    def run(text: str) -> dict:
+        done = subprocess.run([str(program)], input=text, capture_output=True, text=True, check=True,
+                              env=dict(os.environ, LD_PRELOAD=str(xl_shim)))
+        return json.loads(done.stdout)
+
+    return run
+
+
+@pytest.mark.parametrize("name", ["pvh", "pv", "hvm"])
+def test_the_video_memory_stored_is_the_one_libxl_s_setdefault_chooses(libxl_setdefault, name):
+    from xlpy.domain.stored import config_from_json, stored_defaults
+
+    text = (ROOT / "configs" / "expected" / f"{name}.json").read_text()  # what `xl create -n` prints
+    ours = stored_defaults(config_from_json(text))
+    assert ours.b_info.video_memkb == libxl_setdefault(text)["b_info"]["video_memkb"]
+
+
+@pytest.fixture(scope="session")
+def libxl_reprint(xl_shim, tmp_path_factory):
+    """libxl's JSON parser and printer, run over a config."""
+    require(Path("/usr/include/libxl.h").is_file(), f"needs libxl.h ({XEN_PACKAGES_HINT})")
+    program = tmp_path_factory.mktemp("reprint") / "reprint"
+    subprocess.run(["gcc", "-o", str(program), str(Path(__file__).parent / "libxl_reprint.c"),
+                    "-lxenlight", "-lxentoollog"], check=True)
+
+    def run(text: str) -> str:
+        import os
+
+        return subprocess.run([str(program)], input=text, capture_output=True, text=True, check=True,
+                              env=dict(os.environ, LD_PRELOAD=str(xl_shim))).stdout
+
+    return run
+
+
+@pytest.mark.parametrize("golden", ["list-l-pvh.json", "list-l-pv.json"])
+def test_libxl_prints_the_same_config_the_same_way(libxl_reprint, golden):
+    from xlpy.domain.idl import dumps
+
+    text = (GOLDEN / golden).read_text().replace("MA:SK:ED", "12:34:56")  # a MAC libxl can parse
+    ours = dumps(json.loads(text)[0]["config"]) + "\n"
+    assert libxl_reprint(ours) == ours
+
+
+def test_a_backend_that_cannot_read_the_weights_still_lists(state_dir, monkeypatch):
+    from xlpy.api import open as open_host
+    from xlpy.backends.base import BackendError
+    from xlpy.retrieve import retrieve_config
+
+    monkeypatch.chdir(ROOT)
+    with open_host("model") as host:
+        guest = host.create("configs/pvh.cfg")
+
+        def refuse(*args):
+            raise BackendError("credit's parameters under credit2", "xc_sched_credit_domain_get")
+
+        monkeypatch.setattr(host.toolstack.backend, "sched_credit", refuse)
+        assert retrieve_config(host.toolstack, guest.domid)["b_info"]["sched_params"] == {"sched": "credit2"}
+
+
+def test_a_reboot_keeps_run_time_changes_and_config_update_waits_for_it(xlpy):
+    xlpy("create", "-q", "configs/pvh.cfg")
+    xlpy("vcpu-set", "demo-pvh", "3")
+    xlpy("mem-set", "demo-pvh", "384m")
+    xlpy("reboot", "-w", "demo-pvh")  # restarted from the retrieved config, as xl does
+    b_info = config(xlpy, "demo-pvh")["b_info"]
+    assert (b_info["avail_vcpus"], b_info["target_memkb"]) == ([0, 1, 2], 393216)
+    assert xlpy("list", "demo-pvh").stdout.split()[-4:-2] == ["384", "3"]
+    before = config(xlpy, "demo-pvh")
+    xlpy("config-update", "demo-pvh", "configs/pvh.cfg", "memory=320")
+    assert config(xlpy, "demo-pvh") == before  # list -l shows the running config until the restart
+    xlpy("reboot", "-w", "demo-pvh")
+    b_info = config(xlpy, "demo-pvh")["b_info"]
+    assert (b_info["avail_vcpus"], b_info["target_memkb"]) == ([0, 1], 327680)

@@ -1,0 +1,67 @@
+"""A domain's config as libxl_retrieve_domain_configuration returns it
+(Xen 4.17): the stored config brought up to date from the running domain.
+It is what `xl list -l` prints and what `xl save` stores.
+
+Over the stored config libxl sets the name and UUID the domain has now, the
+vCPUs whose xenstore availability is "online", the memory target (xenstore's
+plus the video memory, plus LIBXL_MAXMEM_CONSTANT for an HVM guest whose
+maximum exceeds its target) and static maximum, the scheduler parameters Xen
+reports, and drops devices that are no longer in xenstore.
+"""
+
+from __future__ import annotations
+
+from xlpy.domain.idl import dumps
+from xlpy.toolstack import MAXMEM_SLACK_KB, Toolstack
+
+#: The schedulers whose domain parameters libxl reads as weight and cap.
+WEIGHT_CAP_SCHEDULERS = ("credit", "credit2")
+
+
+def retrieve_config(toolstack: Toolstack, domid: int) -> dict | None:
+    """The retrieved config as a JSON object, or None without a stored one."""
+    from xlpy.domain.config import DomainType
+    from xlpy.domain.stored import config_from_json
+    from xlpy.domain.vdev import vdev_number
+
+    stored = toolstack.stored_config(domid)
+    if stored is None:
+        return None
+    dc = config_from_json(dumps(stored))
+    info = toolstack.info(domid)
+    backend, b = toolstack.backend, dc.b_info
+    dc.c_info.name = info.name
+    dc.c_info.uuid = None if info.uuid.strip("0-") == "" else info.uuid  # a nil UUID is not printed
+    b.avail_vcpus = {v for v in range(b.max_vcpus)
+                     if backend.xs_read(f"/local/domain/{domid}/cpu/{v}/availability") == "online"}
+    target = backend.xs_read(f"/local/domain/{domid}/memory/target")
+    static_max = backend.xs_read(f"/local/domain/{domid}/memory/static-max")
+    if target is not None and static_max is not None:
+        hvm_fudge = (MAXMEM_SLACK_KB if b.type is DomainType.HVM and (b.max_memkb or 0) > (b.target_memkb or 0)
+                     else 0)
+        b.target_memkb = int(target) + (b.video_memkb or 0) + hvm_fudge
+        b.max_memkb = int(static_max)
+    vbds = set(backend.xs_list(f"/local/domain/{domid}/device/vbd"))
+    vifs = set(backend.xs_list(f"/local/domain/{domid}/device/vif"))
+    dc.disks = [d for d in dc.disks if str(vdev_number(d.vdev or "")) in vbds]
+    dc.nics = [n for n in dc.nics if str(n.devid) in vifs]
+    for nic in dc.nics:  # the MAC the device has (libxl chose it when the config had none)
+        nic.mac = backend.xs_read(f"/local/domain/0/backend/vif/{domid}/{nic.devid}/mac") or nic.mac
+    obj = dc.to_json_obj()
+    obj["b_info"]["sched_params"] = sched_params(toolstack, domid)
+    return obj
+
+
+def sched_params(toolstack: Toolstack, domid: int) -> dict:
+    """libxl_domain_sched_params_get: the scheduler, with weight and cap for
+    credit and credit2 (the other schedulers' parameters are not modelled)."""
+    from xlpy.backends.base import BackendError
+
+    scheduler = toolstack.backend.physinfo().scheduler
+    params: dict = {"sched": scheduler}
+    if scheduler in WEIGHT_CAP_SCHEDULERS:
+        try:
+            params["weight"], params["cap"] = toolstack.backend.sched_credit(domid)
+        except BackendError:  # a backend that reads only credit's (libxc under credit2)
+            pass
+    return params
