@@ -22,6 +22,7 @@ from xlpy.backends.base import (
     PAGE_SIZE, Backend, BackendError, BootImage, CreateFlags, DomainInfo, Exists, NoMemory, NoSuchDomain,
     ShutdownReason, VcpuContext,
 )
+from xlpy.domain.devicemodel import video_memkb
 from xlpy.domain.layout import memory_map
 
 if TYPE_CHECKING:  # the config types load only where a config is built or read
@@ -63,6 +64,11 @@ class Created:
     domid: int
     pvh_generation: str | None
     boot_mode: str | None
+
+
+def _random_mac() -> str:
+    """In Xen's OUI 00:16:3e, as libxl picks one."""
+    return "00:16:3e:%02x:%02x:%02x" % tuple(os.urandom(3))
 
 
 def _process_tag(pid: int) -> str:
@@ -109,6 +115,12 @@ class Toolstack:
         # Name uniqueness is checked atomically when the name is written.
         name = dc.c_info.name or ""
         mode, flags = self._boot_plan(dc)
+        if mode == "hvm":
+            from xlpy.domain.devicemodel import unsupported
+
+            problem = unsupported(dc)
+            if problem:
+                raise CreateFailed(f"cannot create {name!r}: {problem}")
         try:
             domid = self.backend.create_domain(flags, dc.c_info.uuid or "00000000-0000-0000-0000-000000000000",
                                                name=name, owner=_process_tag(os.getpid()))
@@ -187,16 +199,23 @@ class Toolstack:
         backend.set_max_vcpus(domid, max_vcpus)
         max_kb = b.max_memkb or b.target_memkb or DEFAULT_MAX_KB
         target_kb = b.target_memkb or max_kb
+        # An HVM guest's video RAM comes out of its memory (libxl's video_memkb).
+        video_kb = video_memkb(dc) if mode == "hvm" else 0
         # As libxl: the target plus room for the pages the builder adds
         # (page tables, special pages); ballooning up raises it later.
         backend.set_max_memory(domid, target_kb + MAXMEM_SLACK_KB)
-        backend.populate_physmap(domid, target_kb * 1024 // PAGE_SIZE)
+        backend.populate_physmap(domid, (target_kb - video_kb) * 1024 // PAGE_SIZE)
         # libxl lays out guest memory and hands the map to Xen (xc_domain_set_memory_map).
-        backend.set_memory_map(domid, memory_map(target_kb * 1024, hvm_container=mode in ("pvh", "hvm"),
+        backend.set_memory_map(domid, memory_map((target_kb - video_kb) * 1024, hvm_container=mode in ("pvh", "hvm"),
                                                  device_model=mode == "hvm"))
-        backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb))
+        backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb - video_kb))
         backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(max_kb))
-        if b.kernel:
+        if mode == "hvm":
+            backend.xs_write(f"/local/domain/{domid}/memory/videoram", str(video_kb))
+            # The builder loads the firmware; the guest's kernel, if any, is QEMU's to load.
+            image = backend.build_image(domid, b.u.firmware or "hvmloader", None, None, mode, bios=b.u.bios)
+            backend.set_vcpu_context(domid, 0, self._vcpu0_context(image))
+        elif b.kernel:
             image = backend.build_image(domid, b.kernel, b.ramdisk, b.cmdline, mode)
             backend.set_vcpu_context(domid, 0, self._vcpu0_context(image))
         avail = b.avail_vcpus or set(range(max_vcpus))
@@ -214,7 +233,24 @@ class Toolstack:
         for disk in dc.disks:
             self.attach_disk(domid, disk, connect=False)
         for nic in dc.nics:
+            nic.mac = nic.mac or _random_mac()  # kept in the config, and the device model's NIC has it too
             self.attach_nic(domid, nic, connect=False)
+        if mode == "hvm":
+            self._start_device_model(domid, dc)
+
+    def _start_device_model(self, domid: int, dc: DomainConfig) -> None:
+        """What hvmloader reads from xenstore, then QEMU (libxl__spawn_local_dm)."""
+        from xlpy.domain.devicemodel import qemu_args
+
+        b, home = dc.b_info, f"/local/domain/{domid}"
+        for key, value in (("hvmloader/bios", b.u.bios or "seabios"),
+                           ("hvmloader/allow-memory-relocate", "0"),  # QEMU cannot follow relocated RAM
+                           ("platform/acpi", b.acpi is not False), ("platform/acpi_s3", b.u.acpi_s3 is not False),
+                           ("platform/acpi_s4", b.u.acpi_s4 is not False),
+                           ("platform/acpi_laptop_slate", bool(b.u.acpi_laptop_slate)),
+                           ("platform/device-model", "qemu_xen")):
+            self.backend.xs_write(f"{home}/{key}", str(int(value)) if isinstance(value, bool) else value)
+        self.backend.start_device_model(domid, qemu_args(dc, domid))
 
     # -- devices -------------------------------------------------------------------
 
@@ -233,7 +269,7 @@ class Toolstack:
 
     def attach_nic(self, domid: int, nic, connect: bool = True) -> int:
         devid = nic.devid if nic.devid is not None else len(self.backend.xs_list(f"/local/domain/{domid}/device/vif"))
-        mac = nic.mac or "00:16:3e:%02x:%02x:%02x" % tuple(os.urandom(3))
+        mac = nic.mac or _random_mac()
         self._add_device(domid, "vif", devid, {"mac": mac, "bridge": nic.bridge or "xenbr0"}, connect)
         return devid
 

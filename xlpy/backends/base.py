@@ -158,7 +158,7 @@ class BootImage:
     """What libxenguest's domain builder made of a kernel image."""
 
     entry: int
-    mode: str  # "pv64" (PV entry, start_info) or "pvh32" (PHYS32 entry, hvm_start_info)
+    mode: str  # "pv64" (PV entry, start_info) or "pvh32" (PHYS32 entry, hvm_start_info; HVM firmware too)
     features: frozenset[str] = field(default_factory=frozenset)
     guest_os: str = ""
     memory_map: tuple[tuple[int, int, str], ...] = ()
@@ -209,7 +209,10 @@ class Backend(Protocol):
 
     # booting
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
-                    mode: str) -> BootImage: ...  # libxenguest xc_dom_* (parse, load, start info)
+                    mode: str, bios: str | None = None) -> BootImage: ...  # libxenguest xc_dom_* (parse, load,
+    # start info); mode "hvm" loads the firmware named by `kernel` (hvmloader) with the `bios` it hands over to
+    def start_device_model(self, domid: int, args: list[str]) -> None: ...  # QEMU in dom0 (libxl__spawn_local_dm);
+    # it runs until destroy_domain stops it
     def set_vcpu_context(self, domid: int, vcpu: int, ctx: VcpuContext) -> None: ...  # xc_vcpu_setcontext
     def set_vcpu_affinity(self, domid: int, vcpu: int, hard: set[int] | None,
                           soft: set[int] | None) -> None: ...  # xc_vcpu_setaffinity
