@@ -29,6 +29,9 @@ if TYPE_CHECKING:  # the config types load only where a config is built or read
     from xlpy.domain.config import DomainConfig
 
 X86_EMU_LAPIC, X86_EMU_ALL = 0x1, 0x3FF
+# HVM parameters libxl sets on every HVM container (hvm_set_conf_params), with its defaults.
+HVM_PARAM_TIMER_MODE, HVM_PARAM_HPET_ENABLED, HVM_PARAM_VPT_ALIGN, HVM_PARAM_ALTP2M = 10, 11, 16, 35
+NO_DELAY_FOR_MISSED_TICKS = 1
 DEFAULT_MAX_KB = 32768  # libxl's default when neither memory nor maxmem is set
 MAXMEM_SLACK_KB = 1024  # LIBXL_MAXMEM_CONSTANT
 
@@ -204,6 +207,8 @@ class Toolstack:
         # As libxl: the target plus room for the pages the builder adds
         # (page tables, special pages); ballooning up raises it later.
         backend.set_max_memory(domid, target_kb + MAXMEM_SLACK_KB)
+        if mode in ("pvh", "hvm"):
+            self._hvm_container_settings(domid, dc, mode, max_kb)
         backend.populate_physmap(domid, (target_kb - video_kb) * 1024 // PAGE_SIZE)
         # libxl lays out guest memory and hands the map to Xen (xc_domain_set_memory_map).
         backend.set_memory_map(domid, memory_map((target_kb - video_kb) * 1024, hvm_container=mode in ("pvh", "hvm"),
@@ -237,6 +242,20 @@ class Toolstack:
             self.attach_nic(domid, nic, connect=False)
         if mode == "hvm":
             self._start_device_model(domid, dc)
+
+    def _hvm_container_settings(self, domid: int, dc: DomainConfig, mode: str, max_kb: int) -> None:
+        """libxl__arch_domain_create for HVM and PVH: the HVM parameters, then
+        the pool HAP builds the guest's page tables from, which libxl sizes
+        with libxl_get_required_shadow_memory unless shadow_memory= says."""
+        b = dc.b_info
+        params = {HVM_PARAM_TIMER_MODE: NO_DELAY_FOR_MISSED_TICKS, HVM_PARAM_ALTP2M: 0}
+        if mode == "hvm":
+            params = {HVM_PARAM_HPET_ENABLED: int(b.u.hpet is not False),
+                      HVM_PARAM_VPT_ALIGN: int(b.u.vpt_align is not False), **params}
+        for param, value in params.items():
+            self.backend.set_hvm_param(domid, param, value)
+        pool_kb = b.shadow_memkb if b.shadow_memkb is not None else 4 * (256 * (b.max_vcpus or 1) + 2 * (max_kb // 1024))
+        self.backend.set_paging_pool(domid, pool_kb)
 
     def _start_device_model(self, domid: int, dc: DomainConfig) -> None:
         """What hvmloader reads from xenstore, then QEMU (libxl__spawn_local_dm)."""

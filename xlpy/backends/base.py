@@ -205,6 +205,8 @@ class Backend(Protocol):
     def set_max_memory(self, domid: int, kb: int) -> None: ...  # xc_domain_setmaxmem
     def set_memory_map(self, domid: int, entries: list[tuple[int, int, str]]) -> None: ...  # xc_domain_set_memory_map
     def populate_physmap(self, domid: int, pages: int) -> None: ...  # xc_domain_populate_physmap_exact
+    def set_paging_pool(self, domid: int, kb: int) -> None: ...  # xc_set_paging_mempool_size (HAP/shadow pool)
+    def set_hvm_param(self, domid: int, param: int, value: int) -> None: ...  # xc_hvm_param_set
     def set_memory_target(self, domid: int, kb: int) -> None: ...  # balloon target via xenstore memory/target
 
     # booting

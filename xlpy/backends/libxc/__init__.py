@@ -222,6 +222,12 @@ class LibxcBackend:
                            "xc_domain_populate_physmap_exact", 12)
         self._pages[domid] = pages
 
+    def set_paging_pool(self, domid: int, kb: int) -> None:
+        self._check("xc_set_paging_mempool_size", self.lib.xc_set_paging_mempool_size(self.xch, domid, kb * 1024))
+
+    def set_hvm_param(self, domid: int, param: int, value: int) -> None:
+        self._check("xc_hvm_param_set", self.lib.xc_hvm_param_set(self.xch, domid, param, value))
+
     def set_memory_target(self, domid: int, kb: int) -> None:
         self.xs_write(f"/local/domain/{domid}/memory/target", str(kb))
 

@@ -51,6 +51,7 @@ BINDINGS = {
         "xc_evtchn_alloc_unbound": (C.c_int, [P, C.c_uint32, C.c_uint32]),
         "xc_domain_ioport_permission": (C.c_int, [P, C.c_uint32, C.c_uint32, C.c_uint32, C.c_uint32]),
         "xc_map_foreign_range": (P, [P, C.c_uint32, C.c_int, C.c_int, C.c_ulong]),
+        "xc_set_paging_mempool_size": (C.c_int, [P, C.c_uint32, C.c_uint64]),
     },
     "c": {
         "munmap": (C.c_int, [P, C.c_size_t]),

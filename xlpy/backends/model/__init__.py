@@ -267,6 +267,18 @@ class ModelBackend:
         total = self.profile.memory_mib * 1024 * 1024 // PAGE_SIZE
         return total - db.execute("SELECT COALESCE(SUM(tot_pages), 0) FROM domains").fetchone()[0]
 
+    def set_paging_pool(self, domid: int, kb: int) -> None:
+        self._hvm_only(domid, "xc_set_paging_mempool_size")
+
+    def set_hvm_param(self, domid: int, param: int, value: int) -> None:
+        self._hvm_only(domid, "xc_hvm_param_set")
+
+    def _hvm_only(self, domid: int, call: str) -> None:
+        """HAP's page pool and HVM parameters exist for HVM containers only."""
+        row = self._row(self.store.db, domid)
+        if not row["hvm"]:
+            raise InvalidArgument(f"d{domid} is not an HVM container", call)
+
     def set_memory_target(self, domid: int, kb: int) -> None:
         """The guest's balloon driver follows memory/target at once."""
         pages = kb * 1024 // PAGE_SIZE
