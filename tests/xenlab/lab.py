@@ -82,6 +82,8 @@ def ensure_hvm_overlay(lab: Path, log: Path) -> Path:
     if overlay.exists():
         return overlay
     root = lab / "hvm-rootfs"
+    if os.path.ismount(root / "proc"):  # an earlier build was cut short
+        subprocess.run(["umount", str(root / "proc")], check=True)
     shutil.rmtree(root, ignore_errors=True)
     subprocess.run(["cp", "-a", str(lab / "rootfs"), str(root)], check=True)
     before = set(_tree_names(root))

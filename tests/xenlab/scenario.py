@@ -205,11 +205,13 @@ def hvm_guests() -> None:
     run("inject-hvm", [sys.executable, __file__, "--inject-hvm", config("lab-inject-hvm", type="hvm", vnc=0)],
         timeout=900)
 
-    # The same HVM guest through both toolstacks, for time (xl starts the same QEMU).
+    # The same HVM guest through both toolstacks, for time and for what xl list
+    # shows of it once it runs (xl starts the same QEMU).
     for tool, argv in (("xlpy", XLPY), ("xl", XL)):
         name = f"lab-hvm-time-{tool}"
-        cfg = config(name, type="hvm", vnc=0, extra="console=hvc0")
-        boot(f"hvm-time-{tool}", argv, name, cfg, "XLPY_GUEST_DONE", f"hvm-time-{tool}-done", HVM_BOOT_TIMEOUT)
+        cfg = config(name, type="hvm", vnc=0, extra="console=hvc0 xlpy.stay")
+        boot(f"hvm-time-{tool}", argv, name, cfg, "XLPY_GUEST_ALIVE", f"hvm-time-{tool}-alive", HVM_BOOT_TIMEOUT)
+        run(f"hvm-time-{tool}-xl-list", XL + ["list", name])
         run(f"hvm-time-{tool}-destroy", XL + ["destroy", name])
         wait_gone(f"hvm-time-{tool}-gone", name, timeout=60)
 

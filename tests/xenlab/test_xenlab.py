@@ -192,12 +192,18 @@ def test_a_failure_at_any_step_of_an_hvm_create_leaves_no_qemu_behind(steps):
         assert after["device_models"] == "" and after["device_model_xenstore"] == [], f"{step} left {after}"
 
 
-def test_the_same_hvm_guest_boots_through_both_toolstacks(steps):
-    """The HVM pair benchmarks/bench_xenlab.py times."""
+def test_the_same_hvm_guest_boots_through_both_toolstacks_alike(steps):
+    """The HVM pair benchmarks/bench_xenlab.py times: the same memory and vCPUs
+    once running, and the same RAM seen by the guest."""
+    rows, seen = {}, {}
     for tool in ("xlpy", "xl"):
         ok(steps[f"hvm-time-{tool}-create"])
-        assert steps[f"hvm-time-{tool}-done"]["found"], steps[f"hvm-time-{tool}-done"]["console"]
+        alive = steps[f"hvm-time-{tool}-alive"]
+        assert alive["found"], alive["console"]
+        seen[tool] = alive["console"].split("XLPY_GUEST_ALIVE", 1)[1].splitlines()[0]
+        rows[tool] = xl_rows(steps[f"hvm-time-{tool}-xl-list"])[f"lab-hvm-time-{tool}"][1:3]
         assert steps[f"hvm-time-{tool}-gone"]["gone"]
+    assert rows["xlpy"] == rows["xl"] and seen["xlpy"] == seen["xl"], (rows, seen)
 
 
 def test_every_guest_is_gone_at_the_end(steps):
