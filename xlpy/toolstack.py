@@ -22,7 +22,6 @@ from xlpy.backends.base import (
     PAGE_SIZE, Backend, BackendError, BootImage, CreateFlags, DomainInfo, Exists, NoMemory, NoSuchDomain,
     ShutdownReason, VcpuContext,
 )
-from xlpy.domain.devicemodel import video_memkb
 from xlpy.domain.layout import memory_map
 
 if TYPE_CHECKING:  # the config types load only where a config is built or read
@@ -202,6 +201,8 @@ class Toolstack:
         backend.set_max_vcpus(domid, max_vcpus)
         max_kb = b.max_memkb or b.target_memkb or DEFAULT_MAX_KB
         target_kb = b.target_memkb or max_kb
+        from xlpy.domain.devicemodel import video_memkb
+
         # An HVM guest's video RAM comes out of its memory (libxl's video_memkb).
         video_kb = video_memkb(dc) if mode == "hvm" else 0
         # As libxl: the target plus room for the pages the builder adds

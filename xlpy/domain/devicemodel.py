@@ -10,9 +10,13 @@ emulated NICs as rtl8139 on a tap device.
 
 from __future__ import annotations
 
-from xlpy.domain.config import DomainConfig
+from typing import TYPE_CHECKING
+
 from xlpy.domain.devices import ChannelConnection, DiskFormat, NicType
 from xlpy.domain.vdev import disk_index
+
+if TYPE_CHECKING:  # the libxc backend reads RUN_DIR here without loading the config types
+    from xlpy.domain.config import DomainConfig
 
 RUN_DIR = "/var/run/xen"  # where libxl puts QEMU's QMP sockets
 VIDEO_MEMKB = {"none": 0, "cirrus": 8 * 1024, "std": 16 * 1024, "qxl": 128 * 1024}  # qemu-xen's minimums too

@@ -18,7 +18,6 @@ from xlpy.backends.base import (
     PAGE_SIZE, BackendError, BootImage, CreateFlags, DomainInfo, Exists, InvalidArgument, NoMemory, NoSuchDomain,
     NotAvailable, PhysInfo, ShutdownReason, VcpuContext, VcpuInfo,
 )
-from xlpy.backends.libxc import devicemodel
 from xlpy.backends.libxc import structs as S
 from xlpy.domain.layout import memory_map
 
@@ -185,6 +184,8 @@ class LibxcBackend:
         self.xs_write(f"{home}/domid", str(domid))
 
     def destroy_domain(self, domid: int) -> None:
+        from xlpy.backends.libxc import devicemodel  # loaded only where a domain goes away
+
         # QEMU first: a domain whose memory it still maps cannot finish dying.
         devicemodel.stop(self, domid, self._device_models.pop(domid, None))
         self._check("xc_domain_destroy", self.lib.xc_domain_destroy(self.xch, domid))
@@ -269,6 +270,8 @@ class LibxcBackend:
                                "xc_dom_allocate") from None
 
     def start_device_model(self, domid: int, args: list[str]) -> None:
+        from xlpy.backends.libxc import devicemodel
+
         name = self.xs_read(f"/local/domain/{domid}/name") or str(domid)
         self._device_models[domid] = devicemodel.start(self, domid, args, name)
 
