@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """xlpy beside the real xl on a real Xen 4.17 host (the lab, under QEMU TCG):
-the same commands and the same PV guest config, timed inside dom0.
+the same commands and the same PV and HVM guest configs, timed inside dom0.
 
     python3 benchmarks/bench_xenlab.py          # the lab's last run
     python3 benchmarks/bench_xenlab.py --run    # boot the lab first (root, minutes)
@@ -23,7 +23,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from xenlab import lab  # noqa: E402
 
 PAIRS = [("info", "xlpy-info", "xl-info"), ("list", "xlpy-list-dom0", "xl-list-dom0"),
-         ("create (PV guest)", "time-xlpy-create", "time-xl-create")]
+         ("create (PV guest)", "time-xlpy-create", "time-xl-create"),
+         # HVM: create returns once QEMU reports running (the guest's own boot is not the toolstack's).
+         ("create (HVM guest)", "hvm-time-xlpy-create", "hvm-time-xl-create")]
 
 
 def main() -> None:

@@ -12,8 +12,8 @@ from xlpy.config import parse_file
 from xlpy.config.build import build
 from xlpy.toolstack import CreateFailed, Toolstack
 
-STEPS = ["set_max_vcpus", "set_max_memory", "populate_physmap", "build_image", "set_vcpu_context",
-         "xs_write", "unpause_domain"]
+STEPS = ["set_max_vcpus", "set_max_memory", "set_hvm_param", "set_paging_pool", "populate_physmap", "build_image",
+         "set_vcpu_context", "xs_write", "unpause_domain"]
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -38,3 +38,49 @@ def test_failure_at_each_step_leaves_nothing(step, state_dir, monkeypatch):
     assert [d.domid for d in backend.list_domains()] == [0]
     assert backend.physinfo().free_pages == free
     assert backend.xs_list("/local/domain") == ["0"]
+
+
+@pytest.mark.parametrize("step", ["build_image", "start_device_model", "unpause_domain"])
+def test_an_hvm_create_failing_after_its_device_model_leaves_nothing(step, state_dir, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    backend = ModelBackend(state_dir)
+
+    def failing(*args, **kwargs):
+        raise BackendError(f"injected failure in {step}", step, 5)
+
+    monkeypatch.setattr(backend, step, failing)
+    dc, _ = build(parse_file("configs/hvm.cfg"))
+    with pytest.raises(CreateFailed, match=f"injected failure in {step}"):
+        Toolstack(backend).create(dc)
+    assert [d.domid for d in backend.list_domains()] == [0]
+    assert backend.xs_list("/local/domain") == ["0"]
+    assert backend.xs_list("/local/domain/0/device-model") == []
+
+
+def test_an_hvm_guest_gets_firmware_platform_keys_and_its_device_model(state_dir, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    backend = ModelBackend(state_dir)
+    dc, _ = build(parse_file("configs/hvm.cfg"))
+    toolstack = Toolstack(backend)
+    domid = toolstack.create(dc).domid
+    home = f"/local/domain/{domid}"
+    assert backend.xs_read(f"{home}/hvmloader/bios") == "seabios"
+    assert backend.xs_read(f"{home}/platform/acpi") == "1"
+    assert backend.xs_read(f"{home}/memory/videoram") == "8192"
+    assert backend.xs_read(f"{home}/memory/target") == str(1024 * 1024 - 8192)
+    assert backend.xs_read(f"/local/domain/0/device-model/{domid}/state") == "running"
+    console = backend.console(domid)
+    assert "firmware hvmloader with seabios" in console and "-xen-domid 1" in console
+    mac = toolstack.stored_config(domid)["nics"][0]["mac"]  # chosen once: the PV device's and QEMU's NIC's
+    assert mac and f"mac={mac}" in console
+
+
+def test_an_hvm_config_the_device_model_cannot_serve_is_refused_before_any_domain(state_dir, monkeypatch, tmp_path):
+    monkeypatch.chdir(ROOT)
+    backend = ModelBackend(state_dir)
+    cfg = tmp_path / "spice.cfg"
+    cfg.write_text('name = "s"\ntype = "hvm"\nmemory = 128\nspice = 1\n')
+    dc, _ = build(parse_file(str(cfg)))
+    with pytest.raises(CreateFailed, match="SPICE"):
+        Toolstack(backend).create(dc)
+    assert [d.domid for d in backend.list_domains()] == [0]

@@ -167,3 +167,29 @@ def test_ms_vm_genid_generate_is_a_fresh_random_id(real_xl, tmp_path):
     assert len(ids[0]) == len(ids[1]) == len(real) == 16
     assert all(0 <= b <= 255 for b in ids[0] + ids[1])
     assert ids[0] != ids[1]
+
+
+@pytest.mark.parametrize("kind,settings,expected", [
+    ("pvh", "", {10: 1, 35: 0}),  # libxl's defaults: no delay for missed ticks, no altp2m
+    ("pvh", 'timer_mode = "one_missed_tick_pending"\naltp2m = "external"', {10: 3, 35: 2}),
+    ("hvm", 'altp2mhvm = 1\nmca_caps = [ "lmce" ]\nhpet = 0', {11: 0, 16: 1, 38: 1, 10: 1, 35: 1}),
+    ("hvm", 'altp2mhvm = 1\naltp2m = "limited"\ntimer_mode = 0', {11: 1, 16: 1, 10: 0, 35: 3}),
+])
+def test_create_sets_the_hvm_parameters_libxl_sets(state_dir, monkeypatch, kind, settings, expected):
+    """HVM_PARAM_TIMER_MODE (10), HPET (11), VPT_ALIGN (16), ALTP2M (35) and MCA_CAP (38)
+    as libxl__arch_domain_create sets them from the config."""
+    from conftest import ROOT
+    from xlpy.backends.model import ModelBackend
+    from xlpy.config import parse
+    from xlpy.config.build import build
+    from xlpy.toolstack import Toolstack
+
+    monkeypatch.chdir(ROOT)
+    kernel = 'kernel = "configs/kernels/demo-pvh.elf"\n' if kind == "pvh" else ""
+    text = f'name = "p"\ntype = "{kind}"\n{kernel}memory = 64\n{settings}\n'
+    backend = ModelBackend(state_dir)
+    params = {}
+    monkeypatch.setattr(backend, "set_hvm_param", lambda domid, param, value: params.__setitem__(param, value))
+    dc, _ = build(parse(text, "p.cfg"))
+    Toolstack(backend).create(dc)
+    assert params == expected

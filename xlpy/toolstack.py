@@ -31,6 +31,9 @@ if TYPE_CHECKING:  # the config types load only where a config is built or read
     from xlpy.domain.config import DomainConfig
 
 X86_EMU_LAPIC, X86_EMU_ALL = 0x1, 0x3FF
+# HVM parameters libxl sets on every HVM container (hvm_set_conf_params), with its defaults.
+HVM_PARAM_TIMER_MODE, HVM_PARAM_HPET_ENABLED, HVM_PARAM_VPT_ALIGN, HVM_PARAM_ALTP2M, HVM_PARAM_MCA_CAP = \
+    10, 11, 16, 35, 38
 DEFAULT_MAX_KB = 32768  # libxl's default when neither memory nor maxmem is set
 MAXMEM_SLACK_KB = 1024  # LIBXL_MAXMEM_CONSTANT
 
@@ -66,6 +69,11 @@ class Created:
     domid: int
     pvh_generation: str | None
     boot_mode: str | None
+
+
+def _random_mac() -> str:
+    """In Xen's OUI 00:16:3e, as libxl picks one."""
+    return "00:16:3e:%02x:%02x:%02x" % tuple(os.urandom(3))
 
 
 def _process_tag(pid: int) -> str:
@@ -115,6 +123,12 @@ class Toolstack:
         dc = copy.deepcopy(dc)  # the build fills in MACs and devids, as libxl's setdefault does
         name = dc.c_info.name or ""
         mode, flags = self._boot_plan(dc)
+        if mode == "hvm":
+            from xlpy.domain.devicemodel import unsupported
+
+            problem = unsupported(dc)
+            if problem:
+                raise CreateFailed(f"cannot create {name!r}: {problem}")
         try:
             domid = self.backend.create_domain(flags, dc.c_info.uuid or "00000000-0000-0000-0000-000000000000",
                                                name=name, owner=_process_tag(os.getpid()))
@@ -193,16 +207,27 @@ class Toolstack:
         backend.set_max_vcpus(domid, max_vcpus)
         max_kb = b.max_memkb or b.target_memkb or DEFAULT_MAX_KB
         target_kb = b.target_memkb or max_kb
+        from xlpy.domain.devicemodel import video_memkb
+
+        # An HVM guest's video RAM comes out of its memory (libxl's video_memkb).
+        video_kb = video_memkb(dc) if mode == "hvm" else 0
         # As libxl: the target plus room for the pages the builder adds
         # (page tables, special pages); ballooning up raises it later.
         backend.set_max_memory(domid, target_kb + MAXMEM_SLACK_KB)
-        backend.populate_physmap(domid, target_kb * 1024 // PAGE_SIZE)
+        if mode in ("pvh", "hvm"):
+            self._hvm_container_settings(domid, dc, mode, max_kb)
+        backend.populate_physmap(domid, (target_kb - video_kb) * 1024 // PAGE_SIZE)
         # libxl lays out guest memory and hands the map to Xen (xc_domain_set_memory_map).
-        backend.set_memory_map(domid, memory_map(target_kb * 1024, hvm_container=mode in ("pvh", "hvm"),
+        backend.set_memory_map(domid, memory_map((target_kb - video_kb) * 1024, hvm_container=mode in ("pvh", "hvm"),
                                                  device_model=mode == "hvm"))
-        backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb))
+        backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb - video_kb))
         backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(max_kb))
-        if b.kernel:
+        if mode == "hvm":
+            backend.xs_write(f"/local/domain/{domid}/memory/videoram", str(video_kb))
+            # The builder loads the firmware; the guest's kernel, if any, is QEMU's to load.
+            image = backend.build_image(domid, b.u.firmware or "hvmloader", None, None, mode, bios=b.u.bios_name)
+            backend.set_vcpu_context(domid, 0, self._vcpu0_context(image))
+        elif b.kernel:
             image = backend.build_image(domid, b.kernel, b.ramdisk, b.cmdline, mode)
             backend.set_vcpu_context(domid, 0, self._vcpu0_context(image))
         avail = b.avail_vcpus or set(range(max_vcpus))
@@ -221,6 +246,45 @@ class Toolstack:
             self.attach_disk(domid, disk, connect=False)
         for nic in dc.nics:
             self.attach_nic(domid, nic, connect=False)
+        if mode == "hvm":
+            self._start_device_model(domid, dc)
+
+    def _hvm_container_settings(self, domid: int, dc: DomainConfig, mode: str, max_kb: int) -> None:
+        """libxl__arch_domain_create for HVM and PVH: the HVM parameters, then
+        the pool HAP builds the guest's page tables from, which libxl sizes
+        with libxl_get_required_shadow_memory unless shadow_memory= says."""
+        from xlpy.domain.config import Altp2mMode, TimerMode
+
+        b = dc.b_info
+        # libxl's defaults: no delay for missed ticks; altp2m off unless the
+        # older altp2mhvm=1 of an HVM guest asks for the mixed mode.
+        timer_mode = TimerMode.NO_DELAY_FOR_MISSED_TICKS if b.timer_mode is TimerMode.UNKNOWN else b.timer_mode
+        altp2m = b.altp2m
+        if mode == "hvm" and altp2m is Altp2mMode.DISABLED and b.u.altp2m:
+            altp2m = Altp2mMode.MIXED
+        params = {HVM_PARAM_TIMER_MODE: timer_mode.number, HVM_PARAM_ALTP2M: altp2m.number}
+        if mode == "hvm":
+            params = {HVM_PARAM_HPET_ENABLED: int(b.u.hpet is not False),
+                      HVM_PARAM_VPT_ALIGN: int(b.u.vpt_align is not False),
+                      **({HVM_PARAM_MCA_CAP: b.u.mca_caps} if b.u.mca_caps else {}), **params}
+        for param, value in params.items():
+            self.backend.set_hvm_param(domid, param, value)
+        pool_kb = b.shadow_memkb if b.shadow_memkb is not None else 4 * (256 * (b.max_vcpus or 1) + 2 * (max_kb // 1024))
+        self.backend.set_paging_pool(domid, pool_kb)
+
+    def _start_device_model(self, domid: int, dc: DomainConfig) -> None:
+        """What hvmloader reads from xenstore, then QEMU (libxl__spawn_local_dm)."""
+        from xlpy.domain.devicemodel import qemu_args
+
+        b, home = dc.b_info, f"/local/domain/{domid}"
+        for key, value in (("hvmloader/bios", b.u.bios_name),
+                           ("hvmloader/allow-memory-relocate", "0"),  # QEMU cannot follow relocated RAM
+                           ("platform/acpi", b.acpi is not False), ("platform/acpi_s3", b.u.acpi_s3 is not False),
+                           ("platform/acpi_s4", b.u.acpi_s4 is not False),
+                           ("platform/acpi_laptop_slate", bool(b.u.acpi_laptop_slate)),
+                           ("platform/device-model", "qemu_xen")):
+            self.backend.xs_write(f"{home}/{key}", str(int(value)) if isinstance(value, bool) else value)
+        self.backend.start_device_model(domid, qemu_args(dc, domid))
 
     # -- devices -------------------------------------------------------------------
 
@@ -245,7 +309,7 @@ class Toolstack:
 
         if nic.devid is None:
             nic.devid = len(self.backend.xs_list(f"/local/domain/{domid}/device/vif"))
-        nic.mac = nic.mac or "00:16:3e:%02x:%02x:%02x" % tuple(os.urandom(3))
+        nic.mac = nic.mac or _random_mac()  # the device model's NIC gets the same one
         self._add_device(domid, "vif", nic.devid, {"mac": nic.mac, "bridge": nic.bridge or "xenbr0"}, connect)
         if connect:
             if nic.nictype is NicType.UNKNOWN:  # as libxl: an emulated twin only for HVM guests

@@ -17,6 +17,7 @@ def test_structures_match_the_installed_headers(tmp_path):
     require(shutil.which("gcc") is not None, "gcc is not installed")
     lines = ["#include <stddef.h>", "#include <stdio.h>", "#include <xenctrl.h>", "#include <xenguest.h>",
              "#include <xenstore.h>", "#include <xen/hvm/save.h>",
+             "#include <xen/hvm/hvm_info_table.h>", "#include <xen/hvm/hvm_vcpu.h>",
              "int main(void) {"]
     expected = {}
     for cls, (ctype, fields) in LAYOUTS.items():

@@ -38,14 +38,3 @@ def test_legacy_pvh_is_refused_by_name(monkeypatch):
     backend = libxc.LibxcBackend.__new__(libxc.LibxcBackend)
     with pytest.raises(InvalidArgument, match="no legacy PVH"):
         backend.create_domain(CreateFlags(legacy_pvh=True, hap=True), "6a1c4b2e-1b7c-4d0e-9c1f-2a3b4c5d6e7f")
-
-
-def test_hvm_is_refused_before_a_domain_exists():
-    """HVM needs a device model the backend does not start: refused at create, so nothing is left."""
-    import xlpy.backends.libxc as libxc
-    from xlpy.backends.base import CreateFlags, NotAvailable
-
-    backend = libxc.LibxcBackend.__new__(libxc.LibxcBackend)  # no handle: any hypercall would crash
-    with pytest.raises(NotAvailable, match="device model"):
-        backend.create_domain(CreateFlags(hvm=True, hap=True, emulation_flags=0x3FF),
-                              "6a1c4b2e-1b7c-4d0e-9c1f-2a3b4c5d6e7f")

@@ -3,9 +3,11 @@
 
 ../shared/xenlab/setup.sh builds the hypervisor, dom0 kernel and dom0
 initramfs from Debian packages (about a minute, root, ~150 MB download). This
-module adds xlpy's own part: a dom0 init (appended to the initramfs as a
-second cpio archive), a guest initramfs, and a 9p share holding xlpy as
-`pip install` puts it, plus the scenario. dom0 runs the scenario, writes
+module adds xlpy's own part: what HVM guests need in dom0 (QEMU and SeaBIOS,
+installed into a copy of the root filesystem and kept as a cpio archive), a
+dom0 init (appended to the initramfs as a further cpio archive), a guest
+initramfs, and a 9p share holding xlpy as `pip install` puts it, plus the
+scenario. dom0 runs the scenario, writes
 results.json into the share and powers off; the serial log is kept too.
 """
 
@@ -21,9 +23,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-BOOT_TIMEOUT = 900  # seconds; TCG is slow and slower still on a busy machine
+BOOT_TIMEOUT = 2400  # seconds; TCG is slow and slower still on a busy machine, and HVM guests slower still
 GUEST_APPLETS = ("sh", "mount", "cat", "grep", "head", "tr", "sleep", "poweroff", "echo")
 QEMU = "qemu-system-x86_64"
+# What HVM guests need in dom0 beyond the shared lab's root: the device model
+# (which brings SeaBIOS, the firmware hvmloader hands control to).
+HVM_PACKAGES = ("qemu-system-xen",)
+OVERLAY_SKIP = ("./usr/share/doc", "./usr/share/man", "./usr/share/locale", "./var/cache/apt", "./var/lib/apt/lists")
 
 
 def lab_dir() -> Path:
@@ -40,23 +46,62 @@ def why_not_here() -> str | None:
 
 
 def ensure_built(shared: Path, log: Path) -> Path:
-    """Run ../shared/xenlab/setup.sh unless its outputs are already there."""
+    """Run ../shared/xenlab/setup.sh unless its outputs are already there,
+    and add what HVM guests need."""
     lab = lab_dir()
-    if all((lab / name).exists() for name in ("xen-4.17.elf", "vmlinuz", "dom0-initrd.cpio")) \
-            and shutil.which(QEMU):
-        return lab
-    with open(log, "w") as out:
-        subprocess.run(["bash", str(shared / "xenlab" / "setup.sh")], env={**os.environ, "L": str(lab)},
-                       stdout=out, stderr=subprocess.STDOUT, check=True)
+    if not all((lab / name).exists() for name in ("xen-4.17.elf", "vmlinuz", "dom0-initrd.cpio")) \
+            or not shutil.which(QEMU):
+        (lab / "hvm-overlay.cpio").unlink(missing_ok=True)  # built from the root filesystem being replaced
+        with open(log, "w") as out:
+            subprocess.run(["bash", str(shared / "xenlab" / "setup.sh")], env={**os.environ, "L": str(lab)},
+                           stdout=out, stderr=subprocess.STDOUT, check=True)
+    ensure_hvm_overlay(lab, log)
     return lab
 
 
-def _cpio(tree: Path, archive: Path) -> None:
-    """An uncompressed newc archive of `tree`, as the kernel's initramfs reads it."""
-    names = subprocess.run(["find", "."], cwd=tree, capture_output=True, text=True, check=True).stdout
+def _cpio(tree: Path, archive: Path, names: list[str] | None = None) -> None:
+    """An uncompressed newc archive of `tree` (or of `names` in it), as the
+    kernel's initramfs reads it."""
+    if names is None:
+        names = _tree_names(tree)
     with open(archive, "wb") as out:
-        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=tree, input=names.encode(), stdout=out,
-                       check=True)
+        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=tree, input="\n".join(names).encode(),
+                       stdout=out, check=True)
+
+
+def _tree_names(tree: Path) -> list[str]:
+    return subprocess.run(["find", "."], cwd=tree, capture_output=True, text=True, check=True).stdout.split()
+
+
+def ensure_hvm_overlay(lab: Path, log: Path) -> Path:
+    """The files installing HVM_PACKAGES adds to dom0's root, as a cpio archive
+    appended to the dom0 initramfs; built once (about a minute) and kept in
+    the lab directory. HVM guests need the device model and SeaBIOS, which
+    the shared dom0 lacks; the shared root filesystem is left as it is."""
+    overlay = lab / "hvm-overlay.cpio"
+    if overlay.exists():
+        return overlay
+    root = lab / "hvm-rootfs"
+    if os.path.ismount(root / "proc"):  # an earlier build was cut short
+        subprocess.run(["umount", str(root / "proc")], check=True)
+    shutil.rmtree(root, ignore_errors=True)
+    subprocess.run(["cp", "-a", str(lab / "rootfs"), str(root)], check=True)
+    before = set(_tree_names(root))
+    install = ("apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+               f"--no-install-recommends {' '.join(HVM_PACKAGES)}")
+    subprocess.run(["mount", "--bind", "/proc", str(root / "proc")], check=True)
+    try:
+        with open(log, "a") as out:
+            subprocess.run(["chroot", str(root), "sh", "-c", install], stdout=out, stderr=subprocess.STDOUT,
+                           check=True)
+    finally:
+        subprocess.run(["umount", str(root / "proc")], check=True)
+    added = sorted(name for name in set(_tree_names(root)) - before if not name.startswith(OVERLAY_SKIP))
+    partial = overlay.with_suffix(".partial")
+    _cpio(root, partial, added)
+    partial.rename(overlay)
+    shutil.rmtree(root)
+    return overlay
 
 
 def _guest_initrd(work: Path, target: Path) -> None:
@@ -74,14 +119,15 @@ def _guest_initrd(work: Path, target: Path) -> None:
 
 
 def _dom0_initrd(lab: Path, work: Path) -> Path:
-    """Debian's dom0 initramfs with xlpy's init appended as a second archive."""
+    """Debian's dom0 initramfs, then what HVM guests need, then xlpy's init,
+    each a cpio archive of its own: the kernel unpacks them in turn."""
     tree = work / "overlay"
     tree.mkdir()
     shutil.copy2(HERE / "dom0_init.sh", tree / "xlpy-lab-init")
     _cpio(tree, work / "overlay.cpio")
     combined = work / "dom0-initrd.cpio"
     with open(combined, "wb") as out:
-        for part in (lab / "dom0-initrd.cpio", work / "overlay.cpio"):
+        for part in (lab / "dom0-initrd.cpio", lab / "hvm-overlay.cpio", work / "overlay.cpio"):
             with open(part, "rb") as f:
                 shutil.copyfileobj(f, out, 1 << 20)
     return combined

@@ -20,7 +20,7 @@ XLPY = [sys.executable, "-m", "xlpy", "--backend", "libxc"]
 XL = ["xl"]
 CONFIGS = Path("/tmp/lab")
 CONSOLE_LOGS = Path("/var/log/xen/console")
-RESULTS = Path(sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] != "--inject" else "results.json")
+RESULTS = Path(sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("--inject") else "results.json")
 GUEST = {"kernel": "/guest/vmlinuz", "ramdisk": "/mnt/host/guest-initrd.gz"}
 # hvc0 for the console log; early messages also to the hypervisor's log, so a
 # guest that dies before its console is up still leaves a trace.
@@ -52,7 +52,8 @@ def record(name: str, result: dict) -> None:
 def config(name: str, **settings) -> str:
     settings = {"name": name, **GUEST, "memory": 256, "vcpus": 1, "on_poweroff": "destroy",
                 "on_crash": "destroy", **settings}
-    lines = [f"{key} = {json.dumps(value) if isinstance(value, str) else value}" for key, value in settings.items()]
+    lines = [f"{key} = {json.dumps(value) if isinstance(value, (str, list)) else value}"
+             for key, value in settings.items()]
     CONFIGS.mkdir(parents=True, exist_ok=True)
     path = CONFIGS / f"{name}.cfg"
     path.write_text("\n".join(lines) + "\n")
@@ -89,7 +90,8 @@ def wait_gone(step: str, name: str, timeout: float = 120) -> None:
                   "seconds": round(time.monotonic() - start, 3)})
 
 
-def boot(prefix: str, tool: list[str], name: str, cfg: str, marker: str, waited: str) -> None:
+def boot(prefix: str, tool: list[str], name: str, cfg: str, marker: str, waited: str,
+         timeout: float = 240) -> None:
     """Create a guest and wait for `marker` on its console, as steps
     `{prefix}-create` and `{waited}`. Under emulation a guest has, rarely,
     died in early boot (a triple fault before its first console line); such
@@ -97,7 +99,7 @@ def boot(prefix: str, tool: list[str], name: str, cfg: str, marker: str, waited:
     and the guest is created once more. The tests warn when that happened."""
     for attempt in (1, 2):
         created = run(f"{prefix}-create", tool + ["create", cfg])
-        wait_console(waited, name, marker, f"{prefix}-create")
+        wait_console(waited, name, marker, f"{prefix}-create", timeout)
         if steps[waited]["found"] or created["rc"] != 0 or attempt == 2:
             return
         xen_log = subprocess.run(XL + ["dmesg"], capture_output=True, text=True).stdout[-6000:]
@@ -157,6 +159,8 @@ def main() -> None:
         boot(f"time-{tool}", argv, name, cfg, "XLPY_GUEST_DONE", f"time-{tool}-done")
         run(f"time-{tool}-destroy", XL + ["destroy", name])
 
+    hvm_guests()
+
     # A failure at each step of a real create, injected in-process.
     run("inject", [sys.executable, __file__, "--inject", config("lab-inject", type="pvh", vcpus=2)], timeout=900)
 
@@ -164,15 +168,67 @@ def main() -> None:
     run("xl-dmesg", XL + ["dmesg"])
 
 
+# QEMU in dom0 under emulation inside emulation: everything HVM is slow.
+HVM_BOOT_TIMEOUT = 900
+
+
+def device_models() -> str:
+    """The QEMU processes serving guests, one command line each."""
+    return subprocess.run(["pgrep", "-a", "-f", "xen-domid"], capture_output=True, text=True).stdout
+
+
+def hvm_guests() -> None:
+    """HVM: hvmloader and SeaBIOS from the builder, QEMU in dom0 booting the
+    kernel directly; the guest's init writes to the PV console (hvc0), which
+    xenconsoled logs as for PV and PVH guests."""
+    hvm = config("lab-hvm", type="hvm", vnc=0, extra="console=hvc0 xlpy.stay")
+    boot("hvm", XLPY, "lab-hvm", hvm, "XLPY_GUEST_ALIVE", "hvm-alive", HVM_BOOT_TIMEOUT)
+    record("hvm-device-models", {"ps": device_models()})
+    run("hvm-xl-list", XL + ["list", "lab-hvm"])
+    run("hvm-xlpy-list", XLPY + ["list", "lab-hvm"])
+    run("hvm-xen-log", XL + ["dmesg"])
+    run("hvm-qemu-log", ["cat", "/var/log/xen/qemu-dm-lab-hvm.log"])
+    run("hvm-destroy", XLPY + ["destroy", "lab-hvm"])
+    wait_gone("hvm-gone", "lab-hvm", timeout=60)
+    record("hvm-device-models-after", {"ps": device_models()})
+    run("hvm-xenstore-after", ["xenstore-list", "/local/domain/0/device-model"])
+
+    # QEMU refuses to start: nothing is left, neither the domain nor QEMU nor xenstore entries.
+    bad = config("lab-hvm-bad", type="hvm", vnc=0, device_model_args_hvm=["-no-such-option"])
+    run("hvm-bad-create", XLPY + ["create", bad], timeout=600)
+    record("hvm-bad-device-models", {"ps": device_models()})
+    run("hvm-bad-xl-list", XL + ["list"])
+    run("hvm-bad-xenstore", ["xenstore-list", "/local/domain"])
+    run("hvm-bad-xenstore-dm", ["xenstore-list", "/local/domain/0/device-model"])
+
+    # A failure at each step of an HVM create that follows the builder, QEMU's start included.
+    run("inject-hvm", [sys.executable, __file__, "--inject-hvm", config("lab-inject-hvm", type="hvm", vnc=0)],
+        timeout=900)
+
+    # The same HVM guest through both toolstacks, for time and for what xl list
+    # shows of it once it runs (xl starts the same QEMU).
+    for tool, argv in (("xlpy", XLPY), ("xl", XL)):
+        name = f"lab-hvm-time-{tool}"
+        cfg = config(name, type="hvm", vnc=0, extra="console=hvc0 xlpy.stay")
+        boot(f"hvm-time-{tool}", argv, name, cfg, "XLPY_GUEST_ALIVE", f"hvm-time-{tool}-alive", HVM_BOOT_TIMEOUT)
+        run(f"hvm-time-{tool}-xl-list", XL + ["list", name])
+        run(f"hvm-time-{tool}-destroy", XL + ["destroy", name])
+        wait_gone(f"hvm-time-{tool}-gone", name, timeout=60)
+
+
 # Backend calls the toolstack makes, then the library calls the builder makes.
-BACKEND_STEPS = ("set_max_vcpus", "set_max_memory", "populate_physmap", "set_memory_map", "build_image",
-                 "set_vcpu_context", "xs_write", "unpause_domain")
+BACKEND_STEPS = ("set_max_vcpus", "set_max_memory", "set_hvm_param", "set_paging_pool", "populate_physmap",
+                 "set_memory_map", "build_image", "set_vcpu_context", "xs_write", "unpause_domain")
 LIBRARY_STEPS = ("xc_evtchn_alloc_unbound", "xc_dom_kernel_file", "xc_dom_module_file", "xc_dom_boot_xen_init",
                  "xc_dom_parse_image", "xc_dom_mem_init", "xc_dom_boot_mem_init", "xc_domain_set_memory_map",
                  "xc_dom_build_image", "xc_dom_boot_image", "xc_dom_gnttab_init", "xs_introduce_domain")
 
 
-def inject(config_path: str) -> None:
+# An HVM create goes on after the builder: QEMU starts, then the domain is unpaused.
+HVM_STEPS = ("build_image", "start_device_model", "xs_introduce_domain", "unpause_domain")
+
+
+def inject(config_path: str, steps_to_fail=BACKEND_STEPS + LIBRARY_STEPS) -> None:
     """For each step, make it fail once and print what the host holds after."""
     from xlpy.backends.base import BackendError
     from xlpy.backends.libxc import LibxcBackend
@@ -181,9 +237,9 @@ def inject(config_path: str) -> None:
     from xlpy.toolstack import CreateFailed, Toolstack
 
     outcome = {}
-    for step in BACKEND_STEPS + LIBRARY_STEPS:
+    for step in steps_to_fail:
         backend = LibxcBackend()
-        target = backend if step in BACKEND_STEPS else backend.lib
+        target = backend if hasattr(LibxcBackend, step) else backend.lib
         original, calls = getattr(target, step), {"n": 0}
 
         def failing(*args, _step=step, _original=original, **kwargs):
@@ -208,12 +264,15 @@ def inject(config_path: str) -> None:
         while len(backend.list_domains()) > 1 and time.monotonic() < deadline:
             time.sleep(0.2)
         outcome[step] = {"error": error, "domains": [d.domid for d in backend.list_domains()],
-                         "xenstore": backend.xs_list("/local/domain")}
+                         "xenstore": backend.xs_list("/local/domain"), "device_models": device_models(),
+                         "device_model_xenstore": backend.xs_list("/local/domain/0/device-model")}
         print(json.dumps({step: outcome[step]}), flush=True)
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--inject"]:
         inject(sys.argv[2])
+    elif sys.argv[1:2] == ["--inject-hvm"]:
+        inject(sys.argv[2], HVM_STEPS)
     else:
         main()

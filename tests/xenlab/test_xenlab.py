@@ -2,8 +2,8 @@
 
 One boot runs tests/xenlab/scenario.py inside dom0; each test here judges
 one part of what it recorded, against what the real xl saw on the same host.
-Locally the lab is opt-in (XLPY_LAB=1: about a minute to build once, two to
-three to boot); in CI it always runs and a lab that cannot boot fails.
+Locally the lab is opt-in (XLPY_LAB=1: about two minutes to build once, five
+to ten to boot and run); in CI it always runs and a lab that cannot boot fails.
 """
 
 from __future__ import annotations
@@ -148,6 +148,62 @@ def test_the_same_pv_guest_boots_through_both_toolstacks(steps):
     for tool in ("xlpy", "xl"):
         ok(steps[f"time-{tool}-create"])
         assert steps[f"time-{tool}-done"]["found"], steps[f"time-{tool}-done"]["console"]
+
+
+def test_hvm_guest_boots_through_hvmloader_seabios_and_qemu(steps):
+    ok(steps["hvm-create"])
+    assert steps["hvm-alive"]["found"], steps["hvm-alive"]["console"]
+    assert "type=HVM" in steps["hvm-alive"]["console"]
+    qemu = steps["hvm-device-models"]["ps"]
+    assert "xen-qemu-system-i386 -xen-domid" in qemu and "-name lab-hvm" in qemu, qemu
+    assert "-kernel /guest/vmlinuz" in qemu and "-machine xenfv" in qemu
+    xen_log = ok(steps["hvm-xen-log"])["stdout"]
+    assert "HVM Loader" in xen_log and "SeaBIOS" in xen_log  # the firmware's own lines, on Xen's console
+    ours, theirs = xl_rows(steps["hvm-xlpy-list"]), xl_rows(steps["hvm-xl-list"])
+    assert ours["lab-hvm"][:3] == theirs["lab-hvm"][:3]
+
+
+def test_destroying_an_hvm_guest_stops_its_device_model(steps):
+    ok(steps["hvm-destroy"])
+    assert steps["hvm-gone"]["gone"]
+    assert steps["hvm-device-models-after"]["ps"] == ""
+    assert ok(steps["hvm-xenstore-after"])["stdout"] == ""  # no domain's device model left in xenstore
+
+
+def test_an_hvm_create_whose_device_model_fails_leaves_nothing_behind(steps):
+    bad = steps["hvm-bad-create"]
+    assert bad["rc"] not in (0, None)
+    errors = [line for line in bad["stderr"].splitlines() if not line.startswith("Parsing config from")]
+    assert len(errors) == 1 and "device model exited" in errors[0] and "-no-such-option" in errors[0], errors
+    assert steps["hvm-bad-device-models"]["ps"] == ""
+    assert list(xl_rows(steps["hvm-bad-xl-list"])) == ["Domain-0"]
+    assert ok(steps["hvm-bad-xenstore"])["stdout"].split() == ["0"]
+    assert ok(steps["hvm-bad-xenstore-dm"])["stdout"] == ""
+
+
+def test_a_failure_at_any_step_of_an_hvm_create_leaves_no_qemu_behind(steps):
+    outcome = {}
+    for line in ok(steps["inject-hvm"])["stdout"].splitlines():
+        outcome.update(json.loads(line))
+    assert set(outcome) == {"build_image", "start_device_model", "xs_introduce_domain", "unpause_domain"}
+    for step, after in outcome.items():
+        assert after["error"] is not None, f"create survived a failure in {step}"
+        assert after["domains"] == [0] and after["xenstore"] == ["0"], f"{step} left {after}"
+        assert after["device_models"] == "" and after["device_model_xenstore"] == [], f"{step} left {after}"
+
+
+def test_the_same_hvm_guest_boots_through_both_toolstacks_alike(steps):
+    """The HVM pair benchmarks/bench_xenlab.py times: the same memory and vCPUs
+    once running, and the same RAM seen by the guest."""
+    rows, seen = {}, {}
+    for tool in ("xlpy", "xl"):
+        ok(steps[f"hvm-time-{tool}-create"])
+        alive = steps[f"hvm-time-{tool}-alive"]
+        assert alive["found"], alive["console"]
+        seen[tool] = alive["console"].split("XLPY_GUEST_ALIVE", 1)[1].splitlines()[0]
+        rows[tool] = xl_rows(steps[f"hvm-time-{tool}-xl-list"])[f"lab-hvm-time-{tool}"][1:3]
+        assert steps[f"hvm-time-{tool}-gone"]["gone"]
+    assert rows["xlpy"] == rows["xl"] and seen["xlpy"] == seen["xl"], (rows, seen)
 
 
 def test_every_guest_is_gone_at_the_end(steps):

@@ -158,7 +158,7 @@ class BootImage:
     """What libxenguest's domain builder made of a kernel image."""
 
     entry: int
-    mode: str  # "pv64" (PV entry, start_info) or "pvh32" (PHYS32 entry, hvm_start_info)
+    mode: str  # "pv64" (PV entry, start_info) or "pvh32" (PHYS32 entry, hvm_start_info; HVM firmware too)
     features: frozenset[str] = field(default_factory=frozenset)
     guest_os: str = ""
     memory_map: tuple[tuple[int, int, str], ...] = ()
@@ -205,11 +205,16 @@ class Backend(Protocol):
     def set_max_memory(self, domid: int, kb: int) -> None: ...  # xc_domain_setmaxmem
     def set_memory_map(self, domid: int, entries: list[tuple[int, int, str]]) -> None: ...  # xc_domain_set_memory_map
     def populate_physmap(self, domid: int, pages: int) -> None: ...  # xc_domain_populate_physmap_exact
+    def set_paging_pool(self, domid: int, kb: int) -> None: ...  # xc_set_paging_mempool_size (HAP/shadow pool)
+    def set_hvm_param(self, domid: int, param: int, value: int) -> None: ...  # xc_hvm_param_set
     def set_memory_target(self, domid: int, kb: int) -> None: ...  # balloon target via xenstore memory/target
 
     # booting
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
-                    mode: str) -> BootImage: ...  # libxenguest xc_dom_* (parse, load, start info)
+                    mode: str, bios: str | None = None) -> BootImage: ...  # libxenguest xc_dom_* (parse, load,
+    # start info); mode "hvm" loads the firmware named by `kernel` (hvmloader) with the `bios` it hands over to
+    def start_device_model(self, domid: int, args: list[str]) -> None: ...  # QEMU in dom0 (libxl__spawn_local_dm);
+    # it runs until destroy_domain stops it
     def set_vcpu_context(self, domid: int, vcpu: int, ctx: VcpuContext) -> None: ...  # xc_vcpu_setcontext
     def set_vcpu_affinity(self, domid: int, vcpu: int, hard: set[int] | None,
                           soft: set[int] | None) -> None: ...  # xc_vcpu_setaffinity

@@ -46,7 +46,7 @@ class PlatformKeys(KeyReader):
             b_info.timer_mode = self.named_or_number("timer_mode", TimerMode, TIMER_MODE_NUMBERS,
                                                      deprecated=True) or TimerMode.UNKNOWN
         b_info.nested_hvm = self.flag("nestedhvm")
-        b_info.altp2m = self.named_or_number("altp2m", Altp2mMode, dict(enumerate(Altp2mMode)),
+        b_info.altp2m = self.named_or_number("altp2m", Altp2mMode, {mode.number: mode for mode in Altp2mMode},
                                              deprecated=False) or Altp2mMode.DISABLED
         b_info.vmtrace_buf_kb = self.number("vmtrace_buf_kb") or 0
         b_info.vpmu = self.flag("vpmu")

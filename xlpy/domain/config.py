@@ -68,10 +68,14 @@ class TimerMode(Enum):
     NO_MISSED_TICKS_PENDING = "no_missed_ticks_pending"
     ONE_MISSED_TICK_PENDING = "one_missed_tick_pending"
 
+    @property
+    def number(self) -> int:
+        """libxl's number for the mode (-1 for unknown), which is HVM_PARAM_TIMER_MODE's too."""
+        return list(TimerMode).index(self) - 1
 
-#: libxl_timer_mode's numbers, which the deprecated integer form of timer_mode uses.
-TIMER_MODE_NUMBERS = {0: TimerMode.DELAY_FOR_MISSED_TICKS, 1: TimerMode.NO_DELAY_FOR_MISSED_TICKS,
-                      2: TimerMode.NO_MISSED_TICKS_PENDING, 3: TimerMode.ONE_MISSED_TICK_PENDING}
+
+#: The numbers the deprecated integer form of timer_mode uses.
+TIMER_MODE_NUMBERS = {mode.number: mode for mode in TimerMode if mode is not TimerMode.UNKNOWN}
 
 
 class DeviceModelVersion(Enum):
@@ -118,6 +122,11 @@ class Altp2mMode(Enum):
     MIXED = "mixed"
     EXTERNAL = "external"
     LIMITED = "limited"
+
+    @property
+    def number(self) -> int:
+        """libxl's number for the mode, which is HVM_PARAM_ALTP2M's too."""
+        return list(Altp2mMode).index(self)
 
 
 class RdmStrategy(Enum):
@@ -238,6 +247,11 @@ class HvmInfo(Struct):
     rdm: RdmReserve = field(default_factory=RdmReserve)
     rdm_mem_boundary_memkb: int | None = None
     mca_caps: int = 0
+
+    @property
+    def bios_name(self) -> str:
+        """The BIOS hvmloader runs: bios=, else libxl's default for QEMU (SeaBIOS)."""
+        return "seabios" if self.bios is BiosType.UNKNOWN else self.bios.value
 
 
 @dataclass

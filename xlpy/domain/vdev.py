@@ -5,10 +5,8 @@ from __future__ import annotations
 import re
 
 
-def vdev_number(vdev: str) -> int | None:
-    """libxl__device_disk_dev_number for the common forms: xvdX, hdX, sdX, numbers."""
-    if vdev.isdigit():
-        return int(vdev)
+def _parse(vdev: str) -> tuple[str, int, int] | None:
+    """(prefix, disk index from 0, partition) of xvdX, hdX, sdX names."""
     m = re.fullmatch(r"(xvd|hd|sd)([a-z]+)(\d*)", vdev)
     if not m:
         return None
@@ -16,8 +14,24 @@ def vdev_number(vdev: str) -> int | None:
     disk = 0
     for ch in letters:
         disk = disk * 26 + (ord(ch) - ord("a") + 1)
-    disk -= 1
-    partition = int(part) if part else 0
+    return prefix, disk - 1, int(part) if part else 0
+
+
+def disk_index(vdev: str) -> int | None:
+    """Which disk a name means (hda and xvda and sda are 0): the unit an
+    emulated controller gets, as libxl__device_disk_dev_number reports it."""
+    parsed = _parse(vdev)
+    return parsed[1] if parsed else None
+
+
+def vdev_number(vdev: str) -> int | None:
+    """libxl__device_disk_dev_number for the common forms: xvdX, hdX, sdX, numbers."""
+    if vdev.isdigit():
+        return int(vdev)
+    parsed = _parse(vdev)
+    if parsed is None:
+        return None
+    prefix, disk, partition = parsed
     if prefix == "xvd":
         if disk < 16 and partition < 16:
             return (202 << 8) | (disk << 4) | partition

@@ -3,7 +3,8 @@
 It speaks Xen 4.17's interface (the soname says which release is installed)
 and the modern PVH of that release: an HVM container with HAP whose only
 emulated device is the LAPIC. The original PVH design's create flag and
-PV-style vCPU context belong to Xen 4.4-4.8 and are refused by name.
+PV-style vCPU context belong to Xen 4.4-4.8 and are refused by name. HVM
+guests boot hvmloader and SeaBIOS with QEMU in dom0 as their device model.
 Without Xen it fails with one sentence saying what is missing.
 """
 
@@ -21,8 +22,8 @@ from xlpy.backends.libxc import structs as S
 from xlpy.domain.layout import memory_map
 
 PRIVCMD = ("/dev/xen/privcmd", "/proc/xen/privcmd")
-HVM_UNSUPPORTED = ("an HVM guest needs hvmloader and a device model (qemu-system-xen), which the libxc "
-                   "backend does not start; boot a kernel as type=\"pvh\" instead")
+FIRMWARE_DIR = "/usr/lib/xen-4.17/boot"  # where libxl finds hvmloader (xen-utils-4.17)
+BIOS_FILES = {"seabios": "/usr/share/seabios/bios-256k.bin", "ovmf": "/usr/share/ovmf/OVMF.fd"}  # Debian's libxl
 NAME_PATH = re.compile(r"/local/domain/\d+/name")
 XTL_CRITICAL = 9
 _ERRNO_CLASSES = {3: NoSuchDomain, 12: NoMemory, 22: InvalidArgument}
@@ -60,6 +61,7 @@ class LibxcBackend:
         # toolstack's populate and memory-map calls are kept for build_image.
         self._pages: dict[int, int] = {}
         self._maps: dict[int, list] = {}
+        self._device_models: dict[int, object] = {}  # QEMU processes this backend started, to reap
 
     # -- errors -----------------------------------------------------------------
 
@@ -141,8 +143,6 @@ class LibxcBackend:
             raise InvalidArgument("this host speaks Xen 4.17's interface, which has no legacy PVH "
                                   "(the Xen 4.4 PVH create flag was removed in 4.9); use type=\"pvh\"",
                                   "xc_domain_create")
-        if flags.hvm and flags.emulation_flags & ~S.X86_EMU_LAPIC:
-            raise NotAvailable(HVM_UNSUPPORTED, "xc_domain_create")
         import uuid as uuidlib
 
         config = S.CreateDomain()
@@ -184,6 +184,10 @@ class LibxcBackend:
         self.xs_write(f"{home}/domid", str(domid))
 
     def destroy_domain(self, domid: int) -> None:
+        from xlpy.backends.libxc import devicemodel  # loaded only where a domain goes away
+
+        # QEMU first: a domain whose memory it still maps cannot finish dying.
+        devicemodel.stop(self, domid, self._device_models.pop(domid, None))
         self._check("xc_domain_destroy", self.lib.xc_domain_destroy(self.xch, domid))
         self.xs_rm(f"/local/domain/{domid}")
         for table in (self._pages, self._maps):
@@ -219,28 +223,57 @@ class LibxcBackend:
                            "xc_domain_populate_physmap_exact", 12)
         self._pages[domid] = pages
 
+    def set_paging_pool(self, domid: int, kb: int) -> None:
+        self._check("xc_set_paging_mempool_size", self.lib.xc_set_paging_mempool_size(self.xch, domid, kb * 1024))
+
+    def set_hvm_param(self, domid: int, param: int, value: int) -> None:
+        self._check("xc_hvm_param_set", self.lib.xc_hvm_param_set(self.xch, domid, param, value))
+
     def set_memory_target(self, domid: int, kb: int) -> None:
         self.xs_write(f"/local/domain/{domid}/memory/target", str(kb))
 
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
-                    mode: str) -> BootImage:
+                    mode: str, bios: str | None = None) -> BootImage:
         from xlpy.backends.libxc.builder import build
 
-        if mode == "hvm":
-            raise NotAvailable(HVM_UNSUPPORTED, "xc_dom_allocate")
-        if mode not in ("pv", "pvh"):
+        if mode not in ("pv", "pvh", "hvm"):
             raise InvalidArgument(f"this host speaks Xen 4.17's interface and cannot boot {mode}", "xc_dom_allocate")
         if domid not in self._pages:
             raise InvalidArgument(f"d{domid} has no memory yet: populate_physmap first", "xc_dom_mem_init")
-        hvm = mode == "pvh"
+        hvm = mode in ("pvh", "hvm")
+        firmware = self._system_firmware(bios) if mode == "hvm" else None
+        if mode == "hvm":  # the image is the firmware, named as libxl names it
+            kernel = os.path.join(FIRMWARE_DIR, kernel)
         info = self.domain_info(domid)
         pages = self._pages[domid]
-        regions = self._maps.get(domid) or memory_map(pages * PAGE_SIZE, hvm_container=hvm)
-        built = build(self, domid, kernel, ramdisk, cmdline, hvm, pages, regions, info.max_vcpus)
+        regions = self._maps.get(domid) or memory_map(pages * PAGE_SIZE, hvm_container=hvm,
+                                                      device_model=mode == "hvm")
+        built = build(self, domid, kernel, ramdisk, cmdline, hvm, pages, regions, info.max_vcpus, firmware)
         self._publish_rings(domid, built)
         regs = self._vcpu0_registers(domid)
         return BootImage(regs["rip"], "pvh32" if hvm else "pv64", memory_map=built.memory_map,
                          start_info=built.start_info)
+
+    @staticmethod
+    def _system_firmware(bios: str | None) -> bytes:
+        """The BIOS image hvmloader hands over to (libxl__domain_firmware)."""
+        kind = bios or "seabios"
+        if kind not in BIOS_FILES:
+            raise InvalidArgument(f"bios=\"{kind}\" needs the traditional device model, which Xen 4.17's "
+                                  "QEMU is not; use seabios or ovmf", "xc_dom_allocate")
+        try:
+            with open(BIOS_FILES[kind], "rb") as f:
+                return f.read()
+        except OSError as e:
+            raise NotAvailable(f"cannot read the {kind} firmware {BIOS_FILES[kind]}: {e.strerror} "
+                               f"(apt-get install {'seabios' if kind == 'seabios' else 'ovmf'})",
+                               "xc_dom_allocate") from None
+
+    def start_device_model(self, domid: int, args: list[str]) -> None:
+        from xlpy.backends.libxc import devicemodel
+
+        name = self.xs_read(f"/local/domain/{domid}/name") or str(domid)
+        self._device_models[domid] = devicemodel.start(self, domid, args, name)
 
     def _publish_rings(self, domid: int, built) -> None:
         """libxl__build_post and the console device: the rings go to xenstore,

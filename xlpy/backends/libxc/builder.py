@@ -6,6 +6,9 @@ kernel and ramdisk, writes start_info (PV) or hvm_start_info (PVH), sets the
 HVM parameters and vCPU 0's context, and seeds the grant table for the
 console and xenstore rings. An HVM container without a device model is PVH:
 its MMIO hole is only as big as the LAPIC, ACPI area and special pages need.
+With a device model (HVM) the image is the firmware, hvmloader, given the
+system BIOS as a module; the hole is libxl's 256 MiB, RAM starts at 1 MiB
+with the VGA hole left out, and hvmloader builds the guest's ACPI tables.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class Built:
     memory_map: tuple  # the map the guest was given, ACPI entries included
 
 
+VGA_HOLE_PAGES = 0x20  # 0xA0000-0xBFFFF stays unpopulated: QEMU's VGA window (LIBXL_VGA_HOLE_SIZE)
 E820_TYPES = {"ram": S.E820_RAM, "reserved": S.E820_RESERVED, "acpi": S.E820_ACPI}
 
 
@@ -61,7 +65,10 @@ def _load_acpi(dom, image: AcpiImage) -> list:
 
 
 def build(backend, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None, hvm_container: bool,
-          pages: int, regions, max_vcpus: int) -> Built:
+          pages: int, regions, max_vcpus: int, system_firmware: bytes | None = None) -> Built:
+    """`system_firmware` (the BIOS hvmloader hands over to) makes this an HVM
+    guest with a device model; `kernel` is then hvmloader itself."""
+    device_model = system_firmware is not None
     lib, xch = backend.lib, backend.xch
     store_domid = int(backend.xs_read("/tool/xenstored/domid") or 0)
     console_domid = int(backend.xs_read("/tool/xenconsoled/domid") or 0)
@@ -82,6 +89,10 @@ def build(backend, domid: int, kernel: str, ramdisk: str | None, cmdline: str | 
     try:
         dom.container_type = S.XC_DOM_HVM_CONTAINER if hvm_container else S.XC_DOM_PV_CONTAINER
         step("xc_dom_kernel_file", lib.xc_dom_kernel_file(handle, kernel.encode()))
+        if device_model:
+            bios = C.create_string_buffer(system_firmware, len(system_firmware))  # read by xc_dom_build_image
+            module = dom.system_firmware_module
+            module.data, module.length = C.cast(bios, C.c_void_p).value, len(system_firmware)
         if ramdisk:
             step("xc_dom_module_file", lib.xc_dom_module_file(handle, ramdisk.encode(), None))
         dom.flags = 0
@@ -89,22 +100,26 @@ def build(backend, domid: int, kernel: str, ramdisk: str | None, cmdline: str | 
         dom.xenstore_evtchn, dom.xenstore_domid = store_port, store_domid
         dom.max_vcpus = max_vcpus
         if hvm_container:
-            _set_hvm_layout(dom, pages, regions)
+            _set_hvm_layout(dom, pages, regions, device_model)
         step("xc_dom_boot_xen_init", lib.xc_dom_boot_xen_init(handle, xch, domid))
         step("xc_dom_parse_image", lib.xc_dom_parse_image(handle))
-        memory_bytes = ram_bytes(regions) if hvm_container else pages * PAGE_SIZE
+        # HVM RAM starts at 1 MiB but the builder counts the first megabyte too.
+        memory_bytes = ram_bytes(regions) if hvm_container and not device_model else pages * PAGE_SIZE
         step("xc_dom_mem_init", lib.xc_dom_mem_init(handle, memory_bytes >> 20))
         step("xc_dom_boot_mem_init", lib.xc_dom_boot_mem_init(handle))
-        if hvm_container:  # libxl: ACPI tables, then the map goes to Xen and into hvm_start_info
-            acpi = pvh_tables(max_vcpus)
-            keep_alive = _load_acpi(dom, acpi)  # noqa: F841 - read by xc_dom_build_image
-            regions = with_acpi(regions, acpi)
+        if hvm_container:  # libxl: PVH's ACPI tables, then the map goes to Xen and into hvm_start_info
+            if not device_model:
+                acpi = pvh_tables(max_vcpus)
+                keep_alive = _load_acpi(dom, acpi)  # noqa: F841 - read by xc_dom_build_image
+                regions = with_acpi(regions, acpi)
             table = e820_table(regions)
             backend._check("xc_domain_set_memory_map", lib.xc_domain_set_memory_map(xch, domid, table, len(regions)))
             dom.e820, dom.e820_entries = C.cast(table, C.POINTER(S.E820Entry)), len(regions)
         step("xc_dom_build_image", lib.xc_dom_build_image(handle))
         step("xc_dom_boot_image", lib.xc_dom_boot_image(handle))
         step("xc_dom_gnttab_init", lib.xc_dom_gnttab_init(handle))
+        if device_model:
+            _announce_vcpus(backend, domid, max_vcpus)
         if hvm_container:  # translated: guest frames are what the rings are known by
             console_mfn, store_mfn = dom.console_pfn, dom.xenstore_pfn
             start_info = dom.start_info_seg.pfn * PAGE_SIZE
@@ -117,7 +132,32 @@ def build(backend, domid: int, kernel: str, ramdisk: str | None, cmdline: str | 
         lib.xc_dom_release(handle)
 
 
-def _set_hvm_layout(dom, pages: int, regions) -> None:
+def _announce_vcpus(backend, domid: int, max_vcpus: int) -> None:
+    """libxl's hvm_build_set_params: the builder's hvm_info_table names one
+    vCPU; hvmloader builds the MADT from it, so it is told all of them."""
+    lib = backend.lib
+    page = lib.xc_map_foreign_range(backend.xch, domid, PAGE_SIZE, PROT_READ | PROT_WRITE, S.HVM_INFO_PFN)
+    if not page:
+        raise BackendError(f"cannot map d{domid}'s hvm_info page", "xc_map_foreign_range", C.get_errno())
+    try:
+        table = S.HvmInfoTable.from_address(page + S.HVM_INFO_OFFSET)
+        table.apic_mode = 1
+        table.nr_vcpus = max_vcpus
+        online = [0] * len(table.vcpu_online)
+        for vcpu in range(max_vcpus):
+            online[vcpu // 8] |= 1 << (vcpu % 8)
+        table.vcpu_online[:] = online
+        table.checksum = 0
+        raw = C.string_at(C.addressof(table), table.length)
+        table.checksum = -sum(raw) & 0xFF
+    finally:
+        lib.munmap(C.c_void_p(page), PAGE_SIZE)
+
+
+PROT_READ, PROT_WRITE = 1, 2
+
+
+def _set_hvm_layout(dom, pages: int, regions, device_model: bool) -> None:
     """libxl__build_hvm's fields, read off the toolstack's memory map."""
     ram = [(start, start + length) for start, length, kind in regions if kind == "ram"]
     if not ram:
@@ -127,7 +167,7 @@ def _set_hvm_layout(dom, pages: int, regions) -> None:
     dom.target_pages = pages
     dom.lowmem_end = max(low) if low else 0
     dom.highmem_end = max(high) if high else 0
-    dom.mmio_start = mmio_start(device_model=False)
+    dom.mmio_start = mmio_start(device_model)
     dom.mmio_size = 4 * GiB - dom.mmio_start
-    dom.vga_hole_size = 0
-    dom.device_model = False
+    dom.vga_hole_size = VGA_HOLE_PAGES if device_model else 0
+    dom.device_model = device_model

@@ -50,6 +50,11 @@ BINDINGS = {
         "xc_domain_hvm_getcontext_partial": (C.c_int, [P, C.c_uint32, C.c_uint16, C.c_uint16, P, C.c_uint32]),
         "xc_evtchn_alloc_unbound": (C.c_int, [P, C.c_uint32, C.c_uint32]),
         "xc_domain_ioport_permission": (C.c_int, [P, C.c_uint32, C.c_uint32, C.c_uint32, C.c_uint32]),
+        "xc_map_foreign_range": (P, [P, C.c_uint32, C.c_int, C.c_int, C.c_ulong]),
+        "xc_set_paging_mempool_size": (C.c_int, [P, C.c_uint32, C.c_uint64]),
+    },
+    "c": {
+        "munmap": (C.c_int, [P, C.c_size_t]),
     },
     "xenstore": {
         "xs_open": (P, [C.c_ulong]),
@@ -80,7 +85,7 @@ BINDINGS = {
     },
 }
 SONAMES = {"xenctrl": f"libxenctrl.so.{SUPPORTED_RELEASE}", "xenguest": f"libxenguest.so.{SUPPORTED_RELEASE}",
-           "xenstore": "libxenstore.so.4", "xentoollog": "libxentoollog.so.1"}
+           "xenstore": "libxenstore.so.4", "xentoollog": "libxentoollog.so.1", "c": "libc.so.6"}
 
 
 class Libraries:

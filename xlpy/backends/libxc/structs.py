@@ -181,6 +181,41 @@ class HvmHwCpu(C.Structure):  # struct hvm_hw_cpu, up to the control registers
         "r15", "rip", "rflags", "cr0", "cr2", "cr3", "cr4")]
 
 
+HVM_INFO_PFN, HVM_INFO_OFFSET, HVM_MAX_VCPUS = 0x9F, 0x800, 128
+
+
+class HvmInfoTable(C.Structure):  # struct hvm_info_table: what hvmloader reads of the guest's CPUs and RAM
+    _fields_ = [("signature", C.c_char * 8), ("length", C.c_uint32), ("checksum", C.c_uint8),
+                ("apic_mode", C.c_uint8), ("nr_vcpus", C.c_uint32), ("low_mem_pgend", C.c_uint32),
+                ("reserved_mem_pgstart", C.c_uint32), ("high_mem_pgend", C.c_uint32),
+                ("vcpu_online", C.c_uint8 * ((HVM_MAX_VCPUS + 7) // 8))]
+
+
+class VcpuHvmX86_32(C.Structure):  # struct vcpu_hvm_x86_32
+    _fields_ = [(name, C.c_uint32) for name in (
+        "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags", "cr0", "cr3", "cr4", "pad1")] + [
+        ("efer", C.c_uint64)] + [(name, C.c_uint32) for name in (
+            "cs_base", "ds_base", "ss_base", "es_base", "tr_base", "cs_limit", "ds_limit", "ss_limit", "es_limit",
+            "tr_limit")] + [(name, C.c_uint16) for name in ("cs_ar", "ds_ar", "ss_ar", "es_ar", "tr_ar")] + [
+        ("pad2", C.c_uint16 * 3)]
+
+
+class VcpuHvmX86_64(C.Structure):  # struct vcpu_hvm_x86_64
+    _fields_ = [(name, C.c_uint64) for name in (
+        "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "rip", "rflags", "cr0", "cr3", "cr4", "efer")]
+
+
+class VcpuHvmRegs(C.Union):
+    _fields_ = [("x86_32", VcpuHvmX86_32), ("x86_64", VcpuHvmX86_64)]
+
+
+class VcpuHvmContext(C.Structure):  # vcpu_hvm_context_t: a PVH or HVM vCPU's first state
+    _fields_ = [("mode", C.c_uint32), ("pad", C.c_uint32), ("cpu_regs", VcpuHvmRegs)]
+
+
+VCPU_HVM_MODE_32B, VCPU_HVM_MODE_64B = 0, 1
+
+
 class XsPermissions(C.Structure):  # struct xs_permissions
     _fields_ = [("id", C.c_uint), ("perms", C.c_int)]
 
@@ -261,6 +296,10 @@ LAYOUTS = {
     E820Entry: ("struct e820entry", {f[0]: f[0] for f in E820Entry._fields_}),
     HvmHwCpu: ("struct hvm_hw_cpu", {f[0]: f[0] for f in HvmHwCpu._fields_}),
     XsPermissions: ("struct xs_permissions", {"id": "id", "perms": "perms"}),
+    HvmInfoTable: ("struct hvm_info_table", {f[0]: f[0] for f in HvmInfoTable._fields_}),
+    VcpuHvmX86_32: ("struct vcpu_hvm_x86_32", {f[0]: f[0] for f in VcpuHvmX86_32._fields_}),
+    VcpuHvmX86_64: ("struct vcpu_hvm_x86_64", {f[0]: f[0] for f in VcpuHvmX86_64._fields_}),
+    VcpuHvmContext: ("vcpu_hvm_context_t", {f[0]: f[0] for f in VcpuHvmContext._fields_}),
     XcDomSeg: ("struct xc_dom_seg", {f[0]: f[0] for f in XcDomSeg._fields_}),
     XcDomModule: ("struct xc_dom_module", {f[0]: f[0] for f in XcDomModule._fields_}),
     XcHvmFirmwareModule: ("struct xc_hvm_firmware_module", {f[0]: f[0] for f in XcHvmFirmwareModule._fields_}),

@@ -39,6 +39,7 @@ X86_EMU_LAPIC = 0x1
 X86_EMU_ALL = 0x3FF
 IDLE_LOAD = 0.01  # an idle guest's vCPUs run 1% of the time
 MODEL_START_INFO = 0x6000  # where the model's builder puts hvm_start_info
+HVMLOADER_ENTRY = 0x100000  # hvmloader's link address
 HVM_PARAM_CALLBACK_IRQ = 0
 #: The original PVH design's hypercall table (Xen 4.4, 64-bit only); anything else is -ENOSYS.
 LEGACY_PVH_HYPERCALLS = frozenset({
@@ -183,6 +184,8 @@ class ModelBackend:
             for kind in ("vbd", "vif", "console"):
                 db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?",
                            _subtree(f"/local/domain/0/backend/{kind}/{domid}"))
+            db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?",
+                       _subtree(f"/local/domain/0/device-model/{domid}"))
             held = db.execute("SELECT COALESCE(SUM(count), 0) FROM refs WHERE domid = ?", (domid,)).fetchone()[0]
             if held:
                 db.execute("UPDATE domains SET dying = 1, tot_pages = ?, run_since = NULL WHERE domid = ?",
@@ -264,6 +267,18 @@ class ModelBackend:
         total = self.profile.memory_mib * 1024 * 1024 // PAGE_SIZE
         return total - db.execute("SELECT COALESCE(SUM(tot_pages), 0) FROM domains").fetchone()[0]
 
+    def set_paging_pool(self, domid: int, kb: int) -> None:
+        self._hvm_only(domid, "xc_set_paging_mempool_size")
+
+    def set_hvm_param(self, domid: int, param: int, value: int) -> None:
+        self._hvm_only(domid, "xc_hvm_param_set")
+
+    def _hvm_only(self, domid: int, call: str) -> None:
+        """HAP's page pool and HVM parameters exist for HVM containers only."""
+        row = self._row(self.store.db, domid)
+        if not row["hvm"]:
+            raise InvalidArgument(f"d{domid} is not an HVM container", call)
+
     def set_memory_target(self, domid: int, kb: int) -> None:
         """The guest's balloon driver follows memory/target at once."""
         pages = kb * 1024 // PAGE_SIZE
@@ -280,7 +295,9 @@ class ModelBackend:
     # -- booting -------------------------------------------------------------------
 
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
-                    mode: str) -> BootImage:
+                    mode: str, bios: str | None = None) -> BootImage:
+        if mode == "hvm":
+            return self._build_firmware(domid, kernel, bios or "seabios")
         image = read_kernel(kernel)
         if ramdisk is not None and not os.path.isfile(ramdisk):
             raise InvalidArgument(f"cannot read ramdisk {ramdisk}", "xc_dom_module_file")
@@ -316,6 +333,26 @@ class ModelBackend:
                 self._console(db, domid, f"builder: e820 {start:#014x}-{start + length - 1:#014x} {kind}")
         return BootImage(entry, boot_mode, image.features, image.guest_os, tuple(tuple(r) for r in regions),
                          start_info=MODEL_START_INFO if boot_mode == "pvh32" else 0)
+
+    def _build_firmware(self, domid: int, firmware: str, bios: str) -> BootImage:
+        """HVM: the builder loads hvmloader (linked at 1 MiB, entered like a
+        PVH kernel) with the BIOS as a module; the guest's own OS is the
+        device model's to boot, so the model follows it no further."""
+        with self.store.transaction() as db:
+            row = self._row(db, domid)
+            regions = json.loads(row["memory_map"]) or memory_map(row["tot_pages"] * PAGE_SIZE, True, True)
+            db.execute("UPDATE domains SET boot_mode = 'pvh32', entry = ?, memory_map = ? WHERE domid = ?",
+                       (hex(HVMLOADER_ENTRY), json.dumps(regions), domid))
+            self._console(db, domid, f"builder: firmware {firmware} with {bios}, pvh32 entry {HVMLOADER_ENTRY:#x}")
+        return BootImage(HVMLOADER_ENTRY, "pvh32", memory_map=tuple(tuple(r) for r in regions),
+                         start_info=MODEL_START_INFO)
+
+    def start_device_model(self, domid: int, args: list[str]) -> None:
+        with self.store.transaction() as db:
+            self._row(db, domid)
+            db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)",
+                       (f"/local/domain/0/device-model/{domid}/state", "running"))
+            self._console(db, domid, f"device model: qemu {' '.join(args)}")
 
     def set_vcpu_context(self, domid: int, vcpu: int, ctx: VcpuContext) -> None:
         with self.store.transaction() as db:

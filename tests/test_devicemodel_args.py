@@ -1,0 +1,83 @@
+"""An HVM guest's QEMU command line, as Xen 4.17's libxl builds it from the config."""
+
+from __future__ import annotations
+
+import pytest
+
+from xlpy.config import parse_file
+from xlpy.config.build import build
+from xlpy.domain.devicemodel import qemu_args, unsupported, video_memkb
+
+
+def config(tmp_path, text: str):
+    path = tmp_path / "guest.cfg"
+    path.write_text('name = "h"\ntype = "hvm"\nmemory = 256\n' + text)
+    dc, _ = build(parse_file(str(path)))
+    return dc
+
+
+def pairs(args: list[str]) -> list[tuple[str, str]]:
+    """(option, value) for the options that take one."""
+    return [(a, b) for a, b in zip(args, args[1:]) if a.startswith("-") and not b.startswith("-")]
+
+
+def test_defaults_are_libxls(tmp_path):
+    dc = config(tmp_path, "")
+    args = qemu_args(dc, 7)
+    assert args[:3] == ["-xen-domid", "7", "-no-shutdown"]
+    assert ("-chardev", "socket,id=libxl-cmd,path=/var/run/xen/qmp-libxl-7,server=on,wait=off") in pairs(args)
+    assert ("-mon", "chardev=libxl-cmd,mode=control") in pairs(args)
+    assert "-nodefaults" in args and "-no-user-config" in args
+    found = pairs(args)
+    for expected in (("-name", "h"), ("-vnc", "127.0.0.1:0,to=99"), ("-display", "none"),
+                     ("-device", "cirrus-vga,vgamem_mb=8"), ("-boot", "order=cda"), ("-net", "none"),
+                     ("-machine", "xenfv,suppress-vmdesc=on"), ("-m", "248")):
+        assert expected in found
+    assert video_memkb(dc) == 8192  # a Cirrus card's RAM comes out of the guest's 256 MiB
+    assert "-smp" not in args and "-kernel" not in args
+
+
+def test_display_kernel_and_cpus(tmp_path):
+    dc = config(tmp_path, 'vnc = 0\nvga = "stdvga"\nvcpus = 2\nmaxvcpus = 4\nkernel = "/k"\nramdisk = "/r"\n'
+                          'extra = "console=hvc0"\nserial = "pty"\nboot = "dc"\nacpi = 0\n')
+    found = pairs(qemu_args(dc, 3))
+    for expected in (("-vnc", "none"), ("-kernel", "/k"), ("-initrd", "/r"), ("-append", "console=hvc0"),
+                     ("-serial", "pty"), ("-device", "VGA,vgamem_mb=16"), ("-boot", "order=dc"),
+                     ("-smp", "2,maxcpus=4"), ("-m", "240")):
+        assert expected in found
+    assert "-no-acpi" in qemu_args(dc, 3)
+
+
+def test_vga_none_takes_no_memory(tmp_path):
+    dc = config(tmp_path, 'vga = "none"\n')
+    args = qemu_args(dc, 1)
+    assert video_memkb(dc) == 0 and ("-m", "256") in pairs(args)
+    assert not any(a.endswith("vga,vgamem_mb=8") for a in args)
+
+
+def test_disks_nics_and_extra_args(tmp_path):
+    dc = config(tmp_path, 'disk = [ "/img,raw,hda,rw", "/iso,raw,hdc:cdrom,r", "/q,qcow2,sdb,rw" ]\n'
+                          'vif = [ "mac=00:16:3e:01:02:03,bridge=br0,model=e1000" ]\n'
+                          'device_model_args = [ "-a" ]\ndevice_model_args_hvm = [ "-b" ]\n'
+                          'xen_platform_pci = 0\n')
+    args = qemu_args(dc, 4)
+    found = pairs(args)
+    assert ("-drive", "file=/img,if=ide,index=0,media=disk,format=raw,cache=writeback") in found
+    assert ("-drive", "if=none,readonly=on,id=ide-2,file=/iso,format=raw") in found
+    assert ("-device", "ide-cd,id=ide-2,drive=ide-2,bus=ide.1,unit=0") in found
+    assert ("-device", "lsi53c895a") in found
+    assert ("-drive", "file=/q,if=none,id=scsidisk-1,format=qcow2,cache=writeback") in found
+    assert ("-device", "e1000,id=nic0,netdev=net0,mac=00:16:3e:01:02:03") in found
+    assert ("-netdev", "type=tap,id=net0,ifname=vif4.0-emu,br=br0,script=no,downscript=no") in found
+    assert "-net" not in args
+    machine = args.index("-machine")
+    assert args[machine - 1] == "-a" and args[machine + 1:machine + 3] == ["pc,accel=xen,suppress-vmdesc=on", "-b"]
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("spice = 1\n", "SPICE"),
+    ("usb = 1\n", "USB"),
+    ('disk = [ "/img,raw,hda,r" ]\n', "read-only IDE"),
+])
+def test_what_the_arguments_do_not_cover_is_named(tmp_path, text, problem):
+    assert problem in unsupported(config(tmp_path, text))

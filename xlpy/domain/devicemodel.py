@@ -1,0 +1,162 @@
+"""The device model of an HVM guest: QEMU (upstream, "qemu-xen") as libxl
+starts it in dom0, with the arguments Xen 4.17's libxl builds from the config.
+
+Pure: a DomainConfig and a domid in, an argument list out (without the
+binary, which is the host's to know). libxl's defaults for HVM guests that
+the config leaves unset are applied here too: a Cirrus card with 8 MiB of
+video RAM taken from the guest's memory, VNC on 127.0.0.1, boot order "cda",
+emulated NICs as rtl8139 on a tap device.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from xlpy.domain.devices import ChannelConnection, DiskFormat, NicType
+from xlpy.domain.vdev import disk_index
+
+if TYPE_CHECKING:  # the libxc backend reads RUN_DIR here without loading the config types
+    from xlpy.domain.config import DomainConfig
+
+RUN_DIR = "/var/run/xen"  # where libxl puts QEMU's QMP sockets
+VIDEO_MEMKB = {"none": 0, "cirrus": 8 * 1024, "std": 16 * 1024, "qxl": 128 * 1024}  # qemu-xen's minimums too
+QEMU_FORMATS = {DiskFormat.RAW: "raw", DiskFormat.QCOW: "qcow", DiskFormat.QCOW2: "qcow2", DiskFormat.VHD: "vpc",
+                DiskFormat.QED: "qed"}
+DEFAULT_NIC_MODEL = "rtl8139"
+
+
+def vga_kind(dc: DomainConfig) -> str:
+    return dc.b_info.u.vga.kind or "cirrus"
+
+
+def video_memkb(dc: DomainConfig) -> int:
+    """The emulated card's RAM, which libxl takes out of the guest's memory."""
+    if dc.b_info.video_memkb is not None:
+        return max(dc.b_info.video_memkb, VIDEO_MEMKB[vga_kind(dc)])
+    return VIDEO_MEMKB[vga_kind(dc)]
+
+
+def unsupported(dc: DomainConfig) -> str | None:
+    """What in the config xlpy's device model arguments do not cover yet, or None."""
+    u = dc.b_info.u
+    if u.spice.enable:
+        return "SPICE displays (spice=1) are not started by xlpy's device model yet"
+    if u.usb or u.usbdevice or u.usbdevice_list:
+        return "emulated USB (usb=, usbdevice=) is not started by xlpy's device model yet"
+    if u.serial and u.serial_list:
+        return "both serial and serial_list are set"
+    for disk in dc.disks:
+        index = disk_index(disk.vdev or "")
+        if not disk.is_cdrom and not disk.readwrite and index is not None and index < 4 \
+                and not (disk.vdev or "").startswith("sd"):
+            return f"QEMU emulates no read-only IDE disk ({disk.vdev}); make it rw or a cdrom"
+    return None
+
+
+def qmp_socket(domid: int) -> str:
+    return f"{RUN_DIR}/qmp-libxl-{domid}"
+
+
+def qemu_args(dc: DomainConfig, domid: int) -> list[str]:
+    """libxl__build_device_model_args_new for an HVM guest, in its order."""
+    b, u = dc.b_info, dc.b_info.u
+    args = ["-xen-domid", str(domid), "-no-shutdown",
+            "-chardev", f"socket,id=libxl-cmd,path={qmp_socket(domid)},server=on,wait=off",
+            "-mon", "chardev=libxl-cmd,mode=control",
+            "-chardev", f"socket,id=libxenstat-cmd,path={RUN_DIR}/qmp-libxenstat-{domid},server=on,wait=off",
+            "-mon", "chardev=libxenstat-cmd,mode=control"]
+    for channel in dc.channels:
+        if channel.connection is ChannelConnection.PTY:
+            args += ["-chardev", f"pty,id=libxl-channel{channel.devid}"]
+        elif channel.connection is ChannelConnection.SOCKET:
+            args += ["-chardev", f"socket,id=libxl-channel{channel.devid},path={channel.socket.path},server=on,wait=off"]
+    args += ["-nodefaults", "-no-user-config"]
+    if dc.c_info.name:
+        args += ["-name", dc.c_info.name]
+    vnc = u.vnc.enable is not False
+    args += ["-vnc", _vnc_address(u.vnc) if vnc else "none", "-display", "none"]
+    if u.sdl.enable:
+        args += ["-display", "sdl"]
+    if u.keymap:
+        args += ["-k", u.keymap]
+    for flag, value in (("-kernel", b.kernel), ("-initrd", b.ramdisk), ("-append", b.cmdline)):
+        if value:
+            args += [flag, value]
+    if any(not d.is_cdrom and (d.vdev or "").startswith("sd") for d in dc.disks):
+        args += ["-device", "lsi53c895a"]
+    for serial in ([u.serial] if u.serial else u.serial_list):
+        args += ["-serial", serial]
+    if u.nographic and not u.sdl.enable and not vnc:
+        args.append("-nographic")
+    video_mb = video_memkb(dc) // 1024
+    args += {"std": ["-device", f"VGA,vgamem_mb={video_mb}"],
+             "cirrus": ["-device", f"cirrus-vga,vgamem_mb={video_mb}"],
+             "qxl": ["-device", f"qxl-vga,vram_size_mb={video_mb // 2},ram_size_mb={video_mb // 2}"],
+             "none": []}[vga_kind(dc)]
+    args += ["-boot", f"order={u.boot or 'cda'}"]
+    if u.soundhw:
+        args += ["-device", "intel-hda", "-device", "hda-duplex"] if u.soundhw == "hda" else ["-device", u.soundhw]
+    if b.acpi is False:
+        args.append("-no-acpi")
+    max_vcpus = b.max_vcpus or 1
+    if max_vcpus > 1:
+        args += ["-smp", f"{len(b.avail_vcpus)},maxcpus={max_vcpus}" if b.avail_vcpus else str(max_vcpus)]
+    args += _nic_args(dc, domid)
+    args += b.extra
+    machine = "xenfv" if u.xen_platform_pci is not False else "pc,accel=xen"
+    args += ["-machine", f"{machine},suppress-vmdesc=on", *b.extra_hvm]
+    ram_kb = (b.max_memkb or b.target_memkb or 0) - video_memkb(dc)
+    args += ["-m", str(-(-ram_kb // 1024))]  # MiB, rounded up as libxl rounds
+    return args + _disk_args(dc)
+
+
+def _vnc_address(vnc) -> str:
+    if vnc.listen and ":" in vnc.listen:
+        address = vnc.listen
+    else:
+        address = f"{vnc.listen or '127.0.0.1'}:{vnc.display}"
+    if vnc.passwd:
+        address += ",password=on"
+    if vnc.findunused is not False:
+        address += ",to=99"  # must come last: QEMU tries the next 99 displays
+    return address
+
+
+def _nic_args(dc: DomainConfig, domid: int) -> list[str]:
+    """Emulated NICs (an HVM guest's default type) on tap devices QEMU
+    creates and plugs into the bridge itself (no hotplug script)."""
+    args = []
+    for nic in dc.nics:
+        if nic.nictype not in (NicType.VIF_IOEMU, NicType.UNKNOWN):
+            continue
+        devid = nic.devid or 0
+        ifname = f"{nic.ifname}-emu" if nic.ifname else f"vif{domid}.{devid}-emu"
+        args += ["-device", f"{nic.model or DEFAULT_NIC_MODEL},id=nic{devid},netdev=net{devid},mac={nic.mac}",
+                 "-netdev", f"type=tap,id=net{devid},ifname={ifname},br={nic.bridge or 'xenbr0'},"
+                            "script=no,downscript=no"]
+    return args or ["-net", "none"]
+
+
+def _disk_args(dc: DomainConfig) -> list[str]:
+    """IDE disks hd[a-d] (and xvd[a-d]), SCSI sdX, IDE CD-ROMs, as QEMU sees them."""
+    args = []
+    for disk in dc.disks:
+        index = disk_index(disk.vdev or "")
+        if index is None:
+            continue
+        fmt = QEMU_FORMATS.get(disk.format, "raw")
+        path = disk.pdev_path
+        if disk.is_cdrom:
+            if index > 4:
+                continue
+            drive = f"if=none,readonly=on,id=ide-{index}" + (f",file={path},format={fmt}" if path else "")
+            args += ["-drive", drive, "-device", f"ide-cd,id=ide-{index},drive=ide-{index},bus=ide.{index // 2},"
+                                                 f"unit={index % 2}"]
+        elif disk.format is DiskFormat.EMPTY or not path:
+            continue
+        elif (disk.vdev or "").startswith("sd"):
+            args += ["-drive", f"file={path},if=none,id=scsidisk-{index},format={fmt},cache=writeback",
+                     "-device", f"scsi-hd,drive=scsidisk-{index},scsi-id={index}"]
+        elif index < 4:
+            args += ["-drive", f"file={path},if=ide,index={index},media=disk,format={fmt},cache=writeback"]
+    return args
