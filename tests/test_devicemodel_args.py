@@ -78,6 +78,26 @@ def test_disks_nics_and_extra_args(tmp_path):
     ("spice = 1\n", "SPICE"),
     ("usb = 1\n", "USB"),
     ('disk = [ "/img,raw,hda,r" ]\n', "read-only IDE"),
+    ("device_model_stubdomain_override = 1\n", "stub domain"),
+    ('device_model_version = "qemu-xen-traditional"\n', "traditional"),
+    ('device_model_override = "/opt/qemu"\n', "device_model_override"),
+    ("dm_restrict = 1\n", "dm_restrict"),
+    ('device_model_user = "qemu"\n', "device_model_user"),
+    ('gfx_passthru = 1\n', "graphics passthrough"),
+    ('hdtype = "ahci"\n', "AHCI"),
+    ("mmio_hole = 1024\n", "mmio_hole"),
+    ('pci = [ "01:00.0" ]\n', "PCI passthrough"),
 ])
 def test_what_the_arguments_do_not_cover_is_named(tmp_path, text, problem):
     assert problem in unsupported(config(tmp_path, text))
+
+
+def test_xenserver_vendor_device_comes_after_the_disks(tmp_path):
+    args = qemu_args(config(tmp_path, 'vendor_device = "xenserver"\ndisk = [ "/img,raw,hda,rw" ]\n'), 1)
+    assert args[-2:] == ["-device", "xen-pvdevice,device-id=0xc000"]
+    assert args.index("-drive") < len(args) - 2
+    assert "xen-pvdevice,device-id=0xc000" not in qemu_args(config(tmp_path, ""), 1)
+
+
+def test_what_it_covers_is_not_refused(tmp_path):
+    assert unsupported(config(tmp_path, 'vendor_device = "xenserver"\ndm_restrict = 0\nhdtype = "ide"\n')) is None

@@ -193,3 +193,40 @@ def test_create_sets_the_hvm_parameters_libxl_sets(state_dir, monkeypatch, kind,
     dc, _ = build(parse(text, "p.cfg"))
     Toolstack(backend).create(dc)
     assert params == expected
+
+
+@pytest.mark.parametrize("settings,expected", [
+    ("", dict(max_grant_frames=64, max_maptrack_frames=1024, max_grant_version=2, vmtrace_size=0)),
+    ("max_grant_frames = 32\nmax_maptrack_frames = 0\nmax_grant_version = 1\nvmtrace_buf_kb = 5",
+     dict(max_grant_frames=32, max_maptrack_frames=0, max_grant_version=1, vmtrace_size=8192)),
+])
+def test_create_asks_xen_for_the_grant_tables_and_trace_buffers(state_dir, monkeypatch, settings, expected):
+    """xen_domctl_createdomain's grant and vmtrace fields, with libxl's defaults
+    and the trace buffer rounded up to whole pages."""
+    from conftest import ROOT
+    from xlpy.backends.model import ModelBackend
+    from xlpy.config import parse
+    from xlpy.config.build import build
+    from xlpy.toolstack import Toolstack
+
+    monkeypatch.chdir(ROOT)
+    backend = ModelBackend(state_dir)
+    asked = []
+    create = backend.create_domain
+    monkeypatch.setattr(backend, "create_domain", lambda flags, *a, **k: (asked.append(flags), create(flags, *a, **k))[1])
+    dc, _ = build(parse(f'name = "g"\ntype = "pvh"\nkernel = "configs/kernels/demo-pvh.elf"\nmemory = 64\n{settings}\n',
+                        "g.cfg"))
+    Toolstack(backend).create(dc)
+    assert {key: getattr(asked[0], key) for key in expected} == expected
+
+
+def test_a_grant_version_libxl_refuses_creates_nothing(state_dir, tmp_path):
+    from conftest import ROOT, xlpy_env
+
+    cfg = tmp_path / "g.cfg"
+    cfg.write_text(f'name = "g"\ntype = "pvh"\nkernel = "{ROOT}/configs/kernels/demo-pvh.elf"\nmemory = 64\n'
+                   'max_grant_version = 16\n')
+    env = xlpy_env(XLPY_STATE_DIR=str(state_dir))
+    r = run_xlpy("create", str(cfg), env=env)
+    assert r.returncode != 0 and "max grant version 16 out of range" in r.stderr
+    assert "g" not in run_xlpy("list", env=env).stdout.split()

@@ -169,8 +169,15 @@ class Toolstack:
         b = dc.b_info
         kind = dc.c_info.type
         hap = dc.c_info.hap is not False
-        # libxl's default event channel limit is 1023 ports.
-        common = dict(max_vcpus=b.max_vcpus or 1, max_evtchn_port=b.event_channels or 1023)
+        if b.max_grant_version is not None and not 0 <= b.max_grant_version <= 15:
+            raise CreateFailed(f"max grant version {b.max_grant_version} out of range")
+        # libxl's defaults: 1023 event channel ports, xl.conf's 64 grant and 1024
+        # maptrack frames, the newest grant table version the host offers (2).
+        common = dict(max_vcpus=b.max_vcpus or 1, max_evtchn_port=b.event_channels or 1023,
+                      max_grant_frames=64 if b.max_grant_frames is None else b.max_grant_frames,
+                      max_maptrack_frames=1024 if b.max_maptrack_frames is None else b.max_maptrack_frames,
+                      max_grant_version=2 if b.max_grant_version is None else b.max_grant_version,
+                      vmtrace_size=-(-b.vmtrace_buf_kb * 1024 // PAGE_SIZE) * PAGE_SIZE)
         if dc.is_legacy_pvh:
             mode = self._legacy_pvh_mode(b.kernel)
             if mode == "pvh":  # the kernel has only the modern entry

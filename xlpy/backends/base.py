@@ -80,6 +80,8 @@ class CreateFlags:
     max_evtchn_port: int = 1023
     max_grant_frames: int = 64
     max_maptrack_frames: int = 1024
+    max_grant_version: int = 2  # grant_opts: the newest grant table version the guest may use
+    vmtrace_size: int = 0  # bytes of processor trace buffer per vCPU
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,20 @@ def video_memkb(dc: DomainConfig) -> int:
 
 def unsupported(dc: DomainConfig) -> str | None:
     """What in the config xlpy's device model arguments do not cover yet, or None."""
-    u = dc.b_info.u
+    b, u = dc.b_info, dc.b_info.u
+    refused = [
+        (b.device_model_stubdomain, "a stub domain for the device model (device_model_stubdomain_override=1)"),
+        (b.device_model_version.value == "qemu_xen_traditional", "the traditional device model (qemu-xen-traditional)"),
+        (b.device_model, "another device model binary (device_model_override)"),
+        (b.dm_restrict or b.device_model_user, "a restricted device model (dm_restrict, device_model_user)"),
+        (u.gfx_passthru, "graphics passthrough (gfx_passthru)"),
+        (u.hdtype.value == "ahci", "AHCI disks (hdtype=\"ahci\")"),
+        (u.mmio_hole_memkb, "a resized MMIO hole (mmio_hole)"),
+        (dc.pcidevs, "PCI passthrough (pci=)"),
+    ]
+    for wanted, what in refused:
+        if wanted:
+            return f"{what} is not started by xlpy's device model yet"
     if u.spice.enable:
         return "SPICE displays (spice=1) are not started by xlpy's device model yet"
     if u.usb or u.usbdevice or u.usbdevice_list:
@@ -107,7 +120,10 @@ def qemu_args(dc: DomainConfig, domid: int) -> list[str]:
     args += ["-machine", f"{machine},suppress-vmdesc=on", *b.extra_hvm]
     ram_kb = (b.max_memkb or b.target_memkb or 0) - video_memkb(dc)
     args += ["-m", str(-(-ram_kb // 1024))]  # MiB, rounded up as libxl rounds
-    return args + _disk_args(dc)
+    args += _disk_args(dc)
+    if u.vendor_device.value == "xenserver":  # the PCI device XenServer's Windows drivers look for
+        args += ["-device", "xen-pvdevice,device-id=0xc000"]
+    return args
 
 
 def _vnc_address(vnc) -> str:

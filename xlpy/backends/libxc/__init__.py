@@ -153,7 +153,8 @@ class LibxcBackend:
         config.max_evtchn_port = flags.max_evtchn_port
         config.max_grant_frames = flags.max_grant_frames
         config.max_maptrack_frames = flags.max_maptrack_frames
-        config.grant_opts = 2  # grant table v2 allowed, as libxl's default
+        config.grant_opts = flags.max_grant_version  # XEN_DOMCTL_GRANT_version(v): the low 4 bits
+        config.vmtrace_size = flags.vmtrace_size
         config.arch.emulation_flags = flags.emulation_flags
         domid = C.c_uint32(0)
         self._check("xc_domain_create", self.lib.xc_domain_create(self.xch, C.byref(domid), C.byref(config)))
