@@ -230,3 +230,30 @@ def test_a_grant_version_libxl_refuses_creates_nothing(state_dir, tmp_path):
     r = run_xlpy("create", str(cfg), env=env)
     assert r.returncode != 0 and "max grant version 16 out of range" in r.stderr
     assert "g" not in run_xlpy("list", env=env).stdout.split()
+
+
+@pytest.mark.parametrize("kind,settings,expected", [
+    ("pvh", "", (True, False, False, [], [])),
+    ("hvm", 'pae = 0\nnomigrate = 1\nnestedhvm = 1\ncpuid = "host,sse3=0,tsx-ctrl=k"',
+     (False, True, True, [(1, 0xFFFFFFFF, [None, None, "x" * 31 + "0", None])], [(0x10A, "x" * 56 + "k" + "x" * 7)])),
+    ("pvh", 'tsc_mode = "always_emulate"\ncpuid = [ "7,0:ebx=' + "1" * 32 + '" ]',
+     (True, True, False, [(7, 0, [None, "1" * 32, None, None])], [])),
+])
+def test_create_applies_the_cpuid_policy_as_libxl(state_dir, monkeypatch, kind, settings, expected):
+    """libxl__cpuid_legacy's arguments: PAE (the HVM guest's choice), an
+    invariant TSC (no migration or an always emulated TSC), nested
+    virtualisation, and the config's leaves and MSR bits."""
+    from conftest import ROOT
+    from xlpy.backends.model import ModelBackend
+    from xlpy.config import parse
+    from xlpy.config.build import build
+    from xlpy.toolstack import Toolstack
+
+    monkeypatch.chdir(ROOT)
+    kernel = 'kernel = "configs/kernels/demo-pvh.elf"\n' if kind == "pvh" else ""
+    backend = ModelBackend(state_dir)
+    calls = []
+    monkeypatch.setattr(backend, "apply_cpuid_policy", lambda domid, *args: calls.append(args))
+    dc, _ = build(parse(f'name = "c"\ntype = "{kind}"\n{kernel}memory = 64\n{settings}\n', "c.cfg"))
+    Toolstack(backend).create(dc)
+    assert calls == [expected]

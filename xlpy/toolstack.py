@@ -223,6 +223,7 @@ class Toolstack:
         backend.set_max_memory(domid, target_kb + MAXMEM_SLACK_KB)
         if mode in ("pvh", "hvm"):
             self._hvm_container_settings(domid, dc, mode, max_kb)
+        self._cpuid_policy(domid, dc, mode)
         backend.populate_physmap(domid, (target_kb - video_kb) * 1024 // PAGE_SIZE)
         # libxl lays out guest memory and hands the map to Xen (xc_domain_set_memory_map).
         backend.set_memory_map(domid, memory_map((target_kb - video_kb) * 1024, hvm_container=mode in ("pvh", "hvm"),
@@ -255,6 +256,20 @@ class Toolstack:
             self.attach_nic(domid, nic, connect=False)
         if mode == "hvm":
             self._start_device_model(domid, dc)
+
+    def _cpuid_policy(self, domid: int, dc: DomainConfig, mode: str) -> None:
+        """libxl__cpuid_legacy: PAE is the HVM guest's choice (always there for
+        PV and PVH); the TSC is advertised invariant when the guest stays on
+        this host or its TSC is always emulated; cpuid= adjusts the rest."""
+        from xlpy.domain.config import TscMode
+
+        b = dc.b_info
+        pae = b.u.pae is not False if mode == "hvm" else True
+        itsc = bool(b.disable_migrate) or b.tsc_mode is TscMode.ALWAYS_EMULATE
+        policy = b.cpuid
+        leaves = [(leaf.leaf, leaf.subleaf, list(leaf.registers)) for leaf in policy.leaves] if policy else []
+        msrs = [(msr.index, "".join(msr.policy)) for msr in policy.msrs] if policy else []
+        self.backend.apply_cpuid_policy(domid, pae, itsc, bool(b.nested_hvm), leaves, msrs)
 
     def _hvm_container_settings(self, domid: int, dc: DomainConfig, mode: str, max_kb: int) -> None:
         """libxl__arch_domain_create for HVM and PVH: the HVM parameters, then

@@ -4,7 +4,8 @@
 export PATH=/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
-echo "=== XLPY_GUEST_ALIVE type=$(cat /sys/hypervisor/guest_type 2>/dev/null) cpus=$(grep -c ^processor /proc/cpuinfo) $(head -n 1 /proc/meminfo | tr -s ' ')"
+# sse3: whether CPUID offers SSE3 ("pni"), which a cpuid= policy can take away.
+echo "=== XLPY_GUEST_ALIVE type=$(cat /sys/hypervisor/guest_type 2>/dev/null) cpus=$(grep -c ^processor /proc/cpuinfo) sse3=$(grep -m 1 ^flags /proc/cpuinfo | grep -cw pni) $(head -n 1 /proc/meminfo | tr -s ' ')"
 # A Xen shutdown request runs /sbin/poweroff, which signals PID 1.
 trap 'echo "=== XLPY_GUEST_SHUTDOWN_REQUESTED"; poweroff -f' USR2 TERM
 case "$(cat /proc/cmdline)" in

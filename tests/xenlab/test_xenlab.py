@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import warnings
 
 import pytest
@@ -104,6 +103,12 @@ def test_shutdown_asks_the_guest_and_waits(steps):
     ok(steps["pvh-shutdown"])
     assert steps["pvh-shutdown-seen"]["found"], steps["pvh-shutdown-seen"]["console"]
     assert steps["pvh-gone"]["gone"]
+
+
+def test_the_cpuid_policy_reaches_the_guest(steps):
+    """cpuid="host,sse3=0" hides SSE3 from the PVH guest; the PV guest, without cpuid=, sees it."""
+    assert "sse3=0" in steps["pvh-alive"]["console"], steps["pvh-alive"]["console"]
+    assert "sse3=1" in steps["pv-done"]["console"], steps["pv-done"]["console"]
 
 
 def test_pv_guest_boots_and_on_poweroff_is_carried_out(steps):

@@ -209,6 +209,11 @@ class Backend(Protocol):
     def populate_physmap(self, domid: int, pages: int) -> None: ...  # xc_domain_populate_physmap_exact
     def set_paging_pool(self, domid: int, kb: int) -> None: ...  # xc_set_paging_mempool_size (HAP/shadow pool)
     def set_hvm_param(self, domid: int, param: int, value: int) -> None: ...  # xc_hvm_param_set
+    def apply_cpuid_policy(self, domid: int, pae: bool, itsc: bool, nested_virt: bool,
+                           leaves: list[tuple[int, int, list[str | None]]],
+                           msrs: list[tuple[int, str]]) -> None: ...  # xc_cpuid_apply_policy: Xen's default
+    # policy for the domain, adjusted for PAE, invariant TSC and nested virtualisation, then the config's
+    # (leaf, subleaf, [eax, ebx, ecx, edx] bit strings) and (MSR index, 64-character policy) overrides
     def set_memory_target(self, domid: int, kb: int) -> None: ...  # balloon target via xenstore memory/target
 
     # booting

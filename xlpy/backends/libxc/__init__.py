@@ -230,6 +230,22 @@ class LibxcBackend:
     def set_hvm_param(self, domid: int, param: int, value: int) -> None:
         self._check("xc_hvm_param_set", self.lib.xc_hvm_param_set(self.xch, domid, param, value))
 
+    def apply_cpuid_policy(self, domid: int, pae: bool, itsc: bool, nested_virt: bool,
+                           leaves: list[tuple[int, int, list[str | None]]], msrs: list[tuple[int, str]]) -> None:
+        xend = (S.XendCpuid * (len(leaves) + 1))()
+        for entry, (leaf, subleaf, registers) in zip(xend, leaves):
+            entry.leaf, entry.subleaf = leaf, subleaf
+            for index, bits in enumerate(registers):
+                entry.policy[index] = bits.encode() if bits is not None else None
+        xend[len(leaves)].leaf = S.CPUID_INPUT_UNUSED
+        msr = (S.XcMsr * (len(msrs) + 1))()
+        for entry, (index, bits) in zip(msr, msrs):
+            entry.index, entry.policy = index, bits.encode()
+        msr[len(msrs)].index = S.MSR_INPUT_UNUSED
+        self._check("xc_cpuid_apply_policy", self.lib.xc_cpuid_apply_policy(
+            self.xch, domid, False, None, 0, pae, itsc, nested_virt,
+            xend if leaves else None, msr if msrs else None))
+
     def set_memory_target(self, domid: int, kb: int) -> None:
         self.xs_write(f"/local/domain/{domid}/memory/target", str(kb))
 

@@ -67,6 +67,8 @@ BINDINGS = {
         "xs_introduce_domain": (C.c_bool, [P, C.c_uint, C.c_ulong, C.c_uint]),
     },
     "xenguest": {
+        "xc_cpuid_apply_policy": (C.c_int, [P, C.c_uint32, C.c_bool, P, C.c_uint, C.c_bool, C.c_bool, C.c_bool,
+                                            C.POINTER(S.XendCpuid), C.POINTER(S.XcMsr)]),
         "xc_dom_allocate": (P, [P, C.c_char_p, C.c_char_p]),
         "xc_dom_release": (None, [P]),
         "xc_dom_kernel_file": (C.c_int, [P, C.c_char_p]),

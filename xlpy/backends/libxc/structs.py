@@ -53,6 +53,17 @@ class CreateDomain(C.Structure):  # struct xen_domctl_createdomain
     ]
 
 
+class XendCpuid(C.Structure):  # struct xc_xend_cpuid: a leaf's registers as bit strings
+    _fields_ = [("leaf", C.c_uint32), ("subleaf", C.c_uint32), ("policy", C.c_char_p * 4)]
+
+
+class XcMsr(C.Structure):  # struct xc_msr
+    _fields_ = [("index", C.c_uint32), ("policy", C.c_char * 65)]
+
+
+CPUID_INPUT_UNUSED = MSR_INPUT_UNUSED = 0xFFFFFFFF  # what ends each list
+
+
 class DomainInfo(C.Structure):  # struct xen_domctl_getdomaininfo (xc_domaininfo_t)
     _fields_ = [
         ("domain", C.c_uint16),
@@ -287,6 +298,8 @@ class XcDomImage(C.Structure):  # struct xc_dom_image
 LAYOUTS = {
     CreateDomain: ("struct xen_domctl_createdomain", {f[0]: f[0] for f in CreateDomain._fields_}),
     DomainInfo: ("xc_domaininfo_t", {f[0]: f[0] for f in DomainInfo._fields_ if not f[0].startswith("pad")}),
+    XendCpuid: ("struct xc_xend_cpuid", {f[0]: f[0] for f in XendCpuid._fields_}),
+    XcMsr: ("struct xc_msr", {f[0]: f[0] for f in XcMsr._fields_}),
     VcpuInfo: ("xc_vcpuinfo_t", {f[0]: f[0] for f in VcpuInfo._fields_}),
     PhysInfo: ("xc_physinfo_t", {f[0]: f[0] for f in PhysInfo._fields_ if f[0] != "pad"}),
     CpuUserRegs: ("struct cpu_user_regs", {f[0]: f[0] for f in CpuUserRegs._fields_ if not f[0].startswith("_")}),

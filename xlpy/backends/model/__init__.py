@@ -31,7 +31,7 @@ from xlpy.backends.base import (
 )
 from xlpy.backends.kernel import read_kernel
 from xlpy.backends.model.host import load_profile
-from xlpy.domain.layout import memory_map, ram_bytes
+from xlpy.domain.layout import memory_map
 from xlpy.backends.model.store import Store
 
 DOMID_FIRST_RESERVED = 0x7FF0
@@ -272,6 +272,16 @@ class ModelBackend:
 
     def set_hvm_param(self, domid: int, param: int, value: int) -> None:
         self._hvm_only(domid, "xc_hvm_param_set")
+
+    def apply_cpuid_policy(self, domid: int, pae: bool, itsc: bool, nested_virt: bool,
+                           leaves: list[tuple[int, int, list[str | None]]], msrs: list[tuple[int, str]]) -> None:
+        """The model's guests execute no CPUID: it checks what Xen would check of the lists."""
+        self._row(self.store.db, domid)
+        for _, _, registers in leaves:
+            if any(bits is not None and len(bits) != 32 for bits in registers):
+                raise InvalidArgument("a CPUID register policy is not 32 characters", "xc_cpuid_apply_policy")
+        if any(len(bits) != 64 for _, bits in msrs):
+            raise InvalidArgument("an MSR policy is not 64 characters", "xc_cpuid_apply_policy")
 
     def _hvm_only(self, domid: int, call: str) -> None:
         """HAP's page pool and HVM parameters exist for HVM containers only."""
