@@ -12,7 +12,7 @@ from xlpy.config import parse_file
 from xlpy.config.build import build
 from xlpy.toolstack import CreateFailed, Toolstack
 
-STEPS = ["set_max_vcpus", "set_max_memory", "set_hvm_param", "set_paging_pool", "apply_cpuid_policy",
+STEPS = ["set_max_vcpus", "set_max_memory", "set_hvm_param", "set_tsc_mode", "set_paging_pool", "apply_cpuid_policy",
          "populate_physmap", "build_image",
          "set_vcpu_context", "xs_write", "unpause_domain"]
 

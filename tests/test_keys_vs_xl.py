@@ -136,25 +136,6 @@ def test_settings_match_real_xl(kind, setting, real_xl, tmp_path):
         assert real.stderr.splitlines()[-1] in ours.stderr
 
 
-def test_create_grants_the_ioports_to_the_guest(state_dir, monkeypatch):
-    from conftest import ROOT
-    from xlpy.backends.model import ModelBackend
-    from xlpy.config import parse
-    from xlpy.config.build import build
-    from xlpy.toolstack import Toolstack
-
-    monkeypatch.chdir(ROOT)
-    text = 'name = "io"\ntype = "pvh"\nkernel = "configs/kernels/demo-pvh.elf"\nmemory = 64\n' \
-           'ioports = [ "3f8-3ff", "2f8" ]\n'
-    backend = ModelBackend(state_dir)
-    granted = []
-    monkeypatch.setattr(backend, "ioport_permission", lambda domid, first, count, allow: granted.append(
-        (first, count, allow)))
-    dc, _ = build(parse(text, "io.cfg"))
-    Toolstack(backend).create(dc)
-    assert granted == [(0x3F8, 8, True), (0x2F8, 1, True)]
-
-
 def test_ms_vm_genid_generate_is_a_fresh_random_id(real_xl, tmp_path):
     """ms_vm_genid="generate": like xl, 16 random bytes, new for every create."""
     import json
@@ -169,6 +150,53 @@ def test_ms_vm_genid_generate_is_a_fresh_random_id(real_xl, tmp_path):
     assert ids[0] != ids[1]
 
 
+@pytest.mark.parametrize("setting,message", [
+    ("max_grant_version = 16", "max grant version 16 out of range"),
+    ('tsc_mode = "native_paravirt"', "TSC Mode native_paravirt (a.k.a PVRDTSCP) has been removed"),
+])
+def test_what_libxl_refuses_at_create_creates_nothing(state_dir, tmp_path, setting, message):
+    from conftest import ROOT, xlpy_env
+
+    cfg = tmp_path / "g.cfg"
+    cfg.write_text(f'name = "g"\ntype = "pvh"\nkernel = "{ROOT}/configs/kernels/demo-pvh.elf"\nmemory = 64\n'
+                   f'{setting}\n')
+    env = xlpy_env(XLPY_STATE_DIR=str(state_dir))
+    r = run_xlpy("create", str(cfg), env=env)
+    assert r.returncode != 0 and message in r.stderr
+    assert "g" not in run_xlpy("list", env=env).stdout.split()
+
+
+# -- what create asks of the hypervisor, on the model, call by call --------------
+
+
+def create_calls(state_dir, monkeypatch, kind: str, settings: str, *methods: str) -> dict[str, list[tuple]]:
+    """Create a guest of `kind` with `settings` through the toolstack, and the
+    arguments of each call it made to the backend `methods` (which still run)."""
+    from conftest import ROOT
+    from xlpy.backends.model import ModelBackend
+    from xlpy.config import parse
+    from xlpy.config.build import build
+    from xlpy.toolstack import Toolstack
+
+    monkeypatch.chdir(ROOT)
+    backend = ModelBackend(state_dir)
+    calls: dict[str, list[tuple]] = {method: [] for method in methods}
+    for method in methods:
+        def record(*args, _method=method, _original=getattr(backend, method), **kwargs):
+            calls[_method].append(args)
+            return _original(*args, **kwargs)
+        monkeypatch.setattr(backend, method, record)
+    kernel = 'kernel = "configs/kernels/demo-pvh.elf"\n' if kind != "hvm" else ""
+    dc, _ = build(parse(f'name = "g"\ntype = "{kind}"\n{kernel}memory = 64\n{settings}\n', "g.cfg"))
+    Toolstack(backend).create(dc)
+    return calls
+
+
+def test_create_grants_the_ioports_to_the_guest(state_dir, monkeypatch):
+    calls = create_calls(state_dir, monkeypatch, "pvh", 'ioports = [ "3f8-3ff", "2f8" ]', "ioport_permission")
+    assert [args[1:] for args in calls["ioport_permission"]] == [(0x3F8, 8, True), (0x2F8, 1, True)]
+
+
 @pytest.mark.parametrize("kind,settings,expected", [
     ("pvh", "", {10: 1, 35: 0}),  # libxl's defaults: no delay for missed ticks, no altp2m
     ("pvh", 'timer_mode = "one_missed_tick_pending"\naltp2m = "external"', {10: 3, 35: 2}),
@@ -178,21 +206,8 @@ def test_ms_vm_genid_generate_is_a_fresh_random_id(real_xl, tmp_path):
 def test_create_sets_the_hvm_parameters_libxl_sets(state_dir, monkeypatch, kind, settings, expected):
     """HVM_PARAM_TIMER_MODE (10), HPET (11), VPT_ALIGN (16), ALTP2M (35) and MCA_CAP (38)
     as libxl__arch_domain_create sets them from the config."""
-    from conftest import ROOT
-    from xlpy.backends.model import ModelBackend
-    from xlpy.config import parse
-    from xlpy.config.build import build
-    from xlpy.toolstack import Toolstack
-
-    monkeypatch.chdir(ROOT)
-    kernel = 'kernel = "configs/kernels/demo-pvh.elf"\n' if kind == "pvh" else ""
-    text = f'name = "p"\ntype = "{kind}"\n{kernel}memory = 64\n{settings}\n'
-    backend = ModelBackend(state_dir)
-    params = {}
-    monkeypatch.setattr(backend, "set_hvm_param", lambda domid, param, value: params.__setitem__(param, value))
-    dc, _ = build(parse(text, "p.cfg"))
-    Toolstack(backend).create(dc)
-    assert params == expected
+    calls = create_calls(state_dir, monkeypatch, kind, settings, "set_hvm_param")
+    assert {param: value for _, param, value in calls["set_hvm_param"]} == expected
 
 
 @pytest.mark.parametrize("settings,expected", [
@@ -203,33 +218,8 @@ def test_create_sets_the_hvm_parameters_libxl_sets(state_dir, monkeypatch, kind,
 def test_create_asks_xen_for_the_grant_tables_and_trace_buffers(state_dir, monkeypatch, settings, expected):
     """xen_domctl_createdomain's grant and vmtrace fields, with libxl's defaults
     and the trace buffer rounded up to whole pages."""
-    from conftest import ROOT
-    from xlpy.backends.model import ModelBackend
-    from xlpy.config import parse
-    from xlpy.config.build import build
-    from xlpy.toolstack import Toolstack
-
-    monkeypatch.chdir(ROOT)
-    backend = ModelBackend(state_dir)
-    asked = []
-    create = backend.create_domain
-    monkeypatch.setattr(backend, "create_domain", lambda flags, *a, **k: (asked.append(flags), create(flags, *a, **k))[1])
-    dc, _ = build(parse(f'name = "g"\ntype = "pvh"\nkernel = "configs/kernels/demo-pvh.elf"\nmemory = 64\n{settings}\n',
-                        "g.cfg"))
-    Toolstack(backend).create(dc)
-    assert {key: getattr(asked[0], key) for key in expected} == expected
-
-
-def test_a_grant_version_libxl_refuses_creates_nothing(state_dir, tmp_path):
-    from conftest import ROOT, xlpy_env
-
-    cfg = tmp_path / "g.cfg"
-    cfg.write_text(f'name = "g"\ntype = "pvh"\nkernel = "{ROOT}/configs/kernels/demo-pvh.elf"\nmemory = 64\n'
-                   'max_grant_version = 16\n')
-    env = xlpy_env(XLPY_STATE_DIR=str(state_dir))
-    r = run_xlpy("create", str(cfg), env=env)
-    assert r.returncode != 0 and "max grant version 16 out of range" in r.stderr
-    assert "g" not in run_xlpy("list", env=env).stdout.split()
+    flags = create_calls(state_dir, monkeypatch, "pvh", settings, "create_domain")["create_domain"][0][0]
+    assert {key: getattr(flags, key) for key in expected} == expected
 
 
 @pytest.mark.parametrize("kind,settings,expected", [
@@ -243,17 +233,25 @@ def test_create_applies_the_cpuid_policy_as_libxl(state_dir, monkeypatch, kind, 
     """libxl__cpuid_legacy's arguments: PAE (the HVM guest's choice), an
     invariant TSC (no migration or an always emulated TSC), nested
     virtualisation, and the config's leaves and MSR bits."""
-    from conftest import ROOT
-    from xlpy.backends.model import ModelBackend
-    from xlpy.config import parse
-    from xlpy.config.build import build
-    from xlpy.toolstack import Toolstack
+    calls = create_calls(state_dir, monkeypatch, kind, settings, "apply_cpuid_policy")
+    assert [args[1:] for args in calls["apply_cpuid_policy"]] == [expected]
 
-    monkeypatch.chdir(ROOT)
-    kernel = 'kernel = "configs/kernels/demo-pvh.elf"\n' if kind == "pvh" else ""
-    backend = ModelBackend(state_dir)
-    calls = []
-    monkeypatch.setattr(backend, "apply_cpuid_policy", lambda domid, *args: calls.append(args))
-    dc, _ = build(parse(f'name = "c"\ntype = "{kind}"\n{kernel}memory = 64\n{settings}\n', "c.cfg"))
-    Toolstack(backend).create(dc)
-    assert calls == [expected]
+
+@pytest.mark.parametrize("settings,tsc,offsets", [
+    ("", 0, []),
+    ('tsc_mode = "native"\nrtc_timeoffset = 3600', 2, [3600]),
+    ('tsc_mode = "always_emulate"\nrtc_timeoffset = "-3600"', 1, [-3600]),
+    ('localtime = 1\nrtc_timeoffset = 60', 0, [7200 + 60]),  # the host is two hours east of UTC here
+])
+def test_create_sets_the_tsc_mode_and_clock_offset_as_libxl(state_dir, monkeypatch, settings, tsc, offsets):
+    import time
+
+    monkeypatch.setenv("TZ", "XST-2")
+    time.tzset()
+    try:
+        calls = create_calls(state_dir, monkeypatch, "pv", settings, "set_tsc_mode", "set_time_offset")
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert [mode for _, mode in calls["set_tsc_mode"]] == [tsc]
+    assert [seconds for _, seconds in calls["set_time_offset"]] == offsets

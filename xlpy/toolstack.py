@@ -164,13 +164,15 @@ class Toolstack:
 
     def _boot_plan(self, dc: DomainConfig) -> tuple[str, CreateFlags]:
         """The builder mode and create flags for the guest type (and its kernel)."""
-        from xlpy.domain.config import DomainType
+        from xlpy.domain.config import DomainType, TscMode
 
         b = dc.b_info
         kind = dc.c_info.type
         hap = dc.c_info.hap is not False
         if b.max_grant_version is not None and not 0 <= b.max_grant_version <= 15:
             raise CreateFailed(f"max grant version {b.max_grant_version} out of range")
+        if b.tsc_mode is TscMode.NATIVE_PARAVIRT:
+            raise CreateFailed("TSC Mode native_paravirt (a.k.a PVRDTSCP) has been removed")
         # libxl's defaults: 1023 event channel ports, xl.conf's 64 grant and 1024
         # maptrack frames, the newest grant table version the host offers (2).
         common = dict(max_vcpus=b.max_vcpus or 1, max_evtchn_port=b.event_channels or 1023,
@@ -221,8 +223,7 @@ class Toolstack:
         # As libxl: the target plus room for the pages the builder adds
         # (page tables, special pages); ballooning up raises it later.
         backend.set_max_memory(domid, target_kb + MAXMEM_SLACK_KB)
-        if mode in ("pvh", "hvm"):
-            self._hvm_container_settings(domid, dc, mode, max_kb)
+        self._arch_settings(domid, dc, mode, max_kb)
         self._cpuid_policy(domid, dc, mode)
         backend.populate_physmap(domid, (target_kb - video_kb) * 1024 // PAGE_SIZE)
         # libxl lays out guest memory and hands the map to Xen (xc_domain_set_memory_map).
@@ -271,10 +272,29 @@ class Toolstack:
         msrs = [(msr.index, "".join(msr.policy)) for msr in policy.msrs] if policy else []
         self.backend.apply_cpuid_policy(domid, pae, itsc, bool(b.nested_hvm), leaves, msrs)
 
-    def _hvm_container_settings(self, domid: int, dc: DomainConfig, mode: str, max_kb: int) -> None:
-        """libxl__arch_domain_create for HVM and PVH: the HVM parameters, then
-        the pool HAP builds the guest's page tables from, which libxl sizes
-        with libxl_get_required_shadow_memory unless shadow_memory= says."""
+    def _arch_settings(self, domid: int, dc: DomainConfig, mode: str, max_kb: int) -> None:
+        """libxl__arch_domain_create: an HVM container's parameters, the TSC
+        mode, the clock offset (rtc_timeoffset, plus the host's UTC offset
+        with localtime=1), then the pool HAP builds an HVM container's page
+        tables from, which libxl sizes with libxl_get_required_shadow_memory
+        unless shadow_memory= says."""
+        from xlpy.domain.config import TscMode
+
+        b, container = dc.b_info, mode in ("pvh", "hvm")
+        if container:
+            self._hvm_params(domid, dc, mode)
+        self.backend.set_tsc_mode(domid, list(TscMode).index(b.tsc_mode))
+        offset = b.rtc_timeoffset + (time.localtime().tm_gmtoff if b.localtime else 0)
+        offset = (offset + 2**31) % 2**32 - 2**31  # Xen takes it as a signed 32-bit number, as libxl passes it
+        if offset:
+            self.backend.set_time_offset(domid, offset)
+        if container:
+            pool_kb = b.shadow_memkb if b.shadow_memkb is not None else \
+                4 * (256 * (b.max_vcpus or 1) + 2 * (max_kb // 1024))
+            self.backend.set_paging_pool(domid, pool_kb)
+
+    def _hvm_params(self, domid: int, dc: DomainConfig, mode: str) -> None:
+        """libxl's hvm_set_conf_params."""
         from xlpy.domain.config import Altp2mMode, TimerMode
 
         b = dc.b_info
@@ -291,8 +311,6 @@ class Toolstack:
                       **({HVM_PARAM_MCA_CAP: b.u.mca_caps} if b.u.mca_caps else {}), **params}
         for param, value in params.items():
             self.backend.set_hvm_param(domid, param, value)
-        pool_kb = b.shadow_memkb if b.shadow_memkb is not None else 4 * (256 * (b.max_vcpus or 1) + 2 * (max_kb // 1024))
-        self.backend.set_paging_pool(domid, pool_kb)
 
     def _start_device_model(self, domid: int, dc: DomainConfig) -> None:
         """What hvmloader reads from xenstore, then QEMU (libxl__spawn_local_dm)."""

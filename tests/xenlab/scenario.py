@@ -75,7 +75,7 @@ def wait_console(step: str, name: str, marker: str, created: str, timeout: float
     while marker not in console(name) and time.monotonic() - start < timeout:
         time.sleep(0.5)
     record(step, {"found": marker in console(name), "seconds": round(time.monotonic() - start, 3),
-                  "console": console(name)[-4000:]})
+                  "console": console(name)[-4000:], "host_epoch": int(time.time())})
     print(f"[{step}] found={steps[step]['found']} {steps[step]['seconds']}s", flush=True)
 
 
@@ -134,7 +134,8 @@ def main() -> None:
     wait_gone("pvh-gone", "lab-pvh", timeout=30)
 
     # PV: the guest powers itself off; the next toolstack carries out on_poweroff.
-    pv = config("lab-pv", type="pv", vcpus=2, extra=GUEST_CONSOLE)
+    # Its wall clock runs a day ahead of the host's (rtc_timeoffset through xc_domain_set_time_offset).
+    pv = config("lab-pv", type="pv", vcpus=2, rtc_timeoffset=86400, extra=GUEST_CONSOLE)
     boot("pv", XLPY, "lab-pv", pv, "XLPY_GUEST_DONE", "pv-done")
     time.sleep(2)
     run("pv-xl-list-shutdown", XL + ["list", "lab-pv"])

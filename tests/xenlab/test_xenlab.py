@@ -111,6 +111,13 @@ def test_the_cpuid_policy_reaches_the_guest(steps):
     assert "sse3=1" in steps["pv-done"]["console"], steps["pv-done"]["console"]
 
 
+def test_the_clock_offset_reaches_the_guest(steps):
+    """rtc_timeoffset=86400 sets the PV guest's wall clock a day ahead of dom0's."""
+    done = steps["pv-done"]
+    guest_epoch = int(done["console"].split("epoch=", 1)[1].split()[0])
+    assert abs(guest_epoch - done["host_epoch"] - 86400) < 600, (guest_epoch, done["host_epoch"])
+
+
 def test_pv_guest_boots_and_on_poweroff_is_carried_out(steps):
     ok(steps["pv-create"])
     assert steps["pv-done"]["found"], steps["pv-done"]["console"]

@@ -209,6 +209,10 @@ class Backend(Protocol):
     def populate_physmap(self, domid: int, pages: int) -> None: ...  # xc_domain_populate_physmap_exact
     def set_paging_pool(self, domid: int, kb: int) -> None: ...  # xc_set_paging_mempool_size (HAP/shadow pool)
     def set_hvm_param(self, domid: int, param: int, value: int) -> None: ...  # xc_hvm_param_set
+    def set_tsc_mode(self, domid: int, mode: int) -> None: ...  # xc_domain_set_tsc_info: 0 default,
+    # 1 always emulate, 2 native
+    def set_time_offset(self, domid: int, seconds: int) -> None: ...  # xc_domain_set_time_offset: the
+    # guest's wall clock (PV) and RTC (HVM) run this far from the host's
     def apply_cpuid_policy(self, domid: int, pae: bool, itsc: bool, nested_virt: bool,
                            leaves: list[tuple[int, int, list[str | None]]],
                            msrs: list[tuple[int, str]]) -> None: ...  # xc_cpuid_apply_policy: Xen's default

@@ -227,6 +227,12 @@ class LibxcBackend:
     def set_paging_pool(self, domid: int, kb: int) -> None:
         self._check("xc_set_paging_mempool_size", self.lib.xc_set_paging_mempool_size(self.xch, domid, kb * 1024))
 
+    def set_tsc_mode(self, domid: int, mode: int) -> None:
+        self._check("xc_domain_set_tsc_info", self.lib.xc_domain_set_tsc_info(self.xch, domid, mode, 0, 0, 0))
+
+    def set_time_offset(self, domid: int, seconds: int) -> None:
+        self._check("xc_domain_set_time_offset", self.lib.xc_domain_set_time_offset(self.xch, domid, seconds))
+
     def set_hvm_param(self, domid: int, param: int, value: int) -> None:
         self._check("xc_hvm_param_set", self.lib.xc_hvm_param_set(self.xch, domid, param, value))
 

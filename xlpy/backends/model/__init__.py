@@ -273,6 +273,14 @@ class ModelBackend:
     def set_hvm_param(self, domid: int, param: int, value: int) -> None:
         self._hvm_only(domid, "xc_hvm_param_set")
 
+    def set_tsc_mode(self, domid: int, mode: int) -> None:
+        self._row(self.store.db, domid)
+        if mode not in (0, 1, 2):
+            raise InvalidArgument(f"TSC mode {mode} is not one Xen 4.17 knows", "xc_domain_set_tsc_info")
+
+    def set_time_offset(self, domid: int, seconds: int) -> None:
+        self._row(self.store.db, domid)
+
     def apply_cpuid_policy(self, domid: int, pae: bool, itsc: bool, nested_virt: bool,
                            leaves: list[tuple[int, int, list[str | None]]], msrs: list[tuple[int, str]]) -> None:
         """The model's guests execute no CPUID: it checks what Xen would check of the lists."""
