@@ -24,19 +24,13 @@ class PlatformKeys(KeyReader):
         if offset is not None:
             b_info.rtc_timeoffset = offset & 0xFFFFFFFF
         b_info.disable_migrate = self.flag("nomigrate")
-        for key, field_name in (("max_grant_frames", "max_grant_frames"), ("max_maptrack_frames", "max_maptrack_frames")):
+        for key in ("max_grant_frames", "max_maptrack_frames", "max_grant_version"):  # bounded as xl bounds them
             value = self.number(key)
             if value is not None:
                 if not 0 <= value <= 2**31 - 1:
                     self.report("T110", key, f"`{key}' must be between 0 and {2**31 - 1}")
                 else:
-                    setattr(b_info, field_name, value)
-        max_grant_version = self.number("max_grant_version")
-        if max_grant_version is not None:
-            if not 0 <= max_grant_version <= 2**31 - 1:
-                self.report("T110", "max_grant_version", f"`max_grant_version' must be between 0 and {2**31 - 1}")
-            else:
-                b_info.max_grant_version = max_grant_version
+                    setattr(b_info, key, value)
         b_info.sched_params.weight = self.number("cpu_weight")
         b_info.sched_params.cap = self.number("cap")
         b_info.sched_params.period = self.number("period")
@@ -68,18 +62,9 @@ class PlatformKeys(KeyReader):
         b_info.arch_arm.vuart = self.named("vuart", VuartType) or VuartType.UNKNOWN
         b_info.arch_arm.gic_version = self.named(
             "gic_version", GicVersion, 'Unknown gic_version "{}" specified') or GicVersion.DEFAULT
-        tee = self.string("tee")
-        if tee is not None:
-            try:
-                b_info.tee = TeeType(tee.lower())
-            except ValueError:
-                self.report("T115", "tee", f'Unknown tee "{tee}" specified')
-        passthrough = self.string("passthrough")
-        if passthrough is not None:
-            try:
-                self.dc.c_info.passthrough = Passthrough(passthrough.lower())
-            except ValueError:
-                self.report("T114", "passthrough", f"ERROR: unknown passthrough option '{passthrough}'")
+        b_info.tee = self.named("tee", TeeType, 'Unknown tee "{}" specified', code="T115") or TeeType.NONE
+        self.dc.c_info.passthrough = self.named(
+            "passthrough", Passthrough, "ERROR: unknown passthrough option '{}'", code="T114") or Passthrough.DEFAULT
 
     def cpuid(self) -> None:
         """cpuid=: a "host,flag=value,..." string or a list of xend-style lines.

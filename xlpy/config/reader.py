@@ -68,10 +68,10 @@ class KeyReader:
         value = self.number(key)
         return None if value is None else value != 0
 
-    def named(self, key: str, choices, message: str = 'ERROR: invalid value "{}" for "{}"'):
+    def named(self, key: str, choices, message: str = 'ERROR: invalid value "{}" for "{}"', code: str = "T108"):
         """A choice read by name: a libxl enum in any case (libxl's
         *_from_string), or a dict of the exact spellings xl compares with.
-        An unknown name is reported with xl's `message` and gives None."""
+        An unknown name is reported as `code` with xl's `message` and gives None."""
         text = self.string(key)
         if text is None:
             return None
@@ -82,7 +82,7 @@ class KeyReader:
             text_key = text
         if text_key in choices:
             return choices[text_key]
-        self.report("T108", key, message.format(text, key))
+        self.report(code, key, message.format(text, key))
         return None
 
     def named_or_number(self, key: str, enum, numbers: dict, deprecated: bool):
