@@ -120,6 +120,11 @@ def strtoul(text: str, base: int = 10) -> tuple[int, int]:
     return (ULONG_RANGE - value) % ULONG_RANGE if sign == "-" else value, pos + digits.end()
 
 
+def strtoul_u32(text: str) -> int:
+    """(uint32_t) strtoul(text, NULL, 0), as xl stores a number in a 32-bit field."""
+    return strtoul(text, 0)[0] & 0xFFFFFFFF
+
+
 def atoi(text: str) -> int:
     """glibc's atoi, (int) strtol(text, NULL, 10): the leading decimal number
     (0 if there is none), clamped to a 64-bit long, then cut to a 32-bit int."""

@@ -9,7 +9,7 @@ A vkb entry refuses unknown keys and needs a backend-type.
 from __future__ import annotations
 
 from xlpy.config.specs import SpecError, strtok_items, strtok_pairs
-from xlpy.config.values import atoi, strtoul
+from xlpy.config.values import atoi, strtoul, strtoul_u32
 from xlpy.domain.devices import DeviceVfb, DeviceVkb, VkbBackend
 
 _VKB_NUMBERS = {  # kbdif.h field names; multi-touch-width must be tried before width
@@ -61,7 +61,7 @@ def parse_vkb(spec: str, devid: int) -> DeviceVkb:
         elif key in _VKB_FEATURES:
             setattr(vkb, _VKB_FEATURES[key], strtoul(value, 0)[0] != 0)
         elif key in _VKB_NUMBERS:
-            setattr(vkb, _VKB_NUMBERS[key], strtoul(value, 0)[0] & 0xFFFFFFFF)
+            setattr(vkb, _VKB_NUMBERS[key], strtoul_u32(value))
         else:
             raise SpecError(f'Unknown string "{item}" in vkb spec')
     if vkb.backend_type is VkbBackend.UNKNOWN:

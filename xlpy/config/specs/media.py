@@ -13,17 +13,13 @@ from __future__ import annotations
 import re
 
 from xlpy.config.specs import SpecError, split_string_list, strtok_items
-from xlpy.config.values import strtoul
+from xlpy.config.values import strtoul, strtoul_u32
 from xlpy.domain.devices import (
     PCM_FORMATS, ConnectorParam, DeviceVdispl, DeviceVsnd, VsndParams, VsndPcm, VsndStream, VsndStreamType,
 )
 
 # sscanf's "%ux%u": blanks and a sign may lead each number.
 _RESOLUTION = re.compile(r"\s*([+-]?\d+)x\s*([+-]?\d+)")
-
-
-def _u32(text: str) -> int:
-    return strtoul(text, 0)[0] & 0xFFFFFFFF
 
 
 def _connector(text: str) -> ConnectorParam:
@@ -55,7 +51,7 @@ def parse_vdispl(spec: str, devid: int) -> DeviceVdispl:
 def _set_param(params: VsndParams, key: str, value: str) -> bool:
     """A key=value every level of a card takes; False if `key` is not one."""
     if key == "sample-rates":
-        params.sample_rates = [_u32(rate) for rate in split_string_list(value, ";")]
+        params.sample_rates = [strtoul_u32(rate) for rate in split_string_list(value, ";")]
     elif key == "sample-formats":
         formats = split_string_list(value, ";")
         for name in formats:
@@ -63,7 +59,7 @@ def _set_param(params: VsndParams, key: str, value: str) -> bool:
                 raise SpecError(f"Invalid pcm format: {name}")
         params.sample_formats = [name.lower() for name in formats]
     elif key in ("channels-min", "channels-max", "buffer-size"):
-        setattr(params, key.replace("-", "_"), _u32(value))
+        setattr(params, key.replace("-", "_"), strtoul_u32(value))
     else:
         return False
     return True
