@@ -215,3 +215,18 @@ def test_a_failed_save_or_restore_loses_nothing(xlpy, tmp_path):
     assert r.returncode == 1
     assert r.stderr.splitlines()[-1] == "xlpy: domain with name 'demo-pvh' already exists"
     assert guests(xlpy) == ["demo-pvh"]
+
+
+def test_domain_0_cannot_be_saved_and_stays_running(xlpy, tmp_path):
+    r = xlpy("save", "0", str(tmp_path / "dom0.save"), ok=False)
+    assert (r.returncode, r.stderr) == (1, "domain 0 cannot be saved: it is the control domain\n")
+    assert xlpy("list", "0").stdout.split()[-2] == "r-----"
+    assert not (tmp_path / "dom0.save").exists()
+
+
+def test_save_p_keeps_the_domain_paused_and_D_keeps_its_id(xlpy, tmp_path):
+    xlpy("create", "-q", "configs/pvh.cfg")
+    saved = tmp_path / "p.save"
+    xlpy("save", "-p", "-D", "demo-pvh", str(saved))
+    assert "p" in xlpy("list", "demo-pvh").stdout.split()[-2]
+    assert '"domid": 1' in xlpy("restore", "-d", "-p", "-e", str(saved), ok=False).stderr

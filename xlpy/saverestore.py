@@ -24,21 +24,27 @@ IMAGE_MAGIC = b"xlpy model domain image v1\n"
 
 
 def save_image(toolstack: Toolstack, domid: int, path: str, leave_running: bool = False,
-               config: DomainConfig | None = None, report=lambda line: None) -> SaveHeader:
+               config: DomainConfig | None = None, report=lambda line: None, leave_paused: bool = False,
+               preserve_domid: bool = False) -> SaveHeader:
     """Suspend a domain into `path`, then destroy it unless `leave_running`
-    (xl save -c / -p). `config` replaces the domain's own in the file, as
-    xl save's <ConfigFile> does. `report` gets xl's line about the header."""
+    or `leave_paused` (xl save -c / -p). `config` replaces the domain's own in
+    the file, as xl save's <ConfigFile> does; otherwise the retrieved config
+    is stored, with the domain id if `preserve_domid` (-D), as xl stores it.
+    `report` gets xl's line about the header."""
+    if domid == 0:
+        raise ToolstackError("domain 0 cannot be saved: it is the control domain")
     info = toolstack.info(domid)
     if config is None:  # as xl: the config libxl retrieves for the running domain
         from xlpy.domain.idl import dumps
+        from xlpy.domain.stored import config_from_json
         from xlpy.retrieve import retrieve_config
 
         retrieved = retrieve_config(toolstack, domid)
         if retrieved is None:
             raise ToolstackError("unable to retrieve domain configuration")
-        config_json = dumps(retrieved) + "\n"
-    else:
-        config_json = config.to_json()
+        config = config_from_json(dumps(retrieved))
+        config.c_info.domid = domid if preserve_domid else 0
+    config_json = config.to_json()
     header = header_for_json(config_json)
     state = {"vcpus_online": info.online_vcpus,
              "memory_kb": info.tot_pages * PAGE_SIZE // 1024,
@@ -60,7 +66,7 @@ def save_image(toolstack: Toolstack, domid: int, path: str, leave_running: bool 
         raise
     if leave_running:
         toolstack.unpause(domid)
-    else:
+    elif not leave_paused:
         toolstack.destroy(domid)
     return header
 

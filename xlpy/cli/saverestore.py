@@ -31,18 +31,10 @@ def save(g, checkpoint, paused, keep_domid, domain, checkpoint_file, config_file
         if not os.access(config_file, os.R_OK):
             fail("unable to read overridden config file")
         config, _ = built_config(g, config_file, [])
-    elif keep_domid:
-        from xlpy.domain.idl import dumps
-        from xlpy.domain.stored import config_from_json
-        from xlpy.retrieve import retrieve_config
-
-        config = config_from_json(dumps(retrieve_config(toolstack, domid) or {}))
-        config.c_info.domid = domid
     try:
-        save_image(toolstack, domid, checkpoint_file, leave_running=checkpoint or paused, config=config,
-                   report=lambda line: click.echo(line, err=True))
-        if paused:
-            toolstack.pause(domid)
+        save_image(toolstack, domid, checkpoint_file, leave_running=checkpoint and not paused, config=config,
+                   report=lambda line: click.echo(line, err=True), leave_paused=paused,
+                   preserve_domid=keep_domid)
     except OSError:
         fail(f"Failed to open temp file {checkpoint_file} for writing")
     except ToolstackError as e:
