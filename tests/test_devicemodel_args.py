@@ -101,3 +101,11 @@ def test_xenserver_vendor_device_comes_after_the_disks(tmp_path):
 
 def test_what_it_covers_is_not_refused(tmp_path):
     assert unsupported(config(tmp_path, 'vendor_device = "xenserver"\ndm_restrict = 0\nhdtype = "ide"\n')) is None
+
+
+def test_without_memory_qemu_gets_libxls_default_less_the_video_ram(tmp_path):
+    path = tmp_path / "guest.cfg"
+    path.write_text('name = "h"\ntype = "hvm"\n')
+    dc, _ = build(parse_file(str(path)))
+    args = qemu_args(dc, 1)
+    assert args[args.index("-m") + 1] == str((32768 - 8192) // 1024)

@@ -255,3 +255,13 @@ def test_create_sets_the_tsc_mode_and_clock_offset_as_libxl(state_dir, monkeypat
         time.tzset()
     assert [mode for _, mode in calls["set_tsc_mode"]] == [tsc]
     assert [seconds for _, seconds in calls["set_time_offset"]] == offsets
+
+
+@pytest.mark.parametrize("settings,pool_kb", [
+    ("", 4 * (256 + 64)),  # HAP: one page per MiB for the p2m
+    ("hap = 0", 4 * (256 + 2 * 64)),  # shadow paging needs a second
+    ("shadow_memory = 3", 3 * 1024),
+])
+def test_the_paging_pool_is_sized_as_libxl_sizes_it(state_dir, monkeypatch, settings, pool_kb):
+    calls = create_calls(state_dir, monkeypatch, "hvm", settings, "set_paging_pool")
+    assert [kb for _, kb in calls["set_paging_pool"]] == [pool_kb]

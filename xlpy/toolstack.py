@@ -25,7 +25,7 @@ from xlpy.backends.base import (
     PAGE_SIZE, Backend, BackendError, BootImage, CreateFlags, DomainInfo, Exists, NoMemory, NoSuchDomain,
     ShutdownReason, VcpuContext,
 )
-from xlpy.domain.layout import memory_map
+from xlpy.domain.layout import max_memory_kb, memory_map
 
 if TYPE_CHECKING:  # the config types load only where a config is built or read
     from xlpy.domain.config import DomainConfig
@@ -34,7 +34,6 @@ X86_EMU_LAPIC, X86_EMU_ALL = 0x1, 0x3FF
 # HVM parameters libxl sets on every HVM container (hvm_set_conf_params), with its defaults.
 HVM_PARAM_TIMER_MODE, HVM_PARAM_HPET_ENABLED, HVM_PARAM_VPT_ALIGN, HVM_PARAM_ALTP2M, HVM_PARAM_MCA_CAP = \
     10, 11, 16, 35, 38
-DEFAULT_MAX_KB = 32768  # libxl's default when neither memory nor maxmem is set
 MAXMEM_SLACK_KB = 1024  # LIBXL_MAXMEM_CONSTANT
 
 
@@ -214,7 +213,7 @@ class Toolstack:
         b, backend = dc.b_info, self.backend
         max_vcpus = b.max_vcpus or 1
         backend.set_max_vcpus(domid, max_vcpus)
-        max_kb = b.max_memkb or b.target_memkb or DEFAULT_MAX_KB
+        max_kb = max_memory_kb(b)
         target_kb = b.target_memkb or max_kb
         from xlpy.domain.devicemodel import video_memkb
 
@@ -276,21 +275,21 @@ class Toolstack:
         """libxl__arch_domain_create: an HVM container's parameters, the TSC
         mode, the clock offset (rtc_timeoffset, plus the host's UTC offset
         with localtime=1), then the pool HAP builds an HVM container's page
-        tables from, which libxl sizes with libxl_get_required_shadow_memory
+        tables from, which libxl sizes with libxl__get_required_paging_memory
         unless shadow_memory= says."""
-        from xlpy.domain.config import TscMode
-
         b, container = dc.b_info, mode in ("pvh", "hvm")
         if container:
             self._hvm_params(domid, dc, mode)
-        self.backend.set_tsc_mode(domid, list(TscMode).index(b.tsc_mode))
+        self.backend.set_tsc_mode(domid, b.tsc_mode.number)
         offset = b.rtc_timeoffset + (time.localtime().tm_gmtoff if b.localtime else 0)
         offset = (offset + 2**31) % 2**32 - 2**31  # Xen takes it as a signed 32-bit number, as libxl passes it
         if offset:
             self.backend.set_time_offset(domid, offset)
         if container:
+            # libxl__get_required_paging_memory: a page per MiB for the p2m, one more without HAP.
+            per_mib = 1 + (dc.c_info.hap is False)
             pool_kb = b.shadow_memkb if b.shadow_memkb is not None else \
-                4 * (256 * (b.max_vcpus or 1) + 2 * (max_kb // 1024))
+                4 * (256 * (b.max_vcpus or 1) + per_mib * (max_kb // 1024))
             self.backend.set_paging_pool(domid, pool_kb)
 
     def _hvm_params(self, domid: int, dc: DomainConfig, mode: str) -> None:

@@ -16,7 +16,7 @@ from xlpy.domain.config import (
 class PlatformKeys(KeyReader):
     def platform(self) -> None:
         b_info = self.dc.b_info
-        tsc_mode = self.named_or_number("tsc_mode", TscMode, dict(enumerate(TscMode)), deprecated=True)
+        tsc_mode = self.named_or_number("tsc_mode", TscMode, {mode.number: mode for mode in TscMode}, deprecated=True)
         if tsc_mode is not None:
             b_info.tsc_mode = tsc_mode
         b_info.localtime = self.flag("localtime")

@@ -39,6 +39,11 @@ class TscMode(Enum):
     NATIVE = "native"
     NATIVE_PARAVIRT = "native_paravirt"
 
+    @property
+    def number(self) -> int:
+        """libxl's number for the mode (the deprecated integer tsc_mode=), which is Xen's too."""
+        return list(TscMode).index(self)
+
 
 class Passthrough(Enum):
     DEFAULT = "default"

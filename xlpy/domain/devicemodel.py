@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from xlpy.domain.devices import ChannelConnection, DiskFormat, NicType
+from xlpy.domain.layout import max_memory_kb
 from xlpy.domain.vdev import disk_index
 
 if TYPE_CHECKING:  # the libxc backend reads RUN_DIR here without loading the config types
@@ -118,7 +119,7 @@ def qemu_args(dc: DomainConfig, domid: int) -> list[str]:
     args += b.extra
     machine = "xenfv" if u.xen_platform_pci is not False else "pc,accel=xen"
     args += ["-machine", f"{machine},suppress-vmdesc=on", *b.extra_hvm]
-    ram_kb = (b.max_memkb or b.target_memkb or 0) - video_memkb(dc)
+    ram_kb = max_memory_kb(b) - video_memkb(dc)
     args += ["-m", str(-(-ram_kb // 1024))]  # MiB, rounded up as libxl rounds
     args += _disk_args(dc)
     if u.vendor_device.value == "xenserver":  # the PCI device XenServer's Windows drivers look for

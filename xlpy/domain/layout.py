@@ -15,6 +15,7 @@ from __future__ import annotations
 
 GiB = 1 << 30
 PAGE = 4096
+DEFAULT_MAX_KB = 32768  # libxl's default when neither memory nor maxmem is set
 HVM_MMIO_START = 0xF0000000  # 4 GiB - HVM_BELOW_4G_MMIO_LENGTH
 PVH_MMIO_START = 0xFC000000  # ACPI_INFO_PHYSICAL_ADDRESS, below the LAPIC and special pages
 HVM_LOW_MEM_START = 0x100000
@@ -49,3 +50,8 @@ def memory_map(memory_bytes: int, hvm_container: bool, device_model: bool = Fals
 
 def ram_bytes(regions) -> int:
     return sum(length for _, length, kind in regions if kind == "ram")
+
+
+def max_memory_kb(b_info) -> int:
+    """The guest's static maximum: maxmem=, else memory=, else libxl's default."""
+    return b_info.max_memkb or b_info.target_memkb or DEFAULT_MAX_KB

@@ -65,10 +65,13 @@ def stop(backend, domid: int, process: subprocess.Popen | None = None) -> None:
     """Stop the domain's QEMU, if it has one, and forget its xenstore state."""
     pid = _our_pid(backend.xs_read(pid_path(domid)), domid)
     if pid is not None:
-        os.kill(pid, signal.SIGHUP)  # QEMU's orderly exit, as libxl asks for it
-        if not _wait_exit(pid, process, STOP_TIMEOUT):
-            os.kill(pid, signal.SIGKILL)
-            _wait_exit(pid, process, STOP_TIMEOUT)
+        try:  # QEMU may exit on its own meanwhile: then there is nothing to stop
+            os.kill(pid, signal.SIGHUP)  # QEMU's orderly exit, as libxl asks for it
+            if not _wait_exit(pid, process, STOP_TIMEOUT):
+                os.kill(pid, signal.SIGKILL)
+                _wait_exit(pid, process, STOP_TIMEOUT)
+        except ProcessLookupError:
+            pass
     backend.xs_rm(state_dir(domid))
     for socket in (f"{RUN_DIR}/qmp-libxl-{domid}", f"{RUN_DIR}/qmp-libxenstat-{domid}"):
         try:
