@@ -230,3 +230,17 @@ def test_save_p_keeps_the_domain_paused_and_D_keeps_its_id(xlpy, tmp_path):
     xlpy("save", "-p", "-D", "demo-pvh", str(saved))
     assert "p" in xlpy("list", "demo-pvh").stdout.split()[-2]
     assert '"domid": 1' in xlpy("restore", "-d", "-p", "-e", str(saved), ok=False).stderr
+
+
+def test_a_config_given_to_restore_is_built_for_this_host(xlpy, state_dir, tmp_path):
+    """As for create: cpus="nodes:1" names the host's second NUMA node, which exists here."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "host.yaml").write_text("nr_cpus: 8\nnr_nodes: 2\n")
+    xlpy("create", "-q", "configs/pvh.cfg")
+    saved = tmp_path / "n.save"
+    xlpy("save", "demo-pvh", str(saved))
+    cfg = tmp_path / "n.cfg"
+    cfg.write_text((ROOT / "configs" / "pvh.cfg").read_text() + 'cpus = "nodes:1"\n')
+    xlpy("restore", "-p", "-e", str(cfg), str(saved))
+    vcpus = xlpy("vcpu-list", "demo-pvh").stdout.splitlines()[1:]
+    assert vcpus and all(line.endswith("4-7 / all") for line in vcpus), vcpus  # hard: node 1's CPUs

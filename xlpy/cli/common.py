@@ -20,12 +20,13 @@ def built_config(g, filename: str, overrides: list[str], text: str | None = None
     from xlpy.cli.create import show_diagnostics
     from xlpy.config import ConfigError, parse, parse_file
     from xlpy.config.build import build, has_errors
+    from xlpy.domain.host import current_topology
 
     try:
         cfg = parse(text, filename) if text is not None else parse_file(filename, overrides)
     except ConfigError as e:
         fail(str(e))
-    dc, diagnostics = build(cfg)
+    dc, diagnostics = build(cfg, current_topology())  # the host's CPUs and nodes, as for create
     show_diagnostics(diagnostics, g.verbose)
     if has_errors(diagnostics):
         sys.exit(1)

@@ -52,7 +52,7 @@ def save(g, checkpoint, paused, keep_domid, domain, checkpoint_file, config_file
 @click.argument("files", nargs=-1, required=True)
 @click.pass_obj
 def restore(g, paused, no_monitor, debug, foreground, console, vncviewer, autopass, files) -> None:
-    """Restore a domain from a saved file: [-p] [-e] [-d] [<ConfigFile>] <CheckpointFile>"""
+    """Restore a domain from a saved file: [-p] [-e] [-d] [-F] [-c] [-V] [-A] [<ConfigFile>] <CheckpointFile>"""
     from xlpy.domain.savefile import SaveFileError
     from xlpy.saverestore import open_save_file, read_image, restore_image, saved_config
     from xlpy.toolstack import ToolstackError
