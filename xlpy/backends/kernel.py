@@ -32,6 +32,10 @@ class KernelImage:
     guest_os: str = ""
 
     @property
+    def has_xen_notes(self) -> bool:
+        return bool(self.pv_entry or self.phys32_entry or self.features or self.guest_os)
+
+    @property
     def legacy_pvh_capable(self) -> bool:
         """64-bit with every feature the original PVH design required."""
         return self.elf_class == 64 and self.pv_entry is not None and LEGACY_PVH_FEATURES <= self.features
@@ -43,12 +47,22 @@ def read_kernel(path: str) -> KernelImage:
             data = f.read()
     except OSError as e:
         raise InvalidArgument(f"cannot read kernel {path}: {e.strerror}", "xc_dom_kernel_file") from None
-    return parse_kernel(_elf_payload(data, path), path)
+    for whole in (False, True):
+        elf = _elf_payload(data, path, whole)
+        try:
+            image = parse_kernel(elf, path)
+        except InvalidArgument:
+            if whole:
+                raise
+            continue  # cut short before the note sections an image without Xen's PT_NOTE needs
+        if image.has_xen_notes or whole or data[:4] == b"\x7fELF":
+            return image
+    raise AssertionError("unreachable")
 
 
-def _elf_payload(data: bytes, path: str) -> bytes:
+def _elf_payload(data: bytes, path: str, whole: bool = False) -> bytes:
     """The ELF inside: the file itself, or as much of a bzImage's compressed
-    payload as it takes to read the Xen notes (see _enough)."""
+    payload as it takes to read the Xen notes (see _enough), or all of it."""
     if data[:4] == b"\x7fELF":
         return data
     if len(data) > 0x250 and data[0x202:0x206] == b"HdrS":
@@ -56,16 +70,16 @@ def _elf_payload(data: bytes, path: str) -> bytes:
         offset, length = struct.unpack_from("<II", data, 0x248)
         start = (setup_sects + 1) * 512 + offset
         payload = data[start : start + length]
-        return _decompress(payload, path)
+        return _decompress(payload, path, whole)
     raise InvalidArgument(f"{path} is neither an ELF image nor a bzImage", "xc_dom_parse_image")
 
 
-def _decompress(payload: bytes, path: str) -> bytes:
+def _decompress(payload: bytes, path: str, whole: bool) -> bytes:
     out = bytearray()
     try:
         for chunk in _decompressed_chunks(payload, path):
             out += chunk
-            if _enough(out):
+            if not whole and _enough(out):
                 break
     except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
         raise InvalidArgument(f"{path}: cannot decompress the bzImage payload: {e}", "xc_dom_parse_image") from None
