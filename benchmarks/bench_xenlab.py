@@ -33,7 +33,8 @@ def main() -> None:
     parser.add_argument("--run", action="store_true", help="boot the lab now instead of reading its last run")
     args = parser.parse_args()
     if args.run:
-        shared = Path(ROOT.parent / "shared")
+        from conftest import SHARED as shared  # ../shared, wherever the tests find it
+
         work = Path(tempfile.mkdtemp(prefix="xlpy-lab-"))
         lab.boot(lab.ensure_built(shared, work / "setup.log"), work, lab.prepare_share(work))
         lab.keep_last_run(work)

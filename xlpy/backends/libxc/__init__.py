@@ -248,9 +248,11 @@ class LibxcBackend:
         for entry, (index, bits) in zip(msr, msrs):
             entry.index, entry.policy = index, bits.encode()
         msr[len(msrs)].index = S.MSR_INPUT_UNUSED
-        self._check("xc_cpuid_apply_policy", self.lib.xc_cpuid_apply_policy(
-            self.xch, domid, False, None, 0, pae, itsc, nested_virt,
-            xend if leaves else None, msr if msrs else None))
+        rc = self.lib.xc_cpuid_apply_policy(self.xch, domid, False, None, 0, pae, itsc, nested_virt,
+                                            xend if leaves else None, msr if msrs else None)
+        if rc < 0:  # it returns -errno and need not set errno
+            C.set_errno(-rc)
+        self._check("xc_cpuid_apply_policy", rc)
 
     def set_memory_target(self, domid: int, kb: int) -> None:
         self.xs_write(f"/local/domain/{domid}/memory/target", str(kb))
