@@ -101,3 +101,33 @@ def test_backend_that_is_not_available(xlpy):
     r = xlpy("--backend", "nosuch", "list", ok=False)
     assert r.returncode == 1
     assert r.stderr.startswith("xlpy: no backend named `nosuch'")
+
+
+def test_rename_restart_preserves_the_old_domain_as_xl_does(xlpy):
+    """on_reboot="rename-restart": the dead domain stays, renamed <name>-<UTC
+    minute>, and the config starts again under its own name and UUID. As
+    libxl_domain_preserve, only xenstore's /vm link of the preserved domain
+    changes: Xen's handle, which list -v shows, stays the same for both."""
+    from xlpy.api import open as open_host
+
+    xlpy("create", "-q", "configs/pvh.cfg", 'on_reboot="rename-restart"')
+    xlpy("reboot", "-w", "demo-pvh")
+    rows = [line.split() for line in xlpy("list", "-v").stdout.splitlines()[1:]]
+    names = {row[0]: row for row in rows}
+    preserved = next(name for name in names if name.startswith("demo-pvh-"))
+    assert re.fullmatch(r"demo-pvh-\d{8}T\d{4}Z", preserved)
+    assert names[preserved][1] == "1" and names["demo-pvh"][1] == "2"
+    assert names[preserved][4] == "---sr-"  # kept as it died: shut down for a reboot
+    assert names[preserved][6] == names["demo-pvh"][6] == "6a1c4b2e-1b7c-4d0e-9c1f-2a3b4c5d6e7f"
+    with open_host("model") as host:
+        xs = host.toolstack.backend
+        assert xs.xs_read("/local/domain/2/vm") == "/vm/6a1c4b2e-1b7c-4d0e-9c1f-2a3b4c5d6e7f"
+        assert xs.xs_read("/vm/6a1c4b2e-1b7c-4d0e-9c1f-2a3b4c5d6e7f/name") == "demo-pvh"
+        moved = xs.xs_read("/local/domain/1/vm")
+        assert moved != "/vm/6a1c4b2e-1b7c-4d0e-9c1f-2a3b4c5d6e7f"
+        assert xs.xs_read(f"{moved}/uuid") == moved.removeprefix("/vm/")
+    xlpy("destroy", preserved)  # takes its own /vm node with it, not the restarted domain's
+    with open_host("model") as host:
+        assert host.toolstack.backend.xs_read(f"{moved}/uuid") is None
+        assert host.toolstack.backend.xs_read("/vm/6a1c4b2e-1b7c-4d0e-9c1f-2a3b4c5d6e7f/uuid") is not None
+    assert [line.split()[0] for line in xlpy("list").stdout.splitlines()[1:]] == ["Domain-0", "demo-pvh"]

@@ -137,6 +137,7 @@ class Toolstack:
             raise CreateFailed(f"cannot create domain: {e.message}") from None
         base = f"/local/domain/{domid}"
         try:
+            self._make_vm_node(domid, dc.c_info.uuid or "00000000-0000-0000-0000-000000000000", name)
             self._build(domid, dc, mode)
             self.backend.xs_write(f"/libxl/{domid}/xlpy/config", stored_defaults(dc).to_json())
             self.backend.xs_write(f"/libxl/{domid}/xlpy/config-text", config_text)
@@ -157,9 +158,24 @@ class Toolstack:
 
     def _undo(self, domid: int) -> None:
         try:
-            self.backend.destroy_domain(domid)
+            self._destroy_domain(domid)
         except BackendError:
             pass
+
+    def _make_vm_node(self, domid: int, uuid: str, name: str) -> None:
+        """/vm/<uuid> and the domain's link to it, as libxl__domain_make writes them."""
+        vm_path = f"/vm/{uuid}"
+        self.backend.xs_rm(vm_path)
+        self.backend.xs_write(f"{vm_path}/uuid", uuid)
+        self.backend.xs_write(f"{vm_path}/name", name)
+        self.backend.xs_write(f"/local/domain/{domid}/vm", vm_path)
+
+    def _destroy_domain(self, domid: int) -> None:
+        """The domain and its /vm node (libxl removes the one its domain links to)."""
+        vm_path = self.backend.xs_read(f"/local/domain/{domid}/vm")
+        self.backend.destroy_domain(domid)
+        if vm_path:
+            self.backend.xs_rm(vm_path)
 
     def _boot_plan(self, dc: DomainConfig) -> tuple[str, CreateFlags]:
         """The builder mode and create flags for the guest type (and its kernel)."""
@@ -420,7 +436,7 @@ class Toolstack:
     def destroy(self, domid: int) -> None:
         self.info(domid)
         try:
-            self.backend.destroy_domain(domid)
+            self._destroy_domain(domid)
         except NoSuchDomain:  # another toolstack destroyed it since we looked
             raise DomainNotFound(f"Domain {domid} does not exist.") from None
         self.backend.xs_rm(f"/libxl/{domid}")
@@ -434,11 +450,26 @@ class Toolstack:
         self.backend.unpause_domain(domid)
 
     def rename(self, domid: int, new_name: str) -> None:
-        self.info(domid)
+        info = self.info(domid)
         try:
             self.backend.xs_write(f"/local/domain/{domid}/name", new_name)
         except Exists:
             raise NameInUse(f"domain with name {new_name!r} already exists") from None
+        if self.backend.xs_read(f"/vm/{info.uuid}/uuid") is not None:  # as libxl__domain_rename
+            self.backend.xs_write(f"/vm/{info.uuid}/name", new_name)
+
+    def preserve(self, domid: int, suffix: str) -> None:
+        """Keep a dead domain aside as libxl_domain_preserve does: renamed with
+        `suffix` and linked to a fresh /vm/<uuid> node. Xen's handle is left as
+        it is, so the preserved domain and its restart report the same UUID."""
+        import uuid as uuidlib
+
+        info = self.info(domid)
+        vm_path = f"/vm/{uuidlib.uuid4()}"
+        self.backend.xs_rm(vm_path)
+        self.backend.xs_write(f"{vm_path}/uuid", vm_path[len("/vm/"):])
+        self.backend.xs_write(f"/local/domain/{domid}/vm", vm_path)
+        self.rename(domid, f"{info.name}{suffix}")
 
     def request_shutdown(self, domid: int, action: str = "poweroff") -> None:
         """Ask the guest through control/shutdown, as xl does for PV-aware guests."""
@@ -468,7 +499,7 @@ class Toolstack:
                 continue
             tag = self.backend.xs_read(f"/local/domain/{info.domid}/xlpy/create-pid")
             if tag and not _alive(tag):
-                self.backend.destroy_domain(info.domid)
+                self._destroy_domain(info.domid)
                 self.backend.xs_rm(f"/libxl/{info.domid}")
                 done.append((info.domid, "removed half-created domain"))
                 continue
@@ -511,7 +542,8 @@ class Toolstack:
             reloaded = self.reload_config(info.domid, log)
             suffix = time.strftime("-%Y%m%dT%H%MZ", time.gmtime())
             log(f"Preserving domain {info.domid} {info.name} with suffix{suffix}")
-            return XL_ACTION_NAMES[action], self.restart(info.domid, reloaded, rename=True, foreground=foreground)
+            return XL_ACTION_NAMES[action], self.restart(info.domid, reloaded, preserve_suffix=suffix,
+                                                         foreground=foreground)
         if action in (ShutdownAction.RESTART, ShutdownAction.COREDUMP_RESTART, ShutdownAction.SOFT_RESET):
             reloaded = self.reload_config(info.domid, log)
             log(f"Domain {info.domid} needs to be cleaned up: destroying the domain")
@@ -574,15 +606,13 @@ class Toolstack:
             dc = config_from_json(json.dumps(retrieve_config(self, domid) or self.stored_config(domid) or {}))
         return dc, updated or self.config_text(domid)
 
-    def restart(self, domid: int, reloaded: tuple[DomainConfig, str], rename: bool = False,
+    def restart(self, domid: int, reloaded: tuple[DomainConfig, str], preserve_suffix: str | None = None,
                 foreground: bool = False) -> int:
-        """Destroy (or rename) the old domain and create the reloaded config."""
+        """Destroy the old domain (or preserve it under its name plus
+        `preserve_suffix`) and create the reloaded config."""
         dc, text = reloaded
-        if rename:  # the old domain keeps its name-with-date and its UUID
-            self.rename(domid, time.strftime(f"{dc.c_info.name}-%Y%m%dT%H%MZ", time.gmtime()))
-            import uuid as uuidlib
-
-            dc.c_info.uuid = str(uuidlib.uuid4())
+        if preserve_suffix is not None:
+            self.preserve(domid, preserve_suffix)
         else:
             self.destroy(domid)
         return self.create(dc, config_text=text, foreground=foreground).domid

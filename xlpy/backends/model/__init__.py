@@ -132,8 +132,6 @@ class ModelBackend:
         with self.store.transaction() as db:
             if name is not None and self._name_taken(db, name):
                 raise Exists(f"domain with name {name!r} already exists", "xs_write", 17)
-            if uuid.strip("0-") and db.execute("SELECT domid FROM domains WHERE uuid = ?", (uuid,)).fetchone():
-                raise Exists(f"a domain with UUID {uuid} already exists", "xc_domain_create", 17)
             domid = self._allocate_domid(db)
             db.execute(
                 "INSERT INTO domains (domid, uuid, hvm, hap, legacy_pvh, emulation_flags, max_vcpus, created) "
