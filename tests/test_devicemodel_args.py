@@ -6,14 +6,15 @@ import pytest
 
 from xlpy.config import parse_file
 from xlpy.config.build import build
-from xlpy.domain.devicemodel import qemu_args, unsupported, video_memkb
+from xlpy.domain.devicemodel import qemu_args, unsupported
+from xlpy.domain.setdefault import effective
 
 
 def config(tmp_path, text: str):
     path = tmp_path / "guest.cfg"
     path.write_text('name = "h"\ntype = "hvm"\nmemory = 256\n' + text)
     dc, _ = build(parse_file(str(path)))
-    return dc
+    return effective(dc)  # as create hands it to the device model
 
 
 def pairs(args: list[str]) -> list[tuple[str, str]]:
@@ -33,7 +34,7 @@ def test_defaults_are_libxls(tmp_path):
                      ("-device", "cirrus-vga,vgamem_mb=8"), ("-boot", "order=cda"), ("-net", "none"),
                      ("-machine", "xenfv,suppress-vmdesc=on"), ("-m", "248")):
         assert expected in found
-    assert video_memkb(dc) == 8192  # a Cirrus card's RAM comes out of the guest's 256 MiB
+    assert dc.b_info.video_memkb == 8192  # a Cirrus card's RAM comes out of the guest's 256 MiB
     assert "-smp" not in args and "-kernel" not in args
 
 
@@ -51,7 +52,7 @@ def test_display_kernel_and_cpus(tmp_path):
 def test_vga_none_takes_no_memory(tmp_path):
     dc = config(tmp_path, 'vga = "none"\n')
     args = qemu_args(dc, 1)
-    assert video_memkb(dc) == 0 and ("-m", "256") in pairs(args)
+    assert dc.b_info.video_memkb == 0 and ("-m", "256") in pairs(args)
     assert not any(a.endswith("vga,vgamem_mb=8") for a in args)
 
 
@@ -107,5 +108,5 @@ def test_without_memory_qemu_gets_libxls_default_less_the_video_ram(tmp_path):
     path = tmp_path / "guest.cfg"
     path.write_text('name = "h"\ntype = "hvm"\n')
     dc, _ = build(parse_file(str(path)))
-    args = qemu_args(dc, 1)
+    args = qemu_args(effective(dc), 1)
     assert args[args.index("-m") + 1] == str((32768 - 8192) // 1024)

@@ -74,16 +74,39 @@ def test_hotplugged_devices_join_and_leave(xlpy):
     assert ([d["vdev"] for d in got["disks"]], [n["devid"] for n in got["nics"]]) == (["xvda"], [0])
 
 
+def test_hot_plugged_nics_get_libxl_s_defaults(xlpy):
+    """libxl__device_nic_setdefault with hotplug set, libxl__device_nextid:
+    the devid follows the highest in use (not the count), an HVM guest's new
+    nic has no emulated twin, a PV or PVH guest refuses an emulated one; the
+    stored nic keeps what was given plus devid, nictype and MAC."""
+    xlpy("create", "-q", "configs/pvh.cfg")
+    xlpy("network-attach", "demo-pvh", "bridge=xenbr1")
+    xlpy("network-detach", "demo-pvh", "0")
+    xlpy("network-attach", "demo-pvh")
+    nics = config(xlpy, "demo-pvh")["nics"]
+    assert [(n["devid"], n.get("bridge"), n["nictype"]) for n in nics] == [(1, "xenbr1", "vif"), (2, None, "vif")]
+    assert re.fullmatch(r"00:16:3e:[0-7][0-9a-f](:[0-9a-f]{2}){2}", nics[1]["mac"])
+    refused = xlpy("network-attach", "demo-pvh", "type=ioemu", ok=False)
+    assert (refused.returncode, refused.stderr.splitlines()[-1]) == \
+        (1, "trying to create PV or PVH guest with an emulated interface")
+    xlpy("create", "-q", "configs/hvm.cfg")
+    xlpy("network-attach", "demo-hvm")
+    assert [n["nictype"] for n in config(xlpy, "demo-hvm")["nics"]] == ["vif_ioemu", "vif"]
+
+
 def test_what_libxl_writes_back_for_an_hvm_guest():
     from xlpy.config import parse_file
     from xlpy.config.build import build
-    from xlpy.domain.stored import stored_defaults
+    from xlpy.domain.setdefault import effective, for_storage
 
-    dc, _ = build(parse_file(ROOT / "configs" / "hvm.cfg"))
-    stored = stored_defaults(dc)
+    given, _ = build(parse_file(ROOT / "configs" / "hvm.cfg"))
+    used = effective(given)
+    stored = for_storage(given, used)
     assert stored.b_info.video_memkb == 8192  # cirrus with qemu-xen
-    assert {nic.nictype.value for nic in stored.nics} <= {"vif_ioemu"}
+    assert [(nic.devid, nic.nictype.value, nic.mac) for nic in stored.nics] == \
+        [(nic.devid, "vif_ioemu", nic.mac) for nic in used.nics]
     assert stored.b_info.arch_x86.msr_relaxed is False
+    assert stored.nics[0].model is None and used.nics[0].model == "rtl8139"  # a default libxl does not store
 
 
 @pytest.fixture(scope="session")
@@ -110,11 +133,34 @@ def libxl_setdefault(xl_shim, tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["pvh", "pv", "hvm"])
 def test_the_video_memory_stored_is_the_one_libxl_s_setdefault_chooses(libxl_setdefault, name):
-    from xlpy.domain.stored import config_from_json, stored_defaults
+    from xlpy.domain.setdefault import effective
+    from xlpy.domain.stored import config_from_json
 
     text = (ROOT / "configs" / "expected" / f"{name}.json").read_text()  # what `xl create -n` prints
-    ours = stored_defaults(config_from_json(text))
-    assert ours.b_info.video_memkb == libxl_setdefault(text)["b_info"]["video_memkb"]
+    assert effective(config_from_json(text)).b_info.video_memkb == libxl_setdefault(text)["b_info"]["video_memkb"]
+
+
+@pytest.mark.parametrize("vga", [None, "none", "cirrus", "std", "qxl"])
+@pytest.mark.parametrize("videoram_mb", [None, 0, 4, 8, 16, 64, 128, 256])
+def test_video_memory_defaults_and_minimums_are_libxl_s(libxl_setdefault, vga, videoram_mb):
+    """Each card's default and libxl's refusal below its minimum (not a clamp)."""
+    from xlpy.domain.setdefault import DefaultsError, effective
+    from xlpy.domain.stored import config_from_json
+
+    obj = json.loads((ROOT / "configs" / "expected" / "hvm.json").read_text())
+    if vga is not None:
+        obj["b_info"]["type.hvm"]["vga"] = {"kind": vga}
+    if videoram_mb is not None:
+        obj["b_info"]["video_memkb"] = videoram_mb * 1024
+    text = json.dumps(obj)
+    try:
+        theirs = libxl_setdefault(text)["b_info"]["video_memkb"]
+    except subprocess.CalledProcessError as refused:
+        with pytest.raises(DefaultsError) as ours:
+            effective(config_from_json(text))
+        assert str(ours.value) in refused.stderr
+    else:
+        assert effective(config_from_json(text)).b_info.video_memkb == theirs
 
 
 @pytest.fixture(scope="session")

@@ -70,11 +70,6 @@ class Created:
     boot_mode: str | None
 
 
-def _random_mac() -> str:
-    """In Xen's OUI 00:16:3e, as libxl picks one."""
-    return "00:16:3e:%02x:%02x:%02x" % tuple(os.urandom(3))
-
-
 def _process_tag(pid: int) -> str:
     """The pid plus its start time, so a reused pid is not mistaken for us."""
     try:
@@ -117,10 +112,13 @@ class Toolstack:
     def create(self, dc: DomainConfig, paused: bool = False, config_text: str = "",
                monitor: bool = True, foreground: bool = False) -> Created:
         # Name uniqueness is checked atomically when the name is written.
-        from xlpy.domain.stored import stored_defaults
+        from xlpy.domain.setdefault import DefaultsError, effective, for_storage
 
-        dc = copy.deepcopy(dc)  # the build fills in MACs and devids, as libxl's setdefault does
-        name = dc.c_info.name or ""
+        given, name = dc, dc.c_info.name or ""
+        try:
+            dc = effective(given)  # built from libxl's defaults; stored as given
+        except DefaultsError as e:
+            raise CreateFailed(f"cannot create {name!r}: {e}") from None
         mode, flags = self._boot_plan(dc)
         if mode == "hvm":
             from xlpy.domain.devicemodel import unsupported
@@ -139,7 +137,7 @@ class Toolstack:
         try:
             self._make_vm_node(domid, dc.c_info.uuid or "00000000-0000-0000-0000-000000000000", name)
             self._build(domid, dc, mode)
-            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", stored_defaults(dc).to_json())
+            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", for_storage(given, dc).to_json())
             self.backend.xs_write(f"/libxl/{domid}/xlpy/config-text", config_text)
             self.backend.xs_write(f"/libxl/{domid}/xlpy/monitor", _monitor_value(monitor, foreground))
             self.backend.xs_rm(f"{base}/xlpy/create-pid")
@@ -231,10 +229,8 @@ class Toolstack:
         backend.set_max_vcpus(domid, max_vcpus)
         max_kb = max_memory_kb(b)
         target_kb = b.target_memkb or max_kb
-        from xlpy.domain.devicemodel import video_memkb
-
         # An HVM guest's video RAM comes out of its memory (libxl's video_memkb).
-        video_kb = video_memkb(dc) if mode == "hvm" else 0
+        video_kb = b.video_memkb if mode == "hvm" else 0
         # As libxl: the target plus room for the pages the builder adds
         # (page tables, special pages); ballooning up raises it later.
         backend.set_max_memory(domid, target_kb + MAXMEM_SLACK_KB)
@@ -359,18 +355,25 @@ class Toolstack:
         return devid
 
     def attach_nic(self, domid: int, nic, connect: bool = True) -> int:
-        """Attach a vif; its devid and MAC are filled in when unset (in `nic` too)."""
-        from xlpy.domain.devices import NicType
-
-        if nic.devid is None:
-            nic.devid = len(self.backend.xs_list(f"/local/domain/{domid}/device/vif"))
-        nic.mac = nic.mac or _random_mac()  # the device model's NIC gets the same one
-        self._add_device(domid, "vif", nic.devid, {"mac": nic.mac, "bridge": nic.bridge or "xenbr0"}, connect)
+        """Attach a vif. At create `nic` comes with libxl's defaults; hot-plugged
+        (`connect`), it gets them here, in `nic` too, with the devid after the
+        highest in use, and joins the stored config as libxl adds it."""
         if connect:
-            if nic.nictype is NicType.UNKNOWN:  # as libxl: an emulated twin only for HVM guests
-                hvm = (self.stored_config(domid) or {}).get("c_info", {}).get("type") == "hvm"
-                nic.nictype = NicType.VIF_IOEMU if hvm else NicType.VIF
-            self._update_stored(domid, lambda config: config.nics.append(nic))
+            from xlpy.domain.config import DomainType
+            from xlpy.domain.setdefault import DefaultsError, nic_setdefault, nic_update_config
+
+            given = copy.deepcopy(nic)
+            domain_type = DomainType((self.stored_config(domid) or {}).get("c_info", {}).get("type", "pv"))
+            try:
+                nic_setdefault(nic, domain_type, hotplug=True)
+            except DefaultsError as e:
+                raise ToolstackError(str(e)) from None
+            if nic.devid is None:
+                nic.devid = max(map(int, self.backend.xs_list(f"/local/domain/{domid}/device/vif")), default=-1) + 1
+            nic_update_config(given, nic)
+        self._add_device(domid, "vif", nic.devid, {"mac": nic.mac, "bridge": nic.bridge}, connect)
+        if connect:
+            self._update_stored(domid, lambda config: config.nics.append(given))
         return nic.devid
 
     def detach(self, domid: int, kind: str, devid: int) -> None:

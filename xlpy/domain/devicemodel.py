@@ -20,21 +20,12 @@ if TYPE_CHECKING:  # the libxc backend reads RUN_DIR here without loading the co
     from xlpy.domain.config import DomainConfig
 
 RUN_DIR = "/var/run/xen"  # where libxl puts QEMU's QMP sockets
-VIDEO_MEMKB = {"none": 0, "cirrus": 8 * 1024, "std": 16 * 1024, "qxl": 128 * 1024}  # qemu-xen's minimums too
 QEMU_FORMATS = {DiskFormat.RAW: "raw", DiskFormat.QCOW: "qcow", DiskFormat.QCOW2: "qcow2", DiskFormat.VHD: "vpc",
                 DiskFormat.QED: "qed"}
-DEFAULT_NIC_MODEL = "rtl8139"
 
 
 def vga_kind(dc: DomainConfig) -> str:
     return dc.b_info.u.vga.kind or "cirrus"
-
-
-def video_memkb(dc: DomainConfig) -> int:
-    """The emulated card's RAM, which libxl takes out of the guest's memory."""
-    if dc.b_info.video_memkb is not None:
-        return max(dc.b_info.video_memkb, VIDEO_MEMKB[vga_kind(dc)])
-    return VIDEO_MEMKB[vga_kind(dc)]
 
 
 def unsupported(dc: DomainConfig) -> str | None:
@@ -72,7 +63,8 @@ def qmp_socket(domid: int) -> str:
 
 
 def qemu_args(dc: DomainConfig, domid: int) -> list[str]:
-    """libxl__build_device_model_args_new for an HVM guest, in its order."""
+    """libxl__build_device_model_args_new for an HVM guest, in its order,
+    from the config with libxl's defaults (xlpy.domain.setdefault.effective)."""
     b, u = dc.b_info, dc.b_info.u
     args = ["-xen-domid", str(domid), "-no-shutdown",
             "-chardev", f"socket,id=libxl-cmd,path={qmp_socket(domid)},server=on,wait=off",
@@ -102,7 +94,7 @@ def qemu_args(dc: DomainConfig, domid: int) -> list[str]:
         args += ["-serial", serial]
     if u.nographic and not u.sdl.enable and not vnc:
         args.append("-nographic")
-    video_mb = video_memkb(dc) // 1024
+    video_mb = dc.b_info.video_memkb // 1024
     args += {"std": ["-device", f"VGA,vgamem_mb={video_mb}"],
              "cirrus": ["-device", f"cirrus-vga,vgamem_mb={video_mb}"],
              "qxl": ["-device", f"qxl-vga,vram_size_mb={video_mb // 2},ram_size_mb={video_mb // 2}"],
@@ -119,7 +111,7 @@ def qemu_args(dc: DomainConfig, domid: int) -> list[str]:
     args += b.extra
     machine = "xenfv" if u.xen_platform_pci is not False else "pc,accel=xen"
     args += ["-machine", f"{machine},suppress-vmdesc=on", *b.extra_hvm]
-    ram_kb = max_memory_kb(b) - video_memkb(dc)
+    ram_kb = max_memory_kb(b) - b.video_memkb
     args += ["-m", str(-(-ram_kb // 1024))]  # MiB, rounded up as libxl rounds
     args += _disk_args(dc)
     if u.vendor_device.value == "xenserver":  # the PCI device XenServer's Windows drivers look for
@@ -144,12 +136,12 @@ def _nic_args(dc: DomainConfig, domid: int) -> list[str]:
     creates and plugs into the bridge itself (no hotplug script)."""
     args = []
     for nic in dc.nics:
-        if nic.nictype not in (NicType.VIF_IOEMU, NicType.UNKNOWN):
+        if nic.nictype is not NicType.VIF_IOEMU:
             continue
-        devid = nic.devid or 0
+        devid = nic.devid
         ifname = f"{nic.ifname}-emu" if nic.ifname else f"vif{domid}.{devid}-emu"
-        args += ["-device", f"{nic.model or DEFAULT_NIC_MODEL},id=nic{devid},netdev=net{devid},mac={nic.mac}",
-                 "-netdev", f"type=tap,id=net{devid},ifname={ifname},br={nic.bridge or 'xenbr0'},"
+        args += ["-device", f"{nic.model},id=nic{devid},netdev=net{devid},mac={nic.mac}",
+                 "-netdev", f"type=tap,id=net{devid},ifname={ifname},br={nic.bridge},"
                             "script=no,downscript=no"]
     return args or ["-net", "none"]
 
