@@ -24,6 +24,8 @@ CASES = {
     "P106": (BASE + 'vga = "stdvga"\n', BASE),
     "D101": (BASE + 'disk = [ "/dev/x" ]\n', BASE + 'disk = [ "/dev/x,raw,xvda,rw" ]\n'),
     "D102": (BASE + 'vif = [ "mac=zz" ]\n', BASE + 'vif = [ "mac=00:16:3e:00:00:01" ]\n'),
+    "X111": (BASE.replace('"pvh"', '"hvm"') + 'vga = "stdvga"\nvideoram = 8\n',
+             BASE.replace('"pvh"', '"hvm"') + 'vga = "stdvga"\nvideoram = 16\n'),
     "H101": (BASE + "memroy = 1\n", BASE),
     "H109": (BASE + 'disk = [ "/a,raw,xvda,rw", "/b,raw,xvda,rw" ]\n',
              BASE + 'disk = [ "/a,raw,xvda,rw", "/b,raw,xvdb,rw" ]\n'),

@@ -72,9 +72,21 @@ def check_text(text: str, filename: str, options: Options) -> FileResult:
                                     f"vdev `{disk.vdev}' is used again (first on line {line}); give each disk its own",
                                     filename, item.line, item.column))
         seen.setdefault(disk.vdev, (item.line, item.column))
+    diags.extend(_refused_at_create(cfg, dc, filename))
     if options.check_files:
         diags.extend(_missing_files(cfg, dc, filename))
     return FileResult(filename, text, diags, facts)
+
+
+def _refused_at_create(cfg, dc, filename: str) -> list[Diagnostic]:
+    """What libxl's setdefault refuses when create starts, though xl parsed it."""
+    from xlpy.domain.setdefault import refusal
+
+    problem = refusal(dc)
+    if problem is None:
+        return []
+    s = cfg.last(problem.key) if problem.key in cfg else None
+    return [Diagnostic("X111", Severity.ERROR, str(problem), filename, s.line if s else None, s.column if s else None)]
 
 
 def _missing_files(cfg, dc, filename: str) -> list[Diagnostic]:

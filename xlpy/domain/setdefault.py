@@ -30,26 +30,45 @@ VIDEO_MEMKB = {
 }
 DEFAULT_BRIDGE = "xenbr0"
 DEFAULT_NIC_MODEL = "rtl8139"
+EMULATED_NIC_ON_PV = "trying to create PV or PVH guest with an emulated interface"
 
 
 class DefaultsError(ValueError):
-    """A value libxl's setdefault refuses, with libxl's message."""
+    """A value libxl's setdefault refuses, with libxl's message; `key` is the
+    config key it comes from."""
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def refusal(given: DomainConfig) -> DefaultsError | None:
+    """What libxl's setdefault would refuse in `given`, without copying it
+    (`xlpy check` asks this of every file)."""
+    from xlpy.domain.config import DomainType
+    from xlpy.domain.devices import NicType
+
+    b = given.b_info
+    if b.type is DomainType.HVM and b.video_memkb is not None:
+        _, minimum, message = VIDEO_MEMKB[b.u.vga.kind or "cirrus"]
+        if minimum is not None and b.video_memkb < minimum:
+            return DefaultsError(message, "videoram")
+    if b.type is not DomainType.HVM and any(nic.nictype is NicType.VIF_IOEMU for nic in given.nics):
+        return DefaultsError(EMULATED_NIC_ON_PV, "vif")
+    return None
 
 
 def effective(given: DomainConfig) -> DomainConfig:
     """A copy of `given` with libxl's defaults, as create builds from it."""
     from xlpy.domain.config import DomainType
 
+    problem = refusal(given)
+    if problem:
+        raise problem
     dc = copy.deepcopy(given)
     b = dc.b_info
-    if b.type is DomainType.HVM:
-        default, minimum, message = VIDEO_MEMKB[b.u.vga.kind or "cirrus"]
-        if b.video_memkb is None:
-            b.video_memkb = default
-        elif minimum is not None and b.video_memkb < minimum:
-            raise DefaultsError(message)
-    elif b.video_memkb is None:
-        b.video_memkb = 0
+    if b.video_memkb is None:
+        b.video_memkb = VIDEO_MEMKB[b.u.vga.kind or "cirrus"][0] if b.type is DomainType.HVM else 0
     if b.arch_x86.msr_relaxed is None:
         b.arch_x86.msr_relaxed = False
     for nic in dc.nics:
@@ -95,7 +114,7 @@ def nic_setdefault(nic: DeviceNic, domain_type: DomainType, hotplug: bool) -> No
         if nic.nictype is NicType.UNKNOWN:
             nic.nictype = NicType.VIF if hotplug else NicType.VIF_IOEMU
     elif nic.nictype is NicType.VIF_IOEMU:
-        raise DefaultsError("trying to create PV or PVH guest with an emulated interface")
+        raise DefaultsError(EMULATED_NIC_ON_PV, "vif")
     else:
         nic.nictype = NicType.VIF
 
