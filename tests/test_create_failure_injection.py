@@ -72,7 +72,7 @@ def test_an_hvm_guest_gets_firmware_platform_keys_and_its_device_model(state_dir
     assert backend.xs_read(f"/local/domain/0/device-model/{domid}/state") == "running"
     console = backend.console(domid)
     assert "firmware hvmloader with seabios" in console and "-xen-domid 1" in console
-    mac = toolstack.stored_config(domid)["nics"][0]["mac"]  # chosen once: the PV device's and QEMU's NIC's
+    mac = toolstack.stored_config(domid).nics[0].mac  # chosen once: the PV device's and QEMU's NIC's
     assert mac and f"mac={mac}" in console
 
 

@@ -202,7 +202,7 @@ def test_a_backend_that_cannot_read_the_weights_still_lists(state_dir, monkeypat
             raise BackendError("credit's parameters under credit2", "xc_sched_credit_domain_get")
 
         monkeypatch.setattr(host.toolstack.backend, "sched_credit", refuse)
-        assert retrieve_config(host.toolstack, guest.domid)["b_info"]["sched_params"] == {"sched": "credit2"}
+        assert retrieve_config(host.toolstack, guest.domid).to_json_obj()["b_info"]["sched_params"] == {"sched": "credit2"}
 
 
 def test_a_reboot_keeps_run_time_changes_and_config_update_waits_for_it(xlpy):

@@ -11,24 +11,29 @@ reports, and drops devices that are no longer in xenstore.
 
 from __future__ import annotations
 
-from xlpy.domain.idl import dumps
+from typing import TYPE_CHECKING
+
 from xlpy.toolstack import MAXMEM_SLACK_KB, Toolstack
+
+if TYPE_CHECKING:
+    from xlpy.backends.base import DomainInfo
+    from xlpy.domain.config import DomainConfig, SchedParams
 
 #: The schedulers whose domain parameters libxl reads as weight and cap.
 WEIGHT_CAP_SCHEDULERS = ("credit", "credit2")
 
 
-def retrieve_config(toolstack: Toolstack, domid: int) -> dict | None:
-    """The retrieved config as a JSON object, or None without a stored one."""
+def retrieve_config(toolstack: Toolstack, domid: int, info: DomainInfo | None = None,
+                    scheduler: str | None = None) -> DomainConfig | None:
+    """The retrieved config, or None without a stored one. `info` and the
+    host's `scheduler` may be passed by a caller that already has them."""
     from xlpy.domain.config import DomainType
-    from xlpy.domain.stored import config_from_json
     from xlpy.domain.vdev import vdev_number
 
-    stored = toolstack.stored_config(domid)
-    if stored is None:
+    dc = toolstack.stored_config(domid)
+    if dc is None:
         return None
-    dc = config_from_json(dumps(stored))
-    info = toolstack.info(domid)
+    info = info or toolstack.info(domid)
     backend, b = toolstack.backend, dc.b_info
     dc.c_info.name = info.name
     dc.c_info.uuid = None if info.uuid.strip("0-") == "" else info.uuid  # a nil UUID is not printed
@@ -47,21 +52,20 @@ def retrieve_config(toolstack: Toolstack, domid: int) -> dict | None:
     dc.nics = [n for n in dc.nics if str(n.devid) in vifs]
     for nic in dc.nics:  # the MAC the device has (libxl chose it when the config had none)
         nic.mac = backend.xs_read(f"/local/domain/0/backend/vif/{domid}/{nic.devid}/mac") or nic.mac
-    obj = dc.to_json_obj()
-    obj["b_info"]["sched_params"] = sched_params(toolstack, domid)
-    return obj
+    b.sched_params = sched_params(toolstack, domid, scheduler)
+    return dc
 
 
-def sched_params(toolstack: Toolstack, domid: int) -> dict:
+def sched_params(toolstack: Toolstack, domid: int, scheduler: str | None = None) -> SchedParams:
     """libxl_domain_sched_params_get: the scheduler, with weight and cap for
     credit and credit2 (the other schedulers' parameters are not modelled)."""
     from xlpy.backends.base import BackendError
+    from xlpy.domain.config import SchedParams
 
-    scheduler = toolstack.backend.physinfo().scheduler
-    params: dict = {"sched": scheduler}
-    if scheduler in WEIGHT_CAP_SCHEDULERS:
+    params = SchedParams(sched=scheduler or toolstack.backend.physinfo().scheduler)
+    if params.sched in WEIGHT_CAP_SCHEDULERS:
         try:
-            params["weight"], params["cap"] = toolstack.backend.sched_credit(domid)
+            params.weight, params.cap = toolstack.backend.sched_credit(domid)
         except BackendError:  # a backend that reads only credit's (libxc under credit2)
             pass
     return params

@@ -35,14 +35,11 @@ def save_image(toolstack: Toolstack, domid: int, path: str, leave_running: bool 
         raise ToolstackError("domain 0 cannot be saved: it is the control domain")
     info = toolstack.info(domid)
     if config is None:  # as xl: the config libxl retrieves for the running domain
-        from xlpy.domain.idl import dumps
-        from xlpy.domain.stored import config_from_json
         from xlpy.retrieve import retrieve_config
 
-        retrieved = retrieve_config(toolstack, domid)
-        if retrieved is None:
+        config = retrieve_config(toolstack, domid, info)
+        if config is None:
             raise ToolstackError("unable to retrieve domain configuration")
-        config = config_from_json(dumps(retrieved))
         config.c_info.domid = domid if preserve_domid else 0
     config_json = config.to_json()
     header = header_for_json(config_json)

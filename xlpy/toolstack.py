@@ -15,7 +15,6 @@ and carries out the actions itself (`monitor`) for as long as it lives.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -103,9 +102,12 @@ class Toolstack:
         except NoSuchDomain:
             raise DomainNotFound(f"Domain {domid} does not exist.") from None
 
-    def stored_config(self, domid: int) -> dict | None:
+    def stored_config(self, domid: int) -> DomainConfig | None:
+        """The config kept for the domain (xlpy.domain.setdefault.for_storage)."""
+        from xlpy.domain.stored import config_from_json
+
         text = self.backend.xs_read(f"/libxl/{domid}/xlpy/config")
-        return json.loads(text) if text else None
+        return config_from_json(text) if text else None
 
     # -- create ----------------------------------------------------------------
 
@@ -363,7 +365,8 @@ class Toolstack:
             from xlpy.domain.setdefault import DefaultsError, nic_setdefault, nic_update_config
 
             given = copy.deepcopy(nic)
-            domain_type = DomainType((self.stored_config(domid) or {}).get("c_info", {}).get("type", "pv"))
+            stored = self.stored_config(domid)
+            domain_type = stored.c_info.type if stored else DomainType.PV
             try:
                 nic_setdefault(nic, domain_type, hotplug=True)
             except DefaultsError as e:
@@ -372,8 +375,9 @@ class Toolstack:
                 nic.devid = max(map(int, self.backend.xs_list(f"/local/domain/{domid}/device/vif")), default=-1) + 1
             nic_update_config(given, nic)
         self._add_device(domid, "vif", nic.devid, {"mac": nic.mac, "bridge": nic.bridge}, connect)
-        if connect:
-            self._update_stored(domid, lambda config: config.nics.append(given))
+        if connect and stored is not None:
+            stored.nics.append(given)
+            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", stored.to_json())
         return nic.devid
 
     def detach(self, domid: int, kind: str, devid: int) -> None:
@@ -392,14 +396,11 @@ class Toolstack:
         self._update_stored(domid, forget)
 
     def _update_stored(self, domid: int, change) -> None:
-        """Change the stored config (as a DomainConfig), if the domain has one."""
-        from xlpy.domain.stored import config_from_json
-
+        """Change the stored config, if the domain has one."""
         stored = self.stored_config(domid)
         if stored is not None:
-            config = config_from_json(json.dumps(stored))
-            change(config)
-            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", config.to_json())
+            change(stored)
+            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", stored.to_json())
 
     def devices(self, domid: int, kind: str) -> list[tuple[int, dict[str, str]]]:
         """Each device's backend nodes, plus "state" and "be-path", and its
@@ -526,7 +527,7 @@ class Toolstack:
         if reason is ShutdownReason.SUSPEND:
             log("Domain has suspended.")
             return "none", None
-        config = self.stored_config(info.domid) or {}
+        config = self.stored_config(info.domid)
         key = {ShutdownReason.POWEROFF: "on_poweroff", ShutdownReason.REBOOT: "on_reboot",
                ShutdownReason.CRASH: "on_crash", ShutdownReason.WATCHDOG: "on_watchdog",
                ShutdownReason.SOFT_RESET: "on_soft_reset"}.get(reason)
@@ -534,7 +535,7 @@ class Toolstack:
             log(f"Unknown shutdown reason code {code}. Destroying domain.")
             action = ShutdownAction.DESTROY
         else:
-            action = ShutdownAction(config.get(key, "destroy"))
+            action = getattr(config, key) if config else ShutdownAction.DESTROY
         log(f"Action for shutdown reason code {code} is {XL_ACTION_NAMES[action]}")
         self.backend.xs_write(f"/libxl/{info.domid}/xlpy/monitor", "0")
         # The model dumps no core: coredump-* act as their plain counterparts;
@@ -593,8 +594,6 @@ class Toolstack:
         config-update left if any, else the config retrieved for the domain,
         so that run-time changes (vCPUs, memory, weights) live on; as xl's
         reload_domain_config."""
-        from xlpy.domain.stored import config_from_json
-
         updated = self.backend.xs_read(f"/libxl/{domid}/xlpy/updated-config-text") or ""
         if updated:
             from xlpy.config import parse
@@ -606,7 +605,9 @@ class Toolstack:
         else:
             from xlpy.retrieve import retrieve_config
 
-            dc = config_from_json(json.dumps(retrieve_config(self, domid) or self.stored_config(domid) or {}))
+            dc = retrieve_config(self, domid)
+            if dc is None:  # not created by xlpy: there is nothing to restart from
+                raise ToolstackError(f"domain {domid} has no stored configuration to restart from")
         return dc, updated or self.config_text(domid)
 
     def restart(self, domid: int, reloaded: tuple[DomainConfig, str], preserve_suffix: str | None = None,

@@ -61,11 +61,12 @@ def list_(g, long_, verbose, context, cpupool, numa, output, domain) -> None:
         from xlpy.domain.idl import dumps
         from xlpy.retrieve import retrieve_config
 
+        scheduler = toolstack.backend.physinfo().scheduler
         entries = []
         for info in domains:
-            config = retrieve_config(toolstack, info.domid)
+            config = retrieve_config(toolstack, info.domid, info, scheduler)
             if config is not None or info.domid == 0:
-                entries.append({"domid": info.domid, "config": config or {}})
+                entries.append({"domid": info.domid, "config": config.to_json_obj() if config else {}})
         sys.stdout.write(dumps(entries) + "\n")
         return
     if output != "text":
