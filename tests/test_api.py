@@ -62,3 +62,19 @@ def test_save_and_restore_from_python(host, tmp_path):
     with pytest.raises(xl.Error, match="wrong magic number"):
         host.restore(str(tmp_path / "bad.save"))
     assert [d.name for d in host.domains()] == ["Domain-0", "demo-pvh"]
+
+
+def test_rename_restart_within_the_same_minute_leaves_the_domain_as_xl_does(host, monkeypatch):
+    """The preserved name has a minute's resolution: a second rename-restart
+    in the same minute finds it taken, and, as xl, restarts nothing and leaves
+    the dead domain in place, instead of failing the command that reaped it."""
+    import xlpy.toolstack
+
+    monkeypatch.setattr(xlpy.toolstack.time, "strftime", lambda fmt, *args: "-20261202T1200Z")
+    first = host.create("configs/pvh.cfg", overrides=['on_poweroff="rename-restart"'])
+    first.shutdown(wait=True)
+    assert [(d.name, d.state) for d in host.domains()][1:] == [("demo-pvh-20261202T1200Z", "shutdown"),
+                                                               ("demo-pvh", "running")]
+    host.lookup("demo-pvh").shutdown(wait=True)
+    assert [(d.name, d.state) for d in host.domains()][1:] == [("demo-pvh-20261202T1200Z", "shutdown"),
+                                                               ("demo-pvh", "shutdown")]

@@ -469,11 +469,11 @@ class Toolstack:
         import uuid as uuidlib
 
         info = self.info(domid)
+        self.rename(domid, f"{info.name}{suffix}")  # first: a name in use changes nothing
         vm_path = f"/vm/{uuidlib.uuid4()}"
         self.backend.xs_rm(vm_path)
         self.backend.xs_write(f"{vm_path}/uuid", vm_path[len("/vm/"):])
         self.backend.xs_write(f"/local/domain/{domid}/vm", vm_path)
-        self.rename(domid, f"{info.name}{suffix}")
 
     def request_shutdown(self, domid: int, action: str = "poweroff") -> None:
         """Ask the guest through control/shutdown, as xl does for PV-aware guests."""
@@ -546,8 +546,12 @@ class Toolstack:
             reloaded = self.reload_config(info.domid, log)
             suffix = time.strftime("-%Y%m%dT%H%MZ", time.gmtime())
             log(f"Preserving domain {info.domid} {info.name} with suffix{suffix}")
-            return XL_ACTION_NAMES[action], self.restart(info.domid, reloaded, preserve_suffix=suffix,
-                                                         foreground=foreground)
+            try:
+                return XL_ACTION_NAMES[action], self.restart(info.domid, reloaded, preserve_suffix=suffix,
+                                                             foreground=foreground)
+            except NameInUse as e:  # as xl: no restart, the old domain is left in place
+                log(f"{e}: domain {info.domid} is left as it is")
+                return XL_ACTION_NAMES[action], None
         if action in (ShutdownAction.RESTART, ShutdownAction.COREDUMP_RESTART, ShutdownAction.SOFT_RESET):
             reloaded = self.reload_config(info.domid, log)
             log(f"Domain {info.domid} needs to be cleaned up: destroying the domain")
@@ -606,7 +610,8 @@ class Toolstack:
             from xlpy.retrieve import retrieve_config
 
             dc = retrieve_config(self, domid)
-            if dc is None:  # not created by xlpy: there is nothing to restart from
+            if dc is None:
+                self.info(domid)  # DomainNotFound if another toolstack restarted it first
                 raise ToolstackError(f"domain {domid} has no stored configuration to restart from")
         return dc, updated or self.config_text(domid)
 
