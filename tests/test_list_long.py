@@ -37,6 +37,21 @@ def test_a_pvh_guest(xlpy):
     assert xlpy("list", "-l", "demo-pvh").stdout == (GOLDEN / "list-l-pvh.json").read_text()
 
 
+def test_domain_0_shows_the_stub_config_xen_init_dom0_stores(xlpy):
+    """As libxl retrieves it for Domain-0: xen-init-dom0's stub with the live
+    name, memory (its target one below Xen's figure: the stub has no video
+    memory, which libxl counts as -1) and scheduler parameters. The golden
+    file is what the real `xl list -l 0` printed on the lab's Xen 4.17 host
+    for a Domain-0 of the same size."""
+    from xlpy.api import open as open_host
+
+    assert xlpy("list", "-l", "0").stdout == (GOLDEN / "list-l-dom0.json").read_text()
+    with open_host("model") as host:  # libxl__fill_dom0_memory_info wrote what was missing
+        assert host.toolstack.backend.xs_read("/local/domain/0/memory/target") == "1048576"
+    xlpy("create", "-q", "configs/pvh.cfg")
+    assert [e["domid"] for e in json.loads(xlpy("list", "-l").stdout)] == [0, 1]
+
+
 def test_a_pv_guest_with_the_mac_libxl_chose(xlpy, tmp_path):
     xlpy("create", "-q", str(pv_config(tmp_path)))
     out = xlpy("list", "-l", "demo-pv").stdout

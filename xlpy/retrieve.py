@@ -41,10 +41,15 @@ def retrieve_config(toolstack: Toolstack, domid: int, info: DomainInfo | None = 
                      if backend.xs_read(f"/local/domain/{domid}/cpu/{v}/availability") == "online"}
     target = backend.xs_read(f"/local/domain/{domid}/memory/target")
     static_max = backend.xs_read(f"/local/domain/{domid}/memory/static-max")
+    if domid == 0 and (target is None or static_max is None):
+        target, static_max = _fill_dom0_memory(toolstack, info, target, static_max)
     if target is not None and static_max is not None:
         hvm_fudge = (MAXMEM_SLACK_KB if b.type is DomainType.HVM and (b.max_memkb or 0) > (b.target_memkb or 0)
                      else 0)
-        b.target_memkb = int(target) + (b.video_memkb or 0) + hvm_fudge
+        # libxl adds the video memory as stored; a config that never had it
+        # (Domain-0's stub) holds LIBXL_MEMKB_DEFAULT, -1 in this sum.
+        video = -1 if b.video_memkb is None else b.video_memkb
+        b.target_memkb = int(target) + video + hvm_fudge
         b.max_memkb = int(static_max)
     vbds = set(backend.xs_list(f"/local/domain/{domid}/device/vbd"))
     vifs = set(backend.xs_list(f"/local/domain/{domid}/device/vif"))
@@ -54,6 +59,21 @@ def retrieve_config(toolstack: Toolstack, domid: int, info: DomainInfo | None = 
         nic.mac = backend.xs_read(f"/local/domain/0/backend/vif/{domid}/{nic.devid}/mac") or nic.mac
     b.sched_params = sched_params(toolstack, domid, scheduler)
     return dc
+
+
+def _fill_dom0_memory(toolstack: Toolstack, info: DomainInfo, target: str | None,
+                      static_max: str | None) -> tuple[str, str]:
+    """libxl__fill_dom0_memory_info: Domain-0's missing memory nodes, from
+    what Xen reports, written to xenstore for whoever reads them next."""
+    from xlpy.backends.base import PAGE_SIZE
+
+    if target is None:
+        target = str(info.tot_pages * PAGE_SIZE // 1024)
+        toolstack.backend.xs_write("/local/domain/0/memory/target", target)
+    if static_max is None:
+        static_max = str(info.max_pages * PAGE_SIZE // 1024)
+        toolstack.backend.xs_write("/local/domain/0/memory/static-max", static_max)
+    return target, static_max
 
 
 def sched_params(toolstack: Toolstack, domid: int, scheduler: str | None = None) -> SchedParams:

@@ -103,10 +103,18 @@ class Toolstack:
             raise DomainNotFound(f"Domain {domid} does not exist.") from None
 
     def stored_config(self, domid: int) -> DomainConfig | None:
-        """The config kept for the domain (xlpy.domain.setdefault.for_storage)."""
+        """The config kept for the domain (xlpy.domain.setdefault.for_storage);
+        for a domain xlpy did not create, the one libxl keeps in its userdata
+        (Domain-0's stub from xen-init-dom0, or what xl stored)."""
         from xlpy.domain.stored import config_from_json
 
         text = self.backend.xs_read(f"/libxl/{domid}/xlpy/config")
+        if not text:
+            try:
+                data = self.backend.libxl_userdata(domid, "libxl-json")
+            except NoSuchDomain:
+                return None
+            text = data.rstrip(b"\0").decode() if data else None
         return config_from_json(text) if text else None
 
     # -- create ----------------------------------------------------------------

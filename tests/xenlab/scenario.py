@@ -114,6 +114,10 @@ def main() -> None:
     run("xl-info", XL + ["info"])
     run("xlpy-list-dom0", XLPY + ["list"])
     run("xl-list-dom0", XL + ["list"])
+    # Domain-0's config as libxl retrieves it (xen-init-dom0's stub); xlpy first,
+    # so that it fills in the memory nodes libxl writes when they are missing.
+    run("xlpy-list-l-dom0", XLPY + ["list", "-l", "0"])
+    run("xl-list-l-dom0", XL + ["list", "-l", "0"])
 
     # Modern PVH, created by xlpy, observed by both toolstacks.
     # Its CPUID policy takes SSE3 away (cpuid= through xc_cpuid_apply_policy); the PV guest keeps it.
@@ -147,6 +151,25 @@ def main() -> None:
     boot("legacy", XLPY, "lab-legacy", legacy, "XLPY_GUEST_ALIVE", "legacy-alive")
     run("legacy-destroy", XLPY + ["destroy", "lab-legacy"])
     wait_gone("legacy-gone", "lab-legacy", timeout=30)
+
+    # A guest xl created: xlpy lists the config libxl stored for it.
+    by_xl = config("lab-xl-pv", type="pv", extra=f"{GUEST_CONSOLE} xlpy.stay")
+    boot("xl-pv", XL, "lab-xl-pv", by_xl, "XLPY_GUEST_ALIVE", "xl-pv-alive")
+    run("xl-pv-xl-list-l", XL + ["list", "-l", "lab-xl-pv"])
+    run("xl-pv-xlpy-list-l", XLPY + ["list", "-l", "lab-xl-pv"])
+    run("xl-pv-destroy", XL + ["destroy", "lab-xl-pv"])
+    wait_gone("xl-pv-gone", "lab-xl-pv", timeout=30)
+
+    # on_poweroff="rename-restart": the next xlpy command preserves the dead
+    # domain under a dated name and starts the config again.
+    rename = config("lab-rr", type="pv", extra=GUEST_CONSOLE, on_poweroff="rename-restart")
+    boot("rr", XLPY, "lab-rr", rename, "XLPY_GUEST_DONE", "rr-done")
+    time.sleep(2)
+    run("rr-xlpy-list-v", XLPY + ["list", "-v"])
+    run("rr-vm-links", ["sh", "-c", "for d in $(xenstore-list /local/domain); do echo $d "
+                        "$(xenstore-read /local/domain/$d/name) $(xenstore-read /local/domain/$d/vm 2>/dev/null); done"])
+    run("rr-destroy", ["sh", "-c", "for d in $(xl list | awk '/^lab-rr/ {print $2}'); do xl destroy $d; done"])
+    wait_gone("rr-gone", "lab-rr", timeout=30)
 
     # A create that fails half-way leaves nothing behind.
     bad = config("lab-bad", type="pvh", kernel="/etc/hostname")

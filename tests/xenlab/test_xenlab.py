@@ -72,6 +72,32 @@ def test_list_shows_dom0_as_xl_does(steps):
     assert ours["Domain-0"][:3] == theirs["Domain-0"][:3]  # id, memory, vCPUs
 
 
+def test_list_long_shows_dom0_as_xl_does(steps):
+    """Byte for byte: xen-init-dom0's stub as libxl retrieves it."""
+    assert ok(steps["xlpy-list-l-dom0"])["stdout"] == ok(steps["xl-list-l-dom0"])["stdout"]
+
+
+def test_list_long_shows_a_guest_xl_created_as_xl_does(steps):
+    """xlpy reads the config libxl stored for xl's guest and brings it up to
+    date from the running domain as libxl does."""
+    assert steps["xl-pv-alive"]["found"], steps["xl-pv-alive"]["console"]
+    assert ok(steps["xl-pv-xlpy-list-l"])["stdout"] == ok(steps["xl-pv-xl-list-l"])["stdout"]
+
+
+def test_rename_restart_preserves_as_xl_does(steps):
+    """The dead guest is kept under a dated name with Xen's same handle (UUID)
+    and a /vm link of its own; the config runs again under its name."""
+    assert steps["rr-done"]["found"], steps["rr-done"]["console"]
+    rows = {line.split()[0]: line.split() for line in ok(steps["rr-xlpy-list-v"])["stdout"].splitlines()[1:]}
+    preserved = [name for name in rows if name.startswith("lab-rr-")]
+    assert len(preserved) == 1 and "lab-rr" in rows, rows
+    assert rows[preserved[0]][6] == rows["lab-rr"][6]  # same UUID
+    links = {fields[1]: fields[2] for fields in (line.split() for line in ok(steps["rr-vm-links"])["stdout"].splitlines())
+             if len(fields) == 3}
+    assert links["lab-rr"] == f"/vm/{rows['lab-rr'][6]}" and links[preserved[0]] != links["lab-rr"], links
+    assert steps["rr-gone"]["gone"]
+
+
 def test_pvh_guest_boots_as_pvh_and_both_toolstacks_see_it(steps):
     ok(steps["pvh-create"])
     assert steps["pvh-alive"]["found"], steps["pvh-alive"]["console"]

@@ -244,6 +244,8 @@ class Backend(Protocol):
     def xs_list(self, path: str) -> list[str]: ...
 
     def console(self, domid: int) -> str: ...  # what xenconsoled logs for the guest
+    def libxl_userdata(self, domid: int, userid: str) -> bytes | None: ...  # libxl__userdata_retrieve:
+    # /var/lib/xen/userdata-d.<domid>.<uuid>.<userid>, where xen-init-dom0 and xl leave libxl's JSON config
 
     def ioport_permission(self, domid: int, first: int, count: int,
                           allow: bool) -> None: ...  # xc_domain_ioport_permission

@@ -65,9 +65,9 @@ def list_(g, long_, verbose, context, cpupool, numa, output, domain) -> None:
         entries = []
         for info in domains:
             config = retrieve_config(toolstack, info.domid, info, scheduler)
-            if config is not None or info.domid == 0:
+            if config is not None:  # as xl: a domain without one is left out
                 entries.append({"domid": info.domid, "config": config.to_json_obj() if config else {}})
-        sys.stdout.write(dumps(entries) + "\n")
+        sys.stdout.write(dumps(entries) + "\n\n")  # xl puts() yajl's text, which ends in a newline
         return
     if output != "text":
         rows = [{"name": d.name, "domid": d.domid, "uuid": d.uuid, "memory_mib": d.tot_pages * 4 // 1024,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes as C
 import os
 import re
+from pathlib import Path
 
 from xlpy.backends.base import (
     PAGE_SIZE, BackendError, BootImage, CreateFlags, DomainInfo, Exists, InvalidArgument, NoMemory, NoSuchDomain,
@@ -24,6 +25,7 @@ from xlpy.domain.layout import memory_map
 PRIVCMD = ("/dev/xen/privcmd", "/proc/xen/privcmd")
 FIRMWARE_DIR = "/usr/lib/xen-4.17/boot"  # where libxl finds hvmloader (xen-utils-4.17)
 BIOS_FILES = {"seabios": "/usr/share/seabios/bios-256k.bin", "ovmf": "/usr/share/ovmf/OVMF.fd"}  # Debian's libxl
+USERDATA_DIR = Path("/var/lib/xen")  # libxl's XEN_LIB_DIR
 NAME_PATH = re.compile(r"/local/domain/\d+/name")
 XTL_CRITICAL = 9
 _ERRNO_CLASSES = {3: NoSuchDomain, 12: NoMemory, 22: InvalidArgument}
@@ -365,12 +367,16 @@ class LibxcBackend:
                     self.lib.xc_vcpu_setaffinity(self.xch, domid, vcpu, cpumap(hard), cpumap(soft), flags))
 
     def sched_credit(self, domid: int, weight=None, cap=None):
-        params = (C.c_uint16 * 2)()  # struct xen_domctl_sched_credit {weight, cap}
-        self._check("xc_sched_credit_domain_get", self.lib.xc_sched_credit_domain_get(self.xch, domid, params))
+        # As libxl_domain_sched_params_get/set: the calls of the scheduler the
+        # host runs; credit's and credit2's parameters share one layout {weight, cap}.
+        kind = "credit2" if self._scheduler() == "credit2" else "credit"
+        get, put = f"xc_sched_{kind}_domain_get", f"xc_sched_{kind}_domain_set"
+        params = (C.c_uint16 * 2)()
+        self._check(get, getattr(self.lib, get)(self.xch, domid, params))
         if weight is not None or cap is not None:
             params[0] = weight if weight is not None else params[0]
             params[1] = cap if cap is not None else params[1]
-            self._check("xc_sched_credit_domain_set", self.lib.xc_sched_credit_domain_set(self.xch, domid, params))
+            self._check(put, getattr(self.lib, put)(self.xch, domid, params))
         return params[0], params[1]
 
     # -- state ----------------------------------------------------------------------
@@ -455,6 +461,13 @@ class LibxcBackend:
     def ioport_permission(self, domid: int, first: int, count: int, allow: bool) -> None:
         self._check("xc_domain_ioport_permission",
                     self.lib.xc_domain_ioport_permission(self.xch, domid, first, count, int(allow)))
+
+    def libxl_userdata(self, domid: int, userid: str) -> bytes | None:
+        uuid = self.domain_info(domid).uuid
+        try:
+            return (USERDATA_DIR / f"userdata-d.{domid}.{uuid}.{userid}").read_bytes() or None
+        except FileNotFoundError:
+            return None
 
     def console(self, domid: int) -> str:
         path = f"/var/log/xen/console/guest-{self.xs_read(f'/local/domain/{domid}/name') or domid}.log"

@@ -37,6 +37,8 @@ from xlpy.backends.model.store import Store
 DOMID_FIRST_RESERVED = 0x7FF0
 X86_EMU_LAPIC = 0x1
 X86_EMU_ALL = 0x3FF
+#: libxl's JSON for the stub config xen-init-dom0 stores for a PV Domain-0.
+DOM0_STUB_CONFIG = b'{"c_info": {"type": "pv"}, "b_info": {"type.pv": {}}}\0'
 IDLE_LOAD = 0.01  # an idle guest's vCPUs run 1% of the time
 MODEL_START_INFO = 0x6000  # where the model's builder puts hvm_start_info
 HVMLOADER_ENTRY = 0x100000  # hvmloader's link address
@@ -532,6 +534,12 @@ class ModelBackend:
     def _xs(db, path: str) -> str | None:
         row = db.execute("SELECT value FROM xenstore WHERE path = ?", (path,)).fetchone()
         return row[0] if row else None
+
+    def libxl_userdata(self, domid: int, userid: str) -> bytes | None:
+        # What xen-init-dom0 leaves when the host boots: a stub config for
+        # Domain-0 (tools/helpers/init-dom-json.c). Guests keep theirs in xenstore.
+        self.domain_info(domid)
+        return DOM0_STUB_CONFIG if (domid, userid) == (0, "libxl-json") else None
 
     def xs_read(self, path: str) -> str | None:
         return self._xs(self.store.db, path)
