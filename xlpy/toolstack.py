@@ -178,6 +178,30 @@ class Toolstack:
         self.backend.xs_write(f"{vm_path}/name", name)
         self.backend.xs_write(f"/local/domain/{domid}/vm", vm_path)
 
+    def _write_vm_image(self, domid: int, dc: DomainConfig, started: float) -> None:
+        """What libxl__domain_build leaves under /vm/<uuid> once the image is
+        built: the start time `xl uptime` reads, and what was booted."""
+        from xlpy.domain.config import DomainType
+
+        b = dc.b_info
+        entries = {"start_time": f"{int(started)}.{int(started % 1 * 100):02d}"}
+        if b.type is DomainType.HVM:
+            entries.update({"rtc/timeoffset": "", "image/ostype": "hvm"})
+        elif b.type is DomainType.PV:
+            entries.update({"image/ostype": "linux", "image/kernel": b.kernel or "",
+                            **({"image/ramdisk": b.ramdisk} if b.ramdisk else {}),
+                            **({"image/cmdline": b.cmdline} if b.cmdline else {})})
+        vm_path = self.backend.xs_read(f"/local/domain/{domid}/vm")
+        for key, value in entries.items():
+            self.backend.xs_write(f"{vm_path}/{key}", value)
+
+    def start_time(self, domid: int) -> int | None:
+        """libxl_vm_get_start_time: when the domain was built, in whole
+        seconds; None for a domain no toolstack recorded it for."""
+        vm_path = self.backend.xs_read(f"/local/domain/{domid}/vm")
+        value = self.backend.xs_read(f"{vm_path}/start_time") if vm_path else None
+        return int(value.split(".")[0]) if value else None
+
     def _destroy_domain(self, domid: int) -> None:
         """The domain and its /vm node (libxl removes the one its domain links to)."""
         vm_path = self.backend.xs_read(f"/local/domain/{domid}/vm")
@@ -252,6 +276,7 @@ class Toolstack:
                                                  device_model=mode == "hvm"))
         backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb - video_kb))
         backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(max_kb))
+        started = time.time()
         if mode == "hvm":
             backend.xs_write(f"/local/domain/{domid}/memory/videoram", str(video_kb))
             # The builder loads the firmware; the guest's kernel, if any, is QEMU's to load.
@@ -260,6 +285,7 @@ class Toolstack:
         elif b.kernel:
             image = backend.build_image(domid, b.kernel, b.ramdisk, b.cmdline, mode)
             backend.set_vcpu_context(domid, 0, self._vcpu0_context(image))
+        self._write_vm_image(domid, dc, started)
         avail = b.avail_vcpus or set(range(max_vcpus))
         for vcpu in range(max_vcpus):
             state = "online" if vcpu in avail else "offline"

@@ -128,6 +128,8 @@ def main() -> None:
     run("pvh-xlpy-list", XLPY + ["list", "lab-pvh"])
     run("pvh-xl-list", XL + ["list", "lab-pvh"])
     run("pvh-vcpu-list", XLPY + ["vcpu-list", "lab-pvh"])
+    run("pvh-xlpy-uptime", XLPY + ["uptime"])
+    run("pvh-xl-uptime", XL + ["uptime"])  # reads the start time xlpy recorded as libxl does
     run("pvh-pause", XLPY + ["pause", "lab-pvh"])
     run("pvh-xl-list-paused", XL + ["list", "lab-pvh"])
     run("pvh-unpause", XLPY + ["unpause", "lab-pvh"])

@@ -72,6 +72,22 @@ def test_list_shows_dom0_as_xl_does(steps):
     assert ours["Domain-0"][:3] == theirs["Domain-0"][:3]  # id, memory, vCPUs
 
 
+def test_uptime_is_xl_s(steps):
+    """The same rows; Domain-0's from the host's uptime, the guest's from its
+    recorded start time, which xl reads too (a few seconds pass between the two)."""
+    def rows(step):
+        out = {}
+        for line in ok(step)["stdout"].splitlines()[1:]:
+            name, domid, clock = line.split()
+            hours, minutes, seconds = map(int, clock.split(":"))
+            out[(name, domid)] = hours * 3600 + minutes * 60 + seconds
+        return out
+
+    ours, theirs = rows(steps["pvh-xlpy-uptime"]), rows(steps["pvh-xl-uptime"])
+    assert list(ours) == list(theirs) and [name for name, _ in ours] == ["Domain-0", "lab-pvh"]
+    assert all(0 <= theirs[key] - ours[key] <= 10 for key in ours), (ours, theirs)
+
+
 def test_list_long_shows_dom0_as_xl_does(steps):
     """Byte for byte: xen-init-dom0's stub as libxl retrieves it."""
     assert ok(steps["xlpy-list-l-dom0"])["stdout"] == ok(steps["xl-list-l-dom0"])["stdout"]

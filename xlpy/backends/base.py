@@ -107,7 +107,7 @@ class DomainInfo:
     max_vcpus: int
     cpu_time_ns: int
     ssidref: int = 0
-    created: float = 0.0
+    created: float = 0.0  # epoch seconds; Domain-0's is when the host booted
 
     @property
     def mem_kb(self) -> int:

@@ -150,22 +150,34 @@ def dmesg(g, clear: bool) -> None:
 def uptime(g, short, domains) -> None:
     """Print the uptime of domains: [-s] [Domain...]"""
     toolstack = open_toolstack(g)
-    infos = toolstack.domains()
     if domains:
-        wanted = {resolve(toolstack, d) for d in domains}
-        infos = [i for i in infos if i.domid in wanted]
+        wanted = [resolve(toolstack, d) for d in domains]
+    else:  # Domain-0 first, then every other domain (xl lists no stub domains; xlpy starts none)
+        wanted = [0] + [info.domid for info in toolstack.domains() if info.domid != 0]
     now = time.time()
     if not short:
         click.echo(f"{'Name':<33} {'ID':>4} Uptime")
-    for info in infos:
-        seconds = int(now - info.created)
-        days, rest = divmod(seconds, 86400)
-        clock = f"{rest // 3600:2d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
-        span = f"{days} day{'s' if days != 1 else ''}, {clock}" if days else clock
+    for domid in wanted:
+        info = toolstack.info(domid)
+        # As xl: Domain-0's is the host's uptime; a guest's runs from the start
+        # time its toolstack recorded, and a guest without one is left out.
+        started = info.created if domid == 0 else toolstack.start_time(domid)
+        if started is None:
+            continue
+        span = _uptime_text(int(now) - int(started), short)
         if short:
-            click.echo(f" {time.strftime('%H:%M:%S', time.localtime(now))} up {span}, {info.name} ({info.domid})")
+            click.echo(f" {time.strftime('%H:%M:%S', time.localtime(now))} up {span}, {info.name} ({domid})")
         else:
-            click.echo(f"{info.name:<33} {info.domid:4d} {span}")
+            click.echo(f"{info.name:<33} {domid:4d} {span}")
+
+
+def _uptime_text(seconds: int, short: bool) -> str:
+    """xl's uptime_to_string: days, then hours and minutes (and seconds but in short form)."""
+    days, rest = divmod(max(seconds, 0), 86400)
+    clock = f"{rest // 3600:2d}:{rest % 3600 // 60:02d}" + ("" if short else f":{rest % 60:02d}")
+    if days:
+        return f"{days} day{'s' if days > 1 else ''}, {clock}"
+    return clock
 
 
 @click.command("vcpu-list")

@@ -396,6 +396,7 @@ class LibxcBackend:
             dying=bool(flags & S.XEN_DOMINF_dying), crashed=shutdown and reason == ShutdownReason.CRASH,
             tot_pages=raw.tot_pages, max_pages=raw.max_pages, outstanding_pages=raw.outstanding_pages,
             online_vcpus=raw.nr_online_vcpus, max_vcpus=raw.max_vcpu_id + 1, cpu_time_ns=raw.cpu_time,
+            created=_boot_time() if raw.domain == 0 else 0.0,
         )
 
     def list_domains(self) -> list[DomainInfo]:
@@ -476,3 +477,11 @@ class LibxcBackend:
                 return f.read()
         except OSError:
             return ""
+
+
+def _boot_time() -> float:
+    """When this Domain-0 booted, from its /proc/uptime (xl uptime's source)."""
+    import time
+
+    with open("/proc/uptime") as f:
+        return time.time() - float(f.read().split()[0])
