@@ -168,3 +168,20 @@ def test_foreground_restart_uses_the_config_update(attached, xlpy):
     assert code == 0
     assert ('Action for shutdown reason code 1 is restart\n"xl" configuration found, using it\n\n'
             "Domain 1 needs to be cleaned up: destroying the domain\n") in err
+
+
+def test_coredump_actions_dump_first_then_act_as_xl_logs_it(attached, xlpy):
+    """coredump-destroy: xl names the core after the config and goes on when
+    the dump fails; the model keeps no guest memory, so it always fails here
+    (the lab proves a real dump on Xen)."""
+    proc = attached("create", "-F", "configs/pvh.cfg", 'on_poweroff="coredump-destroy"')
+    xlpy("shutdown", "demo-pvh")
+    code, _, err = finish(proc)
+    assert code == 0
+    assert err.splitlines()[2:] == ["Domain 1 has shut down, reason code 0 0x0",
+                                    "Action for shutdown reason code 0 is coredump-destroy",
+                                    "dumping core to /var/lib/xen/dump/demo-pvh",
+                                    "core dump failed (rc=-3).",
+                                    "Domain 1 needs to be cleaned up: destroying the domain",
+                                    "Done. Exiting now"]
+    assert "demo-pvh" not in attached.domains()

@@ -570,29 +570,38 @@ class Toolstack:
             action = ShutdownAction.DESTROY
         else:
             action = getattr(config, key) if config else ShutdownAction.DESTROY
-        log(f"Action for shutdown reason code {code} is {XL_ACTION_NAMES[action]}")
+        done = XL_ACTION_NAMES[action]
+        log(f"Action for shutdown reason code {code} is {done}")
         self.backend.xs_write(f"/libxl/{info.domid}/xlpy/monitor", "0")
-        # The model dumps no core: coredump-* act as their plain counterparts;
-        # it has no soft reset either: the domain is restarted instead.
+        if action in (ShutdownAction.COREDUMP_DESTROY, ShutdownAction.COREDUMP_RESTART):
+            # As xl: the core first, named after the config; a failure is logged and the action goes on.
+            corefile = f"{DUMP_DIR}/{config.c_info.name if config else info.name}"
+            log(f"dumping core to {corefile}")
+            try:
+                self.backend.dump_core(info.domid, corefile)
+            except BackendError:
+                log("core dump failed (rc=-3).")
+            restart = action is ShutdownAction.COREDUMP_RESTART
+            action = ShutdownAction.RESTART if restart else ShutdownAction.DESTROY
+        # There is no soft reset: the domain is restarted instead.
         if action is ShutdownAction.PRESERVE:
-            return XL_ACTION_NAMES[action], None
+            return done, None
         if action is ShutdownAction.RESTART_RENAME:
             reloaded = self.reload_config(info.domid, log)
             suffix = time.strftime("-%Y%m%dT%H%MZ", time.gmtime())
             log(f"Preserving domain {info.domid} {info.name} with suffix{suffix}")
             try:
-                return XL_ACTION_NAMES[action], self.restart(info.domid, reloaded, preserve_suffix=suffix,
-                                                             foreground=foreground)
+                return done, self.restart(info.domid, reloaded, preserve_suffix=suffix, foreground=foreground)
             except NameInUse as e:  # as xl: no restart, the old domain is left in place
                 log(f"{e}: domain {info.domid} is left as it is")
-                return XL_ACTION_NAMES[action], None
-        if action in (ShutdownAction.RESTART, ShutdownAction.COREDUMP_RESTART, ShutdownAction.SOFT_RESET):
+                return done, None
+        if action in (ShutdownAction.RESTART, ShutdownAction.SOFT_RESET):
             reloaded = self.reload_config(info.domid, log)
             log(f"Domain {info.domid} needs to be cleaned up: destroying the domain")
-            return XL_ACTION_NAMES[action], self.restart(info.domid, reloaded, foreground=foreground)
+            return done, self.restart(info.domid, reloaded, foreground=foreground)
         log(f"Domain {info.domid} needs to be cleaned up: destroying the domain")
         self.destroy(info.domid)
-        return XL_ACTION_NAMES[action], None
+        return done, None
 
     def monitor(self, domid: int, log, interval: float = 0.05, on_poll=lambda domid: None) -> int:
         """Stay with a domain as xl's monitor does (create -F): carry out its
@@ -716,6 +725,7 @@ class Toolstack:
         self.backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(kb))
 
 
+DUMP_DIR = "/var/lib/xen/dump"  # xl's XEN_DUMP_DIR, where coredump-* actions write
 XL_ACTION_NAMES = {"destroy": "destroy", "restart": "restart", "restart_rename": "rename-restart",
                    "preserve": "preserve", "coredump_destroy": "coredump-destroy",
                    "coredump_restart": "coredump-restart", "soft_reset": "soft-reset"}

@@ -7,6 +7,10 @@ mount -t sysfs sysfs /sys
 # sse3: whether CPUID offers SSE3 ("pni"), which a cpuid= policy can take away;
 # epoch: the guest's wall clock, which rtc_timeoffset moves.
 echo "=== XLPY_GUEST_ALIVE type=$(cat /sys/hypervisor/guest_type 2>/dev/null) cpus=$(grep -c ^processor /proc/cpuinfo) sse3=$(grep -m 1 ^flags /proc/cpuinfo | grep -cw pni) epoch=$(date +%s) $(head -n 1 /proc/meminfo | tr -s ' ')"
+# xlpy.crash: panic the kernel, which a Xen guest reports as a crash.
+case "$(cat /proc/cmdline)" in
+    *xlpy.crash*) echo "=== XLPY_GUEST_CRASHING"; echo c > /proc/sysrq-trigger ;;
+esac
 # A Xen shutdown request runs /sbin/poweroff, which signals PID 1.
 trap 'echo "=== XLPY_GUEST_SHUTDOWN_REQUESTED"; poweroff -f' USR2 TERM
 case "$(cat /proc/cmdline)" in

@@ -173,6 +173,18 @@ def main() -> None:
     run("rr-destroy", ["sh", "-c", "for d in $(xl list | awk '/^lab-rr/ {print $2}'); do xl destroy $d; done"])
     wait_gone("rr-gone", "lab-rr", timeout=30)
 
+    # on_crash="coredump-destroy": the core goes where xl puts it, then the domain.
+    os.makedirs("/var/lib/xen/dump", exist_ok=True)
+    crash = config("lab-crash", type="pv", memory=96, extra=f"{GUEST_CONSOLE} xlpy.crash",
+                   on_crash="coredump-destroy")
+    boot("crash", XLPY, "lab-crash", crash, "XLPY_GUEST_CRASHING", "crash-said")
+    time.sleep(3)
+    run("crash-xl-list", XL + ["list", "lab-crash"])
+    run("crash-list-reaps", XLPY + ["list"])
+    wait_gone("crash-gone", "lab-crash", timeout=60)
+    run("crash-core", ["sh", "-c", "stat -c %s /var/lib/xen/dump/lab-crash && head -c 4 /var/lib/xen/dump/lab-crash "
+                       "| od -An -c && rm -f /var/lib/xen/dump/lab-crash"])
+
     # A create that fails half-way leaves nothing behind.
     bad = config("lab-bad", type="pvh", kernel="/etc/hostname")
     run("bad-create", XLPY + ["create", bad])

@@ -88,6 +88,17 @@ def test_uptime_is_xl_s(steps):
     assert all(0 <= theirs[key] - ours[key] <= 10 for key in ours), (ours, theirs)
 
 
+def test_a_crash_dumps_the_core_then_destroys(steps):
+    """on_crash="coredump-destroy": an ELF core of the guest's memory (96 MiB)
+    in xl's dump directory, named after the guest, and the domain gone."""
+    assert steps["crash-said"]["found"], steps["crash-said"]["console"]
+    assert "c" in xl_rows(steps["crash-xl-list"])["lab-crash"][3]  # crashed, waiting for the toolstack
+    ok(steps["crash-list-reaps"])
+    assert steps["crash-gone"]["gone"]
+    size, magic = ok(steps["crash-core"])["stdout"].split("\n", 1)
+    assert int(size) >= 64 << 20 and magic.split() == ["177", "E", "L", "F"], steps["crash-core"]["stdout"]
+
+
 def test_list_long_shows_dom0_as_xl_does(steps):
     """Byte for byte: xen-init-dom0's stub as libxl retrieves it."""
     assert ok(steps["xlpy-list-l-dom0"])["stdout"] == ok(steps["xl-list-l-dom0"])["stdout"]

@@ -244,6 +244,7 @@ class Backend(Protocol):
     def xs_list(self, path: str) -> list[str]: ...
 
     def console(self, domid: int) -> str: ...  # what xenconsoled logs for the guest
+    def dump_core(self, domid: int, path: str) -> None: ...  # xc_domain_dumpcore: the guest's memory as an ELF core
     def libxl_userdata(self, domid: int, userid: str) -> bytes | None: ...  # libxl__userdata_retrieve:
     # /var/lib/xen/userdata-d.<domid>.<uuid>.<userid>, where xen-init-dom0 and xl leave libxl's JSON config
 

@@ -463,6 +463,9 @@ class LibxcBackend:
         self._check("xc_domain_ioport_permission",
                     self.lib.xc_domain_ioport_permission(self.xch, domid, first, count, int(allow)))
 
+    def dump_core(self, domid: int, path: str) -> None:
+        self._check("xc_domain_dumpcore", self.lib.xc_domain_dumpcore(self.xch, domid, path.encode()))
+
     def libxl_userdata(self, domid: int, userid: str) -> bytes | None:
         uuid = self.domain_info(domid).uuid
         try:

@@ -71,6 +71,7 @@ BINDINGS = {
         "xs_introduce_domain": (C.c_bool, [P, C.c_uint, C.c_ulong, C.c_uint]),
     },
     "xenguest": {
+        "xc_domain_dumpcore": (C.c_int, [P, C.c_uint32, C.c_char_p]),
         "xc_cpuid_apply_policy": (C.c_int, [P, C.c_uint32, C.c_bool, P, C.c_uint, C.c_bool, C.c_bool, C.c_bool,
                                             C.POINTER(S.XendCpuid), C.POINTER(S.XcMsr)]),
         "xc_dom_allocate": (P, [P, C.c_char_p, C.c_char_p]),

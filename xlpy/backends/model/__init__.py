@@ -535,6 +535,10 @@ class ModelBackend:
         row = db.execute("SELECT value FROM xenstore WHERE path = ?", (path,)).fetchone()
         return row[0] if row else None
 
+    def dump_core(self, domid: int, path: str) -> None:
+        self.domain_info(domid)
+        raise NotImplementedHypercall("the model keeps no guest memory to dump", "xc_domain_dumpcore")
+
     def libxl_userdata(self, domid: int, userid: str) -> bytes | None:
         # What xen-init-dom0 leaves when the host boots: a stub config for
         # Domain-0 (tools/helpers/init-dom-json.c). Guests keep theirs in xenstore.
