@@ -121,7 +121,7 @@ class Toolstack:
 
     def create(self, dc: DomainConfig, paused: bool = False, config_text: str = "",
                monitor: bool = True, foreground: bool = False) -> Created:
-        # Name uniqueness is checked atomically when the name is written.
+        # Name uniqueness is checked atomically when the name is written (backend.create_domain).
         from xlpy.domain.setdefault import DefaultsError, effective, for_storage
 
         given, name = dc, dc.c_info.name or ""

@@ -38,3 +38,44 @@ def test_legacy_pvh_is_refused_by_name(monkeypatch):
     backend = libxc.LibxcBackend.__new__(libxc.LibxcBackend)
     with pytest.raises(InvalidArgument, match="no legacy PVH"):
         backend.create_domain(CreateFlags(legacy_pvh=True, hap=True), "6a1c4b2e-1b7c-4d0e-9c1f-2a3b4c5d6e7f")
+
+
+def test_a_name_is_checked_and_written_in_one_xenstore_transaction():
+    """Two creates racing for one name: xenstored fails the later commit
+    (EAGAIN) because a name it read changed; the retry sees the name taken."""
+    import ctypes
+    import errno
+
+    import xlpy.backends.libxc as libxc
+    from xlpy.backends.base import Exists
+
+    store = {"/local/domain/0/name": "Domain-0"}
+    log = []
+
+    class Lib:
+        def xs_transaction_start(self, handle):
+            log.append("start")
+            return len(log)
+
+        def xs_transaction_end(self, handle, transaction, abort):
+            log.append("abort" if abort else "commit")
+            if not abort and log.count("commit") == 1:  # meanwhile, domain 7 took the name
+                store["/local/domain/7/name"] = "web"
+                ctypes.set_errno(errno.EAGAIN)
+                return False
+            return True
+
+        def xs_write(self, handle, transaction, path, data, length):
+            assert transaction, "the name is written inside the transaction"
+            store[path.decode()] = data.decode()
+            return True
+
+    backend = libxc.LibxcBackend.__new__(libxc.LibxcBackend)
+    backend.lib, backend.xsh = Lib(), None
+    backend.xs_list = lambda path, transaction=0: sorted({p.split("/")[3] for p in store})
+    backend.xs_read = lambda path, transaction=0: store.get(path)
+    with pytest.raises(Exists, match="'web' already exists \\(domain 7\\)"):
+        backend.xs_write("/local/domain/8/name", "web")
+    assert log == ["start", "commit", "start", "abort"]
+    backend.xs_write("/local/domain/8/name", "db")
+    assert store["/local/domain/8/name"] == "db" and log[-2:] == ["start", "commit"]

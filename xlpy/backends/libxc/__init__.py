@@ -11,6 +11,7 @@ Without Xen it fails with one sentence saying what is missing.
 from __future__ import annotations
 
 import ctypes as C
+import errno
 import os
 import re
 from pathlib import Path
@@ -424,34 +425,54 @@ class LibxcBackend:
 
     # -- xenstore -------------------------------------------------------------------
 
-    def xs_read(self, path: str) -> str | None:
+    def xs_read(self, path: str, transaction: int = 0) -> str | None:
         length = C.c_uint(0)
-        pointer = self.lib.xs_read(self.xsh, 0, path.encode(), C.byref(length))
+        pointer = self.lib.xs_read(self.xsh, transaction, path.encode(), C.byref(length))
         if not pointer:
             return None
         value = C.string_at(pointer, length.value).decode(errors="replace")
         C.CDLL(None).free(C.c_void_p(pointer))
         return value
 
-    def xs_write(self, path: str, value: str) -> None:
-        if NAME_PATH.fullmatch(path):
-            self._check_name_free(int(path.split("/")[3]), value)
+    def xs_write(self, path: str, value: str, transaction: int = 0) -> None:
+        if NAME_PATH.fullmatch(path) and not transaction:
+            self._write_unique_name(path, value)
+            return
         data = value.encode()
-        if not self.lib.xs_write(self.xsh, 0, path.encode(), data, len(data)):
+        if not self.lib.xs_write(self.xsh, transaction, path.encode(), data, len(data)):
             raise BackendError(f"xs_write {path}: {os.strerror(C.get_errno())}", "xs_write", C.get_errno())
 
-    def _check_name_free(self, domid: int, name: str) -> None:
-        """Names are unique across the host, as libxl keeps them."""
-        for other in self.xs_list("/local/domain"):
-            if other != str(domid) and self.xs_read(f"/local/domain/{other}/name") == name:
-                raise Exists(f"domain with name {name!r} already exists (domain {other})", "xs_write", 17)
+    def _write_unique_name(self, path: str, name: str) -> None:
+        """Names are unique across the host, as libxl keeps them: every other
+        domain's name is read and this one written in one xenstore transaction,
+        retried when another writer got in between, so two creates of one name
+        cannot both succeed."""
+        domid = path.split("/")[3]
+        while True:
+            transaction = self.lib.xs_transaction_start(self.xsh)
+            if not transaction:
+                raise BackendError(f"xs_transaction_start: {os.strerror(C.get_errno())}", "xs_transaction_start",
+                                   C.get_errno())
+            try:
+                for other in self.xs_list("/local/domain", transaction):
+                    if other != domid and self.xs_read(f"/local/domain/{other}/name", transaction) == name:
+                        raise Exists(f"domain with name {name!r} already exists (domain {other})", "xs_write", 17)
+                self.xs_write(path, name, transaction)
+            except BaseException:
+                self.lib.xs_transaction_end(self.xsh, transaction, True)
+                raise
+            if self.lib.xs_transaction_end(self.xsh, transaction, False):
+                return
+            if C.get_errno() != errno.EAGAIN:
+                raise BackendError(f"xs_transaction_end: {os.strerror(C.get_errno())}", "xs_transaction_end",
+                                   C.get_errno())
 
     def xs_rm(self, path: str) -> None:
         self.lib.xs_rm(self.xsh, 0, path.encode())
 
-    def xs_list(self, path: str) -> list[str]:
+    def xs_list(self, path: str, transaction: int = 0) -> list[str]:
         count = C.c_uint(0)
-        pointer = self.lib.xs_directory(self.xsh, 0, path.encode(), C.byref(count))
+        pointer = self.lib.xs_directory(self.xsh, transaction, path.encode(), C.byref(count))
         if not pointer:
             return []
         entries = C.cast(pointer, C.POINTER(C.c_char_p))

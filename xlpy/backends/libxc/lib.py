@@ -67,6 +67,8 @@ BINDINGS = {
         "xs_write": (C.c_bool, [P, C.c_uint32, C.c_char_p, C.c_char_p, C.c_uint]),
         "xs_rm": (C.c_bool, [P, C.c_uint32, C.c_char_p]),
         "xs_directory": (P, [P, C.c_uint32, C.c_char_p, C.POINTER(C.c_uint)]),
+        "xs_transaction_start": (C.c_uint32, [P]),
+        "xs_transaction_end": (C.c_bool, [P, C.c_uint32, C.c_bool]),
         "xs_set_permissions": (C.c_bool, [P, C.c_uint32, C.c_char_p, C.POINTER(S.XsPermissions), C.c_uint]),
         "xs_introduce_domain": (C.c_bool, [P, C.c_uint, C.c_ulong, C.c_uint]),
     },
