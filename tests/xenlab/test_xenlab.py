@@ -200,8 +200,20 @@ def test_acpi_and_smbios_firmware_reach_the_guest(steps):
     lines = "\n".join(steps["hvm-firmware-lines"]["lines"])
     assert "DMI: XLPY LAB" in lines, lines
     assert "SSDT" in lines and "XLPYLB LABSSDT" in lines, lines
-    keys = ok(steps["hvm-xenstore-hvmloader"])["stdout"]
-    assert "acpi =" in keys and "smbios =" in keys and keys.count("address =") == 2, keys
+    keys = xenstore_tree(ok(steps["hvm-xenstore-hvmloader"])["stdout"])
+    assert (keys["acpi/length"], keys["smbios/length"]) == ("0x24", "0x29"), keys  # each module's size
+    assert keys["acpi/address"].startswith("0x") and keys["smbios/address"].startswith("0x"), keys
+
+
+def xenstore_tree(text: str) -> dict[str, str]:
+    """xenstore-ls output as {relative path: value}."""
+    tree, path = {}, []
+    for line in text.splitlines():
+        depth = len(line) - len(line.lstrip(" "))
+        key, _, value = line.strip().partition(" = ")
+        path[depth:] = [key]
+        tree["/".join(path)] = value.strip('"')
+    return tree
 
 
 def test_populate_on_demand_leaves_xen_holding_what_xl_leaves(steps):
