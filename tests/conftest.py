@@ -109,6 +109,24 @@ def real_xl_cmd(xl_shim):
     return run
 
 
+LIBXL_ARCHIVE = Path("/usr/lib/x86_64-linux-gnu/libxenlight.a")
+
+
+def link_static_libxl(source: Path | str, program: Path) -> Path:
+    """Build `source` (a path, or C text) against libxl's static archive, where
+    libxl's internal functions are linkable; skips without libxen-dev."""
+    require(LIBXL_ARCHIVE.is_file(), f"needs libxen-dev's static libxenlight.a ({XEN_PACKAGES_HINT})")
+    if isinstance(source, str):
+        text, source = source, program.with_suffix(".c")
+        source.write_text(text)
+    libs = ["-lxenctrl", "-lxenguest", "-lxenstore", "-lxentoollog", "-lxenevtchn", "-lxentoolcore", "-lxencall",
+            "-lxenforeignmemory", "-lxendevicemodel", "-lxengnttab", "-lxenhypfs", "-l:libyajl.so.2", "-luuid",
+            "-lutil", "-lpthread"]
+    subprocess.run(["gcc", "-o", str(program), str(source), str(LIBXL_ARCHIVE), *libs], check=True,
+                   capture_output=True)
+    return program
+
+
 @pytest.fixture(scope="session")
 def real_xl(xl_shim):
     """The real xl 4.17 with its hypervisor calls answered by ../shared's shim."""

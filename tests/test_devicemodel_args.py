@@ -64,8 +64,8 @@ def test_disks_nics_and_extra_args(tmp_path):
     args = qemu_args(dc, 4)
     found = pairs(args)
     assert ("-drive", "file=/img,if=ide,index=0,media=disk,format=raw,cache=writeback") in found
-    assert ("-drive", "if=none,readonly=on,id=ide-2,file=/iso,format=raw") in found
-    assert ("-device", "ide-cd,id=ide-2,drive=ide-2,bus=ide.1,unit=0") in found
+    assert ("-drive", "if=none,readonly=on,id=ide-5632,file=/iso,format=raw") in found
+    assert ("-device", "ide-cd,id=ide-5632,drive=ide-5632,bus=ide.1,unit=0") in found
     assert ("-device", "lsi53c895a") in found
     assert ("-drive", "file=/q,if=none,id=scsidisk-1,format=qcow2,cache=writeback") in found
     assert ("-device", "e1000,id=nic0,netdev=net0,mac=00:16:3e:01:02:03") in found
@@ -110,3 +110,21 @@ def test_without_memory_qemu_gets_libxls_default_less_the_video_ram(tmp_path):
     dc, _ = build(parse_file(str(path)))
     args = qemu_args(effective(dc), 1)
     assert args[args.index("-m") + 1] == str((32768 - 8192) // 1024)
+
+
+def test_cdrom_drives_are_named_by_libxls_device_number(tmp_path):
+    """libxl names an emulated CD-ROM's drive ide-<libxl__device_disk_dev_number>;
+    the numbers here come from the real libxl (its static archive)."""
+    import subprocess
+
+    from conftest import link_static_libxl
+
+    vdevs = ["hda", "hdb", "hdc", "hdd", "xvdc", "xvdd"]
+    program = link_static_libxl("#include <stdio.h>\nint libxl__device_disk_dev_number(const char *, int *, int *);\n"
+                                "int main(int argc, char **argv) {\n    for (int i = 1; i < argc; i++)\n"
+                                '        printf("%d\\n", libxl__device_disk_dev_number(argv[i], NULL, NULL));\n'
+                                "    return 0;\n}\n", tmp_path / "number")
+    numbers = subprocess.run([str(program), *vdevs], capture_output=True, text=True, check=True).stdout.split()
+    for vdev, number in zip(vdevs, numbers):
+        args = qemu_args(config(tmp_path, f'disk = [ "/iso,raw,{vdev}:cdrom,r" ]\n'), 1)
+        assert f"ide-cd,id=ide-{number},drive=ide-{number}," in " ".join(args), (vdev, number)

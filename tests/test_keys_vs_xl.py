@@ -258,8 +258,9 @@ def test_create_sets_the_tsc_mode_and_clock_offset_as_libxl(state_dir, monkeypat
 
 
 @pytest.mark.parametrize("settings,pool_kb", [
-    ("", 4 * (256 + 64)),  # HAP: one page per MiB for the p2m
-    ("hap = 0", 4 * (256 + 2 * 64)),  # shadow paging needs a second
+    ("", 4 * 64),  # HAP: one page per MiB for the p2m; without vcpus= libxl counts no vCPU's 256
+    ("vcpus = 1", 4 * (256 + 64)),
+    ("hap = 0\nvcpus = 2", 4 * (2 * 256 + 2 * 64)),  # shadow paging needs a second
     ("shadow_memory = 3", 3 * 1024),
 ])
 def test_the_paging_pool_is_sized_as_libxl_sizes_it(state_dir, monkeypatch, settings, pool_kb):

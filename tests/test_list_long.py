@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, XEN_PACKAGES_HINT, require
+from conftest import ROOT, XEN_PACKAGES_HINT, link_static_libxl, require
 
 GOLDEN = Path(__file__).parent / "golden"
 MAC = re.compile(r'"00:16:3e(:[0-9a-f]{2}){3}"')
@@ -129,14 +129,8 @@ def libxl_setdefault(xl_shim, tmp_path_factory):
     """libxl's own create-info and build-info setdefault, run over a config."""
     import os
 
-    archive = Path("/usr/lib/x86_64-linux-gnu/libxenlight.a")
-    require(archive.is_file(), f"needs libxen-dev's static libxenlight.a ({XEN_PACKAGES_HINT})")
-    program = tmp_path_factory.mktemp("setdefault") / "setdefault"
-    libs = ["-lxenctrl", "-lxenguest", "-lxenstore", "-lxentoollog", "-lxenevtchn", "-lxentoolcore", "-lxencall",
-            "-lxenforeignmemory", "-lxendevicemodel", "-lxengnttab", "-lxenhypfs", "-l:libyajl.so.2", "-luuid",
-            "-lutil", "-lpthread"]
-    subprocess.run(["gcc", "-o", str(program), str(Path(__file__).parent / "libxl_setdefault.c"), str(archive),
-                    *libs], check=True, capture_output=True)
+    program = link_static_libxl(Path(__file__).parent / "libxl_setdefault.c",
+                                tmp_path_factory.mktemp("setdefault") / "setdefault")
 
     def run(text: str) -> dict:
         done = subprocess.run([str(program)], input=text, capture_output=True, text=True, check=True,

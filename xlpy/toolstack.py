@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from xlpy.backends.base import (
-    PAGE_SIZE, Backend, BackendError, BootImage, CreateFlags, DomainInfo, Exists, NoMemory, NoSuchDomain,
-    ShutdownReason, VcpuContext,
+    PAGE_SIZE, Backend, BackendError, BootImage, CreateFlags, DomainInfo, Exists, HvmBuild, NoMemory,
+    NoSuchDomain, ShutdownReason, VcpuContext,
 )
 from xlpy.domain.layout import max_memory_kb, memory_map
 
@@ -130,12 +130,15 @@ class Toolstack:
         except DefaultsError as e:
             raise CreateFailed(f"cannot create {name!r}: {e}") from None
         mode, flags = self._boot_plan(dc)
-        if mode == "hvm":
+        from xlpy.domain.hvm import refusal
+
+        problem = refusal(dc)
+        if mode == "hvm" and not problem:
             from xlpy.domain.devicemodel import unsupported
 
             problem = unsupported(dc)
-            if problem:
-                raise CreateFailed(f"cannot create {name!r}: {problem}")
+        if problem:  # refused before the domain exists, whichever the backend
+            raise CreateFailed(f"cannot create {name!r}: {problem}")
         try:
             domid = self.backend.create_domain(flags, dc.c_info.uuid or "00000000-0000-0000-0000-000000000000",
                                                name=name, owner=_process_tag(os.getpid()))
@@ -226,16 +229,18 @@ class Toolstack:
                       max_grant_frames=64 if b.max_grant_frames is None else b.max_grant_frames,
                       max_maptrack_frames=1024 if b.max_maptrack_frames is None else b.max_maptrack_frames,
                       max_grant_version=2 if b.max_grant_version is None else b.max_grant_version,
-                      vmtrace_size=-(-b.vmtrace_buf_kb * 1024 // PAGE_SIZE) * PAGE_SIZE)
+                      vmtrace_size=-(-b.vmtrace_buf_kb * 1024 // PAGE_SIZE) * PAGE_SIZE, vpmu=bool(b.vpmu))
+        # An HVM container's own flags (libxl__domain_make).
+        container = dict(hap=hap, oos_off=dc.c_info.oos is False, nested_virt=bool(b.nested_hvm))
         if dc.is_legacy_pvh:
             mode = self._legacy_pvh_mode(b.kernel)
             if mode == "pvh":  # the kernel has only the modern entry
-                return mode, CreateFlags(hvm=True, hap=hap, emulation_flags=X86_EMU_LAPIC, **common)
+                return mode, CreateFlags(hvm=True, emulation_flags=X86_EMU_LAPIC, **container, **common)
             return mode, CreateFlags(legacy_pvh=True, hap=hap, **common)
         if kind is DomainType.PVH:
-            return "pvh", CreateFlags(hvm=True, hap=hap, emulation_flags=X86_EMU_LAPIC, **common)
+            return "pvh", CreateFlags(hvm=True, emulation_flags=X86_EMU_LAPIC, **container, **common)
         if kind is DomainType.HVM:
-            return "hvm", CreateFlags(hvm=True, hap=hap, emulation_flags=X86_EMU_ALL, **common)
+            return "hvm", CreateFlags(hvm=True, emulation_flags=X86_EMU_ALL, **container, **common)
         return "pv", CreateFlags(**common)
 
     @staticmethod
@@ -271,17 +276,28 @@ class Toolstack:
         self._arch_settings(domid, dc, mode, max_kb)
         self._cpuid_policy(domid, dc, mode)
         backend.populate_physmap(domid, (target_kb - video_kb) * 1024 // PAGE_SIZE)
-        # libxl lays out guest memory and hands the map to Xen (xc_domain_set_memory_map).
-        backend.set_memory_map(domid, memory_map((target_kb - video_kb) * 1024, hvm_container=mode in ("pvh", "hvm"),
-                                                 device_model=mode == "hvm"))
+        # libxl lays out guest memory and hands the map to Xen (xc_domain_set_memory_map):
+        # an HVM container's RAM is its maximum, and what lies above the
+        # target is populated on demand (PoD).
+        container = mode in ("pvh", "hvm")
+        backend.set_memory_map(domid, memory_map(((max_kb if container else target_kb) - video_kb) * 1024,
+                                                 hvm_container=container, device_model=mode == "hvm"))
         backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb - video_kb))
         backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(max_kb))
         started = time.time()
         if mode == "hvm":
             backend.xs_write(f"/local/domain/{domid}/memory/videoram", str(video_kb))
             # The builder loads the firmware; the guest's kernel, if any, is QEMU's to load.
-            image = backend.build_image(domid, b.u.firmware or "hvmloader", None, None, mode, bios=b.u.bios_name)
+            image = backend.build_image(domid, b.u.firmware or "hvmloader", None, None, mode, hvm=HvmBuild(
+                bios=b.u.bios_name, system_firmware=b.u.system_firmware, acpi_firmware=b.u.acpi_firmware,
+                smbios_firmware=b.u.smbios_firmware, apic=b.apic is not False,
+                online_vcpus=frozenset(b.avail_vcpus or range(max_vcpus)), claim=bool(b.claim_mode)))
             backend.set_vcpu_context(domid, 0, self._vcpu0_context(image))
+            from xlpy.domain.hvm import generation_id
+
+            genid = generation_id(b.u)
+            if genid:  # libxl__build_post
+                backend.set_vm_generation_id(domid, genid)
         elif b.kernel:
             image = backend.build_image(domid, b.kernel, b.ramdisk, b.cmdline, mode)
             backend.set_vcpu_context(domid, 0, self._vcpu0_context(image))
@@ -334,10 +350,11 @@ class Toolstack:
         if offset:
             self.backend.set_time_offset(domid, offset)
         if container:
-            # libxl__get_required_paging_memory: a page per MiB for the p2m, one more without HAP.
+            # libxl__get_required_paging_memory: a page per MiB for the p2m, one more without HAP,
+            # and 256 per vCPU, counted before libxl defaults max_vcpus (none when vcpus= is unset).
             per_mib = 1 + (dc.c_info.hap is False)
             pool_kb = b.shadow_memkb if b.shadow_memkb is not None else \
-                4 * (256 * (b.max_vcpus or 1) + per_mib * (max_kb // 1024))
+                4 * (256 * b.max_vcpus + per_mib * (max_kb // 1024))
             self.backend.set_paging_pool(domid, pool_kb)
 
     def _hvm_params(self, domid: int, dc: DomainConfig, mode: str) -> None:
@@ -356,6 +373,12 @@ class Toolstack:
             params = {HVM_PARAM_HPET_ENABLED: int(b.u.hpet is not False),
                       HVM_PARAM_VPT_ALIGN: int(b.u.vpt_align is not False),
                       **({HVM_PARAM_MCA_CAP: b.u.mca_caps} if b.u.mca_caps else {}), **params}
+        if mode == "hvm":  # hvm_set_viridian_features; refusal() has checked the groups
+            from xlpy.domain.hvm import HVM_PARAM_VIRIDIAN, viridian_mask
+
+            viridian = viridian_mask(b.u)
+            if viridian:
+                params[HVM_PARAM_VIRIDIAN] = viridian
         for param, value in params.items():
             self.backend.set_hvm_param(domid, param, value)
 

@@ -10,6 +10,7 @@ import os
 import pytest
 
 from conftest import XEN_PACKAGES_HINT, require, run_xlpy
+from xlpy.backends.libxc import structs as S
 from xlpy.backends.libxc.lib import BINDINGS, SONAMES
 
 
@@ -79,3 +80,51 @@ def test_a_name_is_checked_and_written_in_one_xenstore_transaction():
     assert log == ["start", "commit", "start", "abort"]
     backend.xs_write("/local/domain/8/name", "db")
     assert store["/local/domain/8/name"] == "db" and log[-2:] == ["start", "commit"]
+
+
+class _FakeLib:
+    """The few libxenctrl calls the HVM build's own steps make, answered in process."""
+
+    def __init__(self) -> None:
+        self.page = ctypes.create_string_buffer(4096)
+        self.created = None
+
+    def xc_map_foreign_range(self, xch, domid, size, prot, pfn):
+        return ctypes.addressof(self.page)
+
+    def munmap(self, address, size):
+        return 0
+
+    def xc_domain_create(self, xch, domid, config):
+        self.created = ctypes.cast(config, ctypes.POINTER(S.CreateDomain)).contents.flags
+        return -1  # and fail, so create_domain stops there
+
+
+def test_hvm_info_names_the_online_vcpus_and_the_apic_mode():
+    """hvm_build_set_params: nr_vcpus is maxvcpus, only avail_vcpus online, apic_mode from apic=, checksum 0."""
+    from types import SimpleNamespace
+
+    from xlpy.backends.libxc.builder import _announce_vcpus
+
+    backend = SimpleNamespace(lib=_FakeLib(), xch=None)
+    table = S.HvmInfoTable.from_buffer(backend.lib.page, S.HVM_INFO_OFFSET)
+    table.signature, table.length, table.nr_vcpus, table.apic_mode = b"HVM INFO", ctypes.sizeof(table), 1, 1
+    table.vcpu_online[0] = 1
+    _announce_vcpus(backend, 5, 10, frozenset({0, 9}), False)
+    assert (table.nr_vcpus, table.apic_mode) == (10, 0)
+    assert list(table.vcpu_online[:2]) == [0b1, 0b10] and not any(table.vcpu_online[2:])
+    assert sum(ctypes.string_at(ctypes.addressof(table), table.length)) % 256 == 0
+
+
+def test_the_create_flags_reach_the_domctl():
+    import xlpy.backends.libxc as libxc
+    from xlpy.backends.base import BackendError, CreateFlags
+
+    backend = libxc.LibxcBackend.__new__(libxc.LibxcBackend)
+    backend.lib, backend.xch = _FakeLib(), None
+    backend.lib.xc_get_last_error = lambda xch: None
+    with pytest.raises(BackendError):
+        backend.create_domain(CreateFlags(hvm=True, hap=True, nested_virt=True, oos_off=True, vpmu=True),
+                              "6a1c4b2e-1b7c-4d0e-9c1f-2a3b4c5d6e7f")
+    assert backend.lib.created == (S.XEN_DOMCTL_CDF_hvm | S.XEN_DOMCTL_CDF_hap | S.XEN_DOMCTL_CDF_nested_virt
+                                   | S.XEN_DOMCTL_CDF_oos_off | S.XEN_DOMCTL_CDF_vpmu)

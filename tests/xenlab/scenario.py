@@ -216,18 +216,50 @@ def device_models() -> str:
     return subprocess.run(["pgrep", "-a", "-f", "xen-domid"], capture_output=True, text=True).stdout
 
 
+def ssdt() -> bytes:
+    """An empty SSDT for acpi_firmware=, which hvmloader adds to the guest's tables."""
+    table = bytearray(b"SSDT" + (36).to_bytes(4, "little") + bytes([2, 0]) + b"XLPYLB" + b"LABSSDT "
+                      + (1).to_bytes(4, "little") + b"XLPY" + (1).to_bytes(4, "little"))
+    table[9] = -sum(table) & 0xFF
+    return bytes(table)
+
+
+def smbios_system() -> bytes:
+    """A System Information structure (SMBIOS type 1) for smbios_firmware=,
+    preceded by its length, as hvmloader reads the module."""
+    structure = bytes([1, 0x1B, 0, 0, 1, 2, 0, 0]) + bytes(16) + bytes([6, 0, 0]) + b"XLPY\0LAB\0\0"
+    return len(structure).to_bytes(4, "little") + structure
+
+
+# memory below maxmem (populate-on-demand) and a vCPU left offline for hotplug
+POD = dict(type="hvm", vnc=0, memory=128, maxmem=256, vcpus=1, maxvcpus=2)
+
+
 def hvm_guests() -> None:
     """HVM: hvmloader and SeaBIOS from the builder, QEMU in dom0 booting the
     kernel directly; the guest's init writes to the PV console (hvc0), which
-    xenconsoled logs as for PV and PVH guests."""
-    hvm = config("lab-hvm", type="hvm", vnc=0, extra="console=hvc0 xlpy.stay")
+    xenconsoled logs as for PV and PVH guests. The first guest starts below
+    its maxmem and maxvcpus, takes ACPI and SMBIOS tables for hvmloader, and
+    is shut down as its PV drivers are asked to."""
+    hvm_pod_paused()
+    firmware = CONFIGS / "firmware"
+    firmware.mkdir(parents=True, exist_ok=True)
+    (firmware / "ssdt.aml").write_bytes(ssdt())
+    (firmware / "smbios.bin").write_bytes(smbios_system())
+    hvm = config("lab-hvm", **POD, extra="console=hvc0 xlpy.stay", acpi_firmware=str(firmware / "ssdt.aml"),
+                 smbios_firmware=str(firmware / "smbios.bin"))
     boot("hvm", XLPY, "lab-hvm", hvm, "XLPY_GUEST_ALIVE", "hvm-alive", HVM_BOOT_TIMEOUT)
     record("hvm-device-models", {"ps": device_models()})
     run("hvm-xl-list", XL + ["list", "lab-hvm"])
     run("hvm-xlpy-list", XLPY + ["list", "lab-hvm"])
     run("hvm-xen-log", XL + ["dmesg"])
     run("hvm-qemu-log", ["cat", "/var/log/xen/qemu-dm-lab-hvm.log"])
-    run("hvm-destroy", XLPY + ["destroy", "lab-hvm"])
+    domid = subprocess.run(XL + ["domid", "lab-hvm"], capture_output=True, text=True).stdout.strip()
+    run("hvm-xenstore-hvmloader", ["xenstore-ls", f"/local/domain/{domid}/hvmloader"])
+    record("hvm-firmware-lines", {"lines": [line for line in console("lab-hvm").splitlines()
+                                            if "DMI:" in line or "SSDT" in line]})
+    run("hvm-shutdown", XLPY + ["shutdown", "-w", "lab-hvm"], timeout=300)
+    wait_console("hvm-shutdown-seen", "lab-hvm", "XLPY_GUEST_SHUTDOWN_REQUESTED", "hvm-shutdown", 30)
     wait_gone("hvm-gone", "lab-hvm", timeout=60)
     record("hvm-device-models-after", {"ps": device_models()})
     run("hvm-xenstore-after", ["xenstore-list", "/local/domain/0/device-model"])
@@ -251,8 +283,26 @@ def hvm_guests() -> None:
         cfg = config(name, type="hvm", vnc=0, extra="console=hvc0 xlpy.stay")
         boot(f"hvm-time-{tool}", argv, name, cfg, "XLPY_GUEST_ALIVE", f"hvm-time-{tool}-alive", HVM_BOOT_TIMEOUT)
         run(f"hvm-time-{tool}-xl-list", XL + ["list", name])
-        run(f"hvm-time-{tool}-destroy", XL + ["destroy", name])
-        wait_gone(f"hvm-time-{tool}-gone", name, timeout=60)
+        if tool == "xlpy":  # xlpy destroy stops the device model it started
+            run("hvm-destroy", XLPY + ["destroy", name])
+            wait_gone("hvm-time-xlpy-gone", name, timeout=60)
+            record("hvm-destroy-device-models-after", {"ps": device_models()})
+            run("hvm-destroy-xenstore-after", ["xenstore-list", "/local/domain/0/device-model"])
+        else:
+            run(f"hvm-time-{tool}-destroy", XL + ["destroy", name])
+            wait_gone(f"hvm-time-{tool}-gone", name, timeout=60)
+
+
+def hvm_pod_paused() -> None:
+    """The populate-on-demand guest from both toolstacks, left paused: what
+    Xen holds for each before it runs, and what each list shows of both."""
+    for tool, argv in (("xlpy", XLPY), ("xl", XL)):
+        run(f"pod-paused-{tool}-create", argv + ["create", "-p", config(f"lab-pod-{tool}", **POD)], timeout=600)
+    run("pod-paused-xl-list", XL + ["list"])
+    run("pod-paused-xlpy-list", XLPY + ["list"])
+    for tool in ("xlpy", "xl"):
+        run(f"pod-paused-{tool}-destroy", XL + ["destroy", f"lab-pod-{tool}"])
+        wait_gone(f"pod-paused-{tool}-gone", f"lab-pod-{tool}", timeout=60)
 
 
 # Backend calls the toolstack makes, then the library calls the builder makes.

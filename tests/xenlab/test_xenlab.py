@@ -216,9 +216,11 @@ def test_the_same_pv_guest_boots_through_both_toolstacks(steps):
 
 
 def test_hvm_guest_boots_through_hvmloader_seabios_and_qemu(steps):
+    """memory=128 of maxmem=256 (populate-on-demand), vcpus=1 of maxvcpus=2:
+    hvm_info marks only the one online, so the guest finds one CPU."""
     ok(steps["hvm-create"])
     assert steps["hvm-alive"]["found"], steps["hvm-alive"]["console"]
-    assert "type=HVM" in steps["hvm-alive"]["console"]
+    assert "type=HVM cpus=1 " in steps["hvm-alive"]["console"], steps["hvm-alive"]["console"]
     qemu = steps["hvm-device-models"]["ps"]
     assert "xen-qemu-system-i386 -xen-domid" in qemu and "-name lab-hvm" in qemu, qemu
     assert "-kernel /guest/vmlinuz" in qemu and "-machine xenfv" in qemu
@@ -230,9 +232,53 @@ def test_hvm_guest_boots_through_hvmloader_seabios_and_qemu(steps):
 
 def test_destroying_an_hvm_guest_stops_its_device_model(steps):
     ok(steps["hvm-destroy"])
+    assert steps["hvm-time-xlpy-gone"]["gone"]
+    assert steps["hvm-destroy-device-models-after"]["ps"] == ""
+    assert ok(steps["hvm-destroy-xenstore-after"])["stdout"] == ""  # no domain's device model left in xenstore
+
+
+def test_shutting_down_an_hvm_guest_waits_and_stops_its_device_model(steps):
+    """The guest's PV drivers answer control/shutdown; on_poweroff destroys it and stops QEMU."""
+    assert "-name lab-hvm" in steps["hvm-device-models"]["ps"]
+    ok(steps["hvm-shutdown"])
+    assert steps["hvm-shutdown-seen"]["found"], steps["hvm-shutdown-seen"]["console"]
     assert steps["hvm-gone"]["gone"]
     assert steps["hvm-device-models-after"]["ps"] == ""
-    assert ok(steps["hvm-xenstore-after"])["stdout"] == ""  # no domain's device model left in xenstore
+    assert ok(steps["hvm-xenstore-after"])["stdout"] == ""
+
+
+def test_acpi_and_smbios_firmware_reach_the_guest(steps):
+    """acpi_firmware's SSDT and smbios_firmware's system information, loaded as
+    hvmloader modules, are among the tables the guest's kernel reads."""
+    lines = "\n".join(steps["hvm-firmware-lines"]["lines"])
+    assert "DMI: XLPY LAB" in lines, lines
+    assert "SSDT" in lines and "XLPYLB LABSSDT" in lines, lines
+    keys = xenstore_tree(ok(steps["hvm-xenstore-hvmloader"])["stdout"])
+    assert (keys["acpi/length"], keys["smbios/length"]) == ("0x24", "0x29"), keys  # each module's size
+    assert keys["acpi/address"].startswith("0x") and keys["smbios/address"].startswith("0x"), keys
+
+
+def xenstore_tree(text: str) -> dict[str, str]:
+    """xenstore-ls output as {relative path: value}."""
+    tree, path = {}, []
+    for line in text.splitlines():
+        depth = len(line) - len(line.lstrip(" "))
+        key, _, value = line.strip().partition(" = ")
+        path[depth:] = [key]
+        tree["/".join(path)] = value.strip('"')
+    return tree
+
+
+def test_populate_on_demand_leaves_xen_holding_what_xl_leaves(steps):
+    """memory=128, maxmem=256: the same guest created paused by each toolstack
+    holds the same memory and vCPUs, and xlpy list shows both as xl list does."""
+    for tool in ("xlpy", "xl"):
+        ok(steps[f"pod-paused-{tool}-create"])
+        assert steps[f"pod-paused-{tool}-gone"]["gone"]
+    theirs, ours = xl_rows(steps["pod-paused-xl-list"]), xl_rows(steps["pod-paused-xlpy-list"])
+    assert theirs["lab-pod-xlpy"][1:3] == theirs["lab-pod-xl"][1:3], theirs
+    for name in ("lab-pod-xlpy", "lab-pod-xl"):
+        assert ours[name][1:3] == theirs[name][1:3], (ours, theirs)
 
 
 def test_an_hvm_create_whose_device_model_fails_leaves_nothing_behind(steps):

@@ -74,6 +74,9 @@ class CreateFlags:
 
     hvm: bool = False  # XEN_DOMCTL_CDF_hvm (an HVM container: HVM and modern PVH)
     hap: bool = False  # XEN_DOMCTL_CDF_hap
+    oos_off: bool = False  # XEN_DOMCTL_CDF_oos_off: shadow paging without out-of-sync page tables (oos=0)
+    nested_virt: bool = False  # XEN_DOMCTL_CDF_nested_virt: the guest may run its own HVM guests (nestedhvm=1)
+    vpmu: bool = False  # XEN_DOMCTL_CDF_vpmu: the guest sees the virtual PMU (vpmu=1)
     legacy_pvh: bool = False  # Xen 4.4's XEN_DOMCTL_CDF_pvh_guest (the original PVH design)
     emulation_flags: int = 0  # arch.emulation_flags; modern PVH: X86_EMU_LAPIC (0x1) only
     max_vcpus: int = 1
@@ -168,6 +171,22 @@ class BootImage:
 
 
 @dataclass(frozen=True)
+class HvmBuild:
+    """What an HVM guest's build takes from its config beyond the firmware
+    image (libxl__domain_firmware, hvm_build_set_params,
+    hvm_build_set_xs_values): the BIOS hvmloader hands over to, the extra
+    firmware modules it loads, and its hvm_info table."""
+
+    bios: str = "seabios"  # seabios or ovmf: the image of that name, unless system_firmware names a file
+    system_firmware: str | None = None  # bios_path_override
+    acpi_firmware: str | None = None  # tables hvmloader adds to its own (acpi_firmware=)
+    smbios_firmware: str | None = None  # SMBIOS structures hvmloader adds (smbios_firmware=)
+    apic: bool = True  # hvm_info apic_mode (apic=)
+    online_vcpus: frozenset[int] = frozenset({0})  # hvm_info vcpu_online: the vCPUs that start online
+    claim: bool = False  # claim the guest's memory before populating it (claim_mode)
+
+
+@dataclass(frozen=True)
 class VcpuContext:
     """A vCPU's initial state (vcpu_guest_context or vcpu_hvm_context).
 
@@ -209,6 +228,8 @@ class Backend(Protocol):
     def populate_physmap(self, domid: int, pages: int) -> None: ...  # xc_domain_populate_physmap_exact
     def set_paging_pool(self, domid: int, kb: int) -> None: ...  # xc_set_paging_mempool_size (HAP/shadow pool)
     def set_hvm_param(self, domid: int, param: int, value: int) -> None: ...  # xc_hvm_param_set
+    def set_vm_generation_id(self, domid: int, genid: bytes) -> None: ...  # libxl__ms_vm_genid_set: xenstore's
+    # platform/generation-id, and the guest's copy if its firmware already placed one
     def set_tsc_mode(self, domid: int, mode: int) -> None: ...  # xc_domain_set_tsc_info: 0 default,
     # 1 always emulate, 2 native
     def set_time_offset(self, domid: int, seconds: int) -> None: ...  # xc_domain_set_time_offset: the
@@ -222,8 +243,8 @@ class Backend(Protocol):
 
     # booting
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
-                    mode: str, bios: str | None = None) -> BootImage: ...  # libxenguest xc_dom_* (parse, load,
-    # start info); mode "hvm" loads the firmware named by `kernel` (hvmloader) with the `bios` it hands over to
+                    mode: str, hvm: HvmBuild | None = None) -> BootImage: ...  # libxenguest xc_dom_* (parse,
+    # load, start info); mode "hvm" loads the firmware named by `kernel` (hvmloader) with what `hvm` says
     def start_device_model(self, domid: int, args: list[str]) -> None: ...  # QEMU in dom0 (libxl__spawn_local_dm);
     # it runs until destroy_domain stops it
     def set_vcpu_context(self, domid: int, vcpu: int, ctx: VcpuContext) -> None: ...  # xc_vcpu_setcontext

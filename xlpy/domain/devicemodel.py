@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from xlpy.domain.devices import ChannelConnection, DiskFormat, NicType
 from xlpy.domain.layout import max_memory_kb
-from xlpy.domain.vdev import disk_index
+from xlpy.domain.vdev import disk_index, vdev_number
 
 if TYPE_CHECKING:  # the libxc backend reads RUN_DIR here without loading the config types
     from xlpy.domain.config import DomainConfig
@@ -158,8 +158,9 @@ def _disk_args(dc: DomainConfig) -> list[str]:
         if disk.is_cdrom:
             if index > 4:
                 continue
-            drive = f"if=none,readonly=on,id=ide-{index}" + (f",file={path},format={fmt}" if path else "")
-            args += ["-drive", drive, "-device", f"ide-cd,id=ide-{index},drive=ide-{index},bus=ide.{index // 2},"
+            drive_id = f"ide-{vdev_number(disk.vdev)}"  # libxl names it by the whole device number
+            drive = f"if=none,readonly=on,id={drive_id}" + (f",file={path},format={fmt}" if path else "")
+            args += ["-drive", drive, "-device", f"ide-cd,id={drive_id},drive={drive_id},bus=ide.{index // 2},"
                                                  f"unit={index % 2}"]
         elif disk.format is DiskFormat.EMPTY or not path:
             continue

@@ -17,8 +17,8 @@ import re
 from pathlib import Path
 
 from xlpy.backends.base import (
-    PAGE_SIZE, BackendError, BootImage, CreateFlags, DomainInfo, Exists, InvalidArgument, NoMemory, NoSuchDomain,
-    NotAvailable, PhysInfo, ShutdownReason, VcpuContext, VcpuInfo,
+    PAGE_SIZE, BackendError, BootImage, CreateFlags, DomainInfo, Exists, HvmBuild, InvalidArgument, NoMemory,
+    NoSuchDomain, NotAvailable, PhysInfo, ShutdownReason, VcpuContext, VcpuInfo,
 )
 from xlpy.backends.libxc import structs as S
 from xlpy.domain.layout import memory_map
@@ -151,7 +151,10 @@ class LibxcBackend:
         config = S.CreateDomain()
         config.ssidref = 0
         config.handle[:] = list(uuidlib.UUID(uuid).bytes)
-        config.flags = (S.XEN_DOMCTL_CDF_hvm if flags.hvm else 0) | (S.XEN_DOMCTL_CDF_hap if flags.hap else 0)
+        config.flags = sum(bit for wanted, bit in (
+            (flags.hvm, S.XEN_DOMCTL_CDF_hvm), (flags.hap, S.XEN_DOMCTL_CDF_hap),
+            (flags.oos_off, S.XEN_DOMCTL_CDF_oos_off), (flags.nested_virt, S.XEN_DOMCTL_CDF_nested_virt),
+            (flags.vpmu, S.XEN_DOMCTL_CDF_vpmu)) if wanted)
         config.max_vcpus = flags.max_vcpus
         config.max_evtchn_port = flags.max_evtchn_port
         config.max_grant_frames = flags.max_grant_frames
@@ -239,6 +242,27 @@ class LibxcBackend:
     def set_hvm_param(self, domid: int, param: int, value: int) -> None:
         self._check("xc_hvm_param_set", self.lib.xc_hvm_param_set(self.xch, domid, param, value))
 
+    def set_vm_generation_id(self, domid: int, genid: bytes) -> None:
+        """libxl__ms_vm_genid_set: hvmloader reads platform/generation-id;
+        once it has placed the ID in guest memory, that copy is updated too."""
+        from xlpy.backends.libxc.builder import PROT_READ, PROT_WRITE
+        from xlpy.domain.hvm import HVM_PARAM_VM_GENERATION_ID_ADDR, generation_id_text
+
+        self.xs_write(f"/local/domain/{domid}/platform/generation-id", generation_id_text(genid))
+        address = C.c_uint64(0)
+        self._check("xc_hvm_param_get", self.lib.xc_hvm_param_get(self.xch, domid, HVM_PARAM_VM_GENERATION_ID_ADDR,
+                                                                  C.byref(address)))
+        if not address.value:
+            return
+        page = self.lib.xc_map_foreign_range(self.xch, domid, PAGE_SIZE, PROT_READ | PROT_WRITE,
+                                             address.value // PAGE_SIZE)
+        if not page:
+            raise BackendError(f"cannot map d{domid}'s generation ID page", "xc_map_foreign_range", C.get_errno())
+        try:
+            C.memmove(page + address.value % PAGE_SIZE, genid, len(genid))
+        finally:
+            self.lib.munmap(C.c_void_p(page), PAGE_SIZE)
+
     def apply_cpuid_policy(self, domid: int, pae: bool, itsc: bool, nested_virt: bool,
                            leaves: list[tuple[int, int, list[str | None]]], msrs: list[tuple[int, str]]) -> None:
         xend = (S.XendCpuid * (len(leaves) + 1))()
@@ -261,40 +285,45 @@ class LibxcBackend:
         self.xs_write(f"/local/domain/{domid}/memory/target", str(kb))
 
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
-                    mode: str, bios: str | None = None) -> BootImage:
+                    mode: str, hvm: HvmBuild | None = None) -> BootImage:
         from xlpy.backends.libxc.builder import build
 
         if mode not in ("pv", "pvh", "hvm"):
             raise InvalidArgument(f"this host speaks Xen 4.17's interface and cannot boot {mode}", "xc_dom_allocate")
         if domid not in self._pages:
             raise InvalidArgument(f"d{domid} has no memory yet: populate_physmap first", "xc_dom_mem_init")
-        hvm = mode in ("pvh", "hvm")
-        firmware = self._system_firmware(bios) if mode == "hvm" else None
+        if mode == "hvm":
+            hvm = hvm or HvmBuild()
+        firmware = self._system_firmware(hvm) if mode == "hvm" else None
         if mode == "hvm":  # the image is the firmware, named as libxl names it
             kernel = os.path.join(FIRMWARE_DIR, kernel)
         info = self.domain_info(domid)
         pages = self._pages[domid]
-        regions = self._maps.get(domid) or memory_map(pages * PAGE_SIZE, hvm_container=hvm,
+        regions = self._maps.get(domid) or memory_map(pages * PAGE_SIZE, hvm_container=mode in ("pvh", "hvm"),
                                                       device_model=mode == "hvm")
-        built = build(self, domid, kernel, ramdisk, cmdline, hvm, pages, regions, info.max_vcpus, firmware)
+        built = build(self, domid, kernel, ramdisk, cmdline, mode in ("pvh", "hvm"), pages, regions, info.max_vcpus,
+                      firmware, hvm)
         self._publish_rings(domid, built)
         regs = self._vcpu0_registers(domid)
-        return BootImage(regs["rip"], "pvh32" if hvm else "pv64", memory_map=built.memory_map,
+        return BootImage(regs["rip"], "pv64" if mode == "pv" else "pvh32", memory_map=built.memory_map,
                          start_info=built.start_info)
 
     @staticmethod
-    def _system_firmware(bios: str | None) -> bytes:
-        """The BIOS image hvmloader hands over to (libxl__domain_firmware)."""
-        kind = bios or "seabios"
-        if kind not in BIOS_FILES:
-            raise InvalidArgument(f"bios=\"{kind}\" needs the traditional device model, which Xen 4.17's "
-                                  "QEMU is not; use seabios or ovmf", "xc_dom_allocate")
+    def _system_firmware(hvm: HvmBuild) -> bytes:
+        """The BIOS image hvmloader hands over to (libxl__domain_firmware):
+        bios_path_override's file, else the one Debian installs for bios=."""
+        from xlpy.backends.firmware import read_module
+
+        if hvm.system_firmware:
+            return read_module(hvm.system_firmware, "BIOS", False)
+        if hvm.bios not in BIOS_FILES:  # refused before the domain exists; kept for direct callers
+            raise InvalidArgument(f"qemu-xen does not support bios={hvm.bios}", "xc_dom_allocate")
         try:
-            with open(BIOS_FILES[kind], "rb") as f:
+            with open(BIOS_FILES[hvm.bios], "rb") as f:
                 return f.read()
         except OSError as e:
-            raise NotAvailable(f"cannot read the {kind} firmware {BIOS_FILES[kind]}: {e.strerror} "
-                               f"(apt-get install {'seabios' if kind == 'seabios' else 'ovmf'})",
+            raise NotAvailable(f"cannot read the {hvm.bios} firmware {BIOS_FILES[hvm.bios]}: {e.strerror} "
+                               f"(apt-get install {'seabios' if hvm.bios == 'seabios' else 'ovmf'})",
                                "xc_dom_allocate") from None
 
     def start_device_model(self, domid: int, args: list[str]) -> None:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import ctypes as C
 from dataclasses import dataclass
 
-from xlpy.backends.base import PAGE_SIZE, BackendError, InvalidArgument, NoMemory
+from xlpy.backends.base import PAGE_SIZE, BackendError, HvmBuild, InvalidArgument, NoMemory
+from xlpy.backends.firmware import extra_modules
 from xlpy.backends.libxc import structs as S
 from xlpy.domain.acpi import AcpiImage, pvh_tables
-from xlpy.domain.layout import GiB, mmio_start, ram_bytes
+from xlpy.domain.layout import HVM_LOW_MEM_START, GiB, mmio_start, ram_bytes
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,15 @@ def _load_acpi(dom, image: AcpiImage) -> list:
 
 
 def build(backend, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None, hvm_container: bool,
-          pages: int, regions, max_vcpus: int, system_firmware: bytes | None = None) -> Built:
+          pages: int, regions, max_vcpus: int, system_firmware: bytes | None = None,
+          hvm: HvmBuild | None = None) -> Built:
     """`system_firmware` (the BIOS hvmloader hands over to) makes this an HVM
-    guest with a device model; `kernel` is then hvmloader itself."""
+    guest with a device model; `kernel` is then hvmloader itself, and `hvm`
+    says what else it loads and what its hvm_info table says. `pages` are
+    populated at once; the rest of the RAM `regions` lay out is populated
+    on demand (PoD), as libxenguest does when its target is below the total."""
     device_model = system_firmware is not None
+    hvm = hvm or HvmBuild()
     lib, xch = backend.lib, backend.xch
     store_domid = int(backend.xs_read("/tool/xenstored/domid") or 0)
     console_domid = int(backend.xs_read("/tool/xenconsoled/domid") or 0)
@@ -89,10 +95,21 @@ def build(backend, domid: int, kernel: str, ramdisk: str | None, cmdline: str | 
     try:
         dom.container_type = S.XC_DOM_HVM_CONTAINER if hvm_container else S.XC_DOM_PV_CONTAINER
         step("xc_dom_kernel_file", lib.xc_dom_kernel_file(handle, kernel.encode()))
-        if device_model:
-            bios = C.create_string_buffer(system_firmware, len(system_firmware))  # read by xc_dom_build_image
-            module = dom.system_firmware_module
-            module.data, module.length = C.cast(bios, C.c_void_p).value, len(system_firmware)
+        modules = []  # the buffers xc_dom_build_image reads
+
+        def module(target, data: bytes) -> None:
+            buffer = C.create_string_buffer(data, len(data))
+            target.data, target.length = C.cast(buffer, C.c_void_p).value, len(data)
+            modules.append(buffer)
+
+        if device_model:  # libxl__domain_firmware
+            module(dom.system_firmware_module, system_firmware)
+            acpi_tables, smbios_tables = extra_modules(hvm)
+            if acpi_tables:
+                module(dom.acpi_modules[0], acpi_tables)
+            if smbios_tables:
+                module(dom.smbios_module, smbios_tables)
+            dom.claim_enabled = int(hvm.claim)
         if ramdisk:
             step("xc_dom_module_file", lib.xc_dom_module_file(handle, ramdisk.encode(), None))
         dom.flags = 0
@@ -103,8 +120,11 @@ def build(backend, domid: int, kernel: str, ramdisk: str | None, cmdline: str | 
             _set_hvm_layout(dom, pages, regions, device_model)
         step("xc_dom_boot_xen_init", lib.xc_dom_boot_xen_init(handle, xch, domid))
         step("xc_dom_parse_image", lib.xc_dom_parse_image(handle))
-        # HVM RAM starts at 1 MiB but the builder counts the first megabyte too.
-        memory_bytes = ram_bytes(regions) if hvm_container and not device_model else pages * PAGE_SIZE
+        # The whole RAM the map lays out (HVM's starts at 1 MiB, but the
+        # builder counts the first megabyte too); what is not among the
+        # `pages` populated now is populated on demand.
+        memory_bytes = ram_bytes(regions) + (HVM_LOW_MEM_START if device_model else 0) if hvm_container \
+            else pages * PAGE_SIZE
         step("xc_dom_mem_init", lib.xc_dom_mem_init(handle, memory_bytes >> 20))
         step("xc_dom_boot_mem_init", lib.xc_dom_boot_mem_init(handle))
         if hvm_container:  # libxl: PVH's ACPI tables, then the map goes to Xen and into hvm_start_info
@@ -119,7 +139,8 @@ def build(backend, domid: int, kernel: str, ramdisk: str | None, cmdline: str | 
         step("xc_dom_boot_image", lib.xc_dom_boot_image(handle))
         step("xc_dom_gnttab_init", lib.xc_dom_gnttab_init(handle))
         if device_model:
-            _announce_vcpus(backend, domid, max_vcpus)
+            _announce_vcpus(backend, domid, max_vcpus, hvm.online_vcpus, hvm.apic)
+            _announce_modules(backend, domid, dom)
         if hvm_container:  # translated: guest frames are what the rings are known by
             console_mfn, store_mfn = dom.console_pfn, dom.xenstore_pfn
             start_info = dom.start_info_seg.pfn * PAGE_SIZE
@@ -132,21 +153,23 @@ def build(backend, domid: int, kernel: str, ramdisk: str | None, cmdline: str | 
         lib.xc_dom_release(handle)
 
 
-def _announce_vcpus(backend, domid: int, max_vcpus: int) -> None:
+def _announce_vcpus(backend, domid: int, max_vcpus: int, online, apic: bool) -> None:
     """libxl's hvm_build_set_params: the builder's hvm_info_table names one
-    vCPU; hvmloader builds the MADT from it, so it is told all of them."""
+    vCPU; hvmloader builds the MADT from it, so it is told all of them and
+    which start online (the others are there to hotplug), and whether the
+    guest has an IO-APIC."""
     lib = backend.lib
     page = lib.xc_map_foreign_range(backend.xch, domid, PAGE_SIZE, PROT_READ | PROT_WRITE, S.HVM_INFO_PFN)
     if not page:
         raise BackendError(f"cannot map d{domid}'s hvm_info page", "xc_map_foreign_range", C.get_errno())
     try:
         table = S.HvmInfoTable.from_address(page + S.HVM_INFO_OFFSET)
-        table.apic_mode = 1
+        table.apic_mode = int(apic)
         table.nr_vcpus = max_vcpus
-        online = [0] * len(table.vcpu_online)
-        for vcpu in range(max_vcpus):
-            online[vcpu // 8] |= 1 << (vcpu % 8)
-        table.vcpu_online[:] = online
+        bitmap = [0] * len(table.vcpu_online)
+        for vcpu in online:
+            bitmap[vcpu // 8] |= 1 << (vcpu % 8)
+        table.vcpu_online[:] = bitmap
         table.checksum = 0
         raw = C.string_at(C.addressof(table), table.length)
         table.checksum = -sum(raw) & 0xFF
@@ -155,6 +178,16 @@ def _announce_vcpus(backend, domid: int, max_vcpus: int) -> None:
 
 
 PROT_READ, PROT_WRITE = 1, 2
+
+
+def _announce_modules(backend, domid: int, dom) -> None:
+    """libxl's hvm_build_set_xs_values: where the builder put the SMBIOS and
+    ACPI modules, for hvmloader to find them."""
+    home = f"/local/domain/{domid}/hvmloader"
+    for name, module in (("smbios", dom.smbios_module), ("acpi", dom.acpi_modules[0])):
+        if module.guest_addr_out:
+            backend.xs_write(f"{home}/{name}/address", f"{module.guest_addr_out:#x}")
+            backend.xs_write(f"{home}/{name}/length", f"{module.length:#x}")
 
 
 def _set_hvm_layout(dom, pages: int, regions, device_model: bool) -> None:

@@ -48,6 +48,7 @@ BINDINGS = {
         "xc_get_last_error": (C.POINTER(S.XcError), [P]),
         "xc_domain_hvm_setcontext": (C.c_int, [P, C.c_uint32, P, C.c_uint32]),
         "xc_hvm_param_set": (C.c_int, [P, C.c_uint32, C.c_uint32, C.c_uint64]),
+        "xc_hvm_param_get": (C.c_int, [P, C.c_uint32, C.c_uint32, C.POINTER(C.c_uint64)]),
         "xc_domain_set_tsc_info": (C.c_int, [P, C.c_uint32, C.c_uint32, C.c_uint64, C.c_uint32, C.c_uint32]),
         "xc_domain_set_time_offset": (C.c_int, [P, C.c_uint32, C.c_int32]),
         "xc_vcpu_getcontext": (C.c_int, [P, C.c_uint32, C.c_uint32, C.POINTER(S.VcpuGuestContext)]),

@@ -9,6 +9,8 @@ import ctypes as C
 XEN_DOMCTL_CDF_hvm = 1 << 0
 XEN_DOMCTL_CDF_hap = 1 << 1
 XEN_DOMCTL_CDF_oos_off = 1 << 3
+XEN_DOMCTL_CDF_nested_virt = 1 << 6
+XEN_DOMCTL_CDF_vpmu = 1 << 7
 X86_EMU_LAPIC = 1 << 0
 X86_EMU_ALL = 0x3FF
 

@@ -26,7 +26,7 @@ import time
 import uuid as uuidlib
 
 from xlpy.backends.base import (
-    PAGE_SIZE, BackendError, BootImage, CreateFlags, DomainInfo, Exists, InvalidArgument, NoMemory,
+    PAGE_SIZE, BackendError, BootImage, CreateFlags, DomainInfo, Exists, HvmBuild, InvalidArgument, NoMemory,
     NoSuchDomain, NotImplementedHypercall, PermissionDenied, PhysInfo, ShutdownReason, VcpuContext, VcpuInfo,
 )
 from xlpy.backends.kernel import read_kernel
@@ -130,16 +130,20 @@ class ModelBackend:
             raise InvalidArgument(f"invalid emulation bitmap {flags.emulation_flags:#x}", "xc_domain_create")
         if not flags.hvm and flags.emulation_flags:
             raise InvalidArgument("a PV domain emulates no devices", "xc_domain_create")
+        if flags.nested_virt and not (flags.hvm and flags.hap):
+            raise InvalidArgument("nested virtualisation needs an HVM container with HAP", "xc_domain_create")
         uuidlib.UUID(uuid)
         with self.store.transaction() as db:
             if name is not None and self._name_taken(db, name):
                 raise Exists(f"domain with name {name!r} already exists", "xs_write", 17)
             domid = self._allocate_domid(db)
             db.execute(
-                "INSERT INTO domains (domid, uuid, hvm, hap, legacy_pvh, emulation_flags, max_vcpus, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO domains (domid, uuid, hvm, hap, legacy_pvh, emulation_flags, max_vcpus, created, "
+                "settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (domid, uuid, int(flags.hvm), int(flags.hap), int(flags.legacy_pvh), flags.emulation_flags,
-                 flags.max_vcpus, time.time()),
+                 flags.max_vcpus, time.time(),
+                 json.dumps({"flags": {"oos_off": flags.oos_off, "nested_virt": flags.nested_virt,
+                                       "vpmu": flags.vpmu}})),
             )
             if owner is not None:
                 db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)",
@@ -192,9 +196,13 @@ class ModelBackend:
                            (held, domid))
                 self._log(db, f"d{domid}: dying, {held} page(s) still referenced: zombie")
             else:
-                db.execute("DELETE FROM domains WHERE domid = ?", (domid,))
-                db.execute("DELETE FROM console WHERE domid = ?", (domid,))
+                self._forget(db, domid)
                 self._log(db, f"d{domid}: destroyed")
+
+    @staticmethod
+    def _forget(db, domid: int) -> None:
+        for table in ("domains", "console", "hvm_params"):
+            db.execute(f"DELETE FROM {table} WHERE domid = ?", (domid,))
 
     def pause_domain(self, domid: int) -> None:
         with self.store.transaction() as db:
@@ -268,34 +276,78 @@ class ModelBackend:
         return total - db.execute("SELECT COALESCE(SUM(tot_pages), 0) FROM domains").fetchone()[0]
 
     def set_paging_pool(self, domid: int, kb: int) -> None:
-        self._hvm_only(domid, "xc_set_paging_mempool_size")
+        with self.store.transaction() as db:
+            self._hvm_only(db, domid, "xc_set_paging_mempool_size")
+            self._settle(db, domid, paging_pool_kb=kb)
 
     def set_hvm_param(self, domid: int, param: int, value: int) -> None:
-        self._hvm_only(domid, "xc_hvm_param_set")
+        with self.store.transaction() as db:
+            self._hvm_only(db, domid, "xc_hvm_param_set")
+            if not 0 <= value < 2**64:
+                raise InvalidArgument(f"HVM parameter {param}: {value} is not a 64-bit value", "xc_hvm_param_set")
+            db.execute("INSERT OR REPLACE INTO hvm_params VALUES (?, ?, ?)", (domid, param, str(value)))
+
+    def set_vm_generation_id(self, domid: int, genid: bytes) -> None:
+        """The model's firmware never runs, so the ID lives in xenstore only."""
+        from xlpy.domain.hvm import generation_id_text
+
+        if len(genid) != 16:
+            raise InvalidArgument("a VM generation ID is 16 bytes", "libxl__ms_vm_genid_set")
+        with self.store.transaction() as db:
+            self._hvm_only(db, domid, "xc_hvm_param_get")
+            db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)",
+                       (f"/local/domain/{domid}/platform/generation-id", generation_id_text(genid)))
 
     def set_tsc_mode(self, domid: int, mode: int) -> None:
-        self._row(self.store.db, domid)
         if mode not in (0, 1, 2):
             raise InvalidArgument(f"TSC mode {mode} is not one Xen 4.17 knows", "xc_domain_set_tsc_info")
+        with self.store.transaction() as db:
+            self._row(db, domid)
+            self._settle(db, domid, tsc_mode=mode)
 
     def set_time_offset(self, domid: int, seconds: int) -> None:
-        self._row(self.store.db, domid)
+        if not -2**31 <= seconds < 2**31:
+            raise InvalidArgument(f"time offset {seconds} is not a signed 32-bit number", "xc_domain_set_time_offset")
+        with self.store.transaction() as db:
+            self._row(db, domid)
+            self._settle(db, domid, time_offset=seconds)
 
     def apply_cpuid_policy(self, domid: int, pae: bool, itsc: bool, nested_virt: bool,
                            leaves: list[tuple[int, int, list[str | None]]], msrs: list[tuple[int, str]]) -> None:
-        """The model's guests execute no CPUID: it checks what Xen would check of the lists."""
-        self._row(self.store.db, domid)
+        """The model's guests execute no CPUID: it checks what Xen would check
+        of the lists and keeps the policy."""
         for _, _, registers in leaves:
             if any(bits is not None and len(bits) != 32 for bits in registers):
                 raise InvalidArgument("a CPUID register policy is not 32 characters", "xc_cpuid_apply_policy")
         if any(len(bits) != 64 for _, bits in msrs):
             raise InvalidArgument("an MSR policy is not 64 characters", "xc_cpuid_apply_policy")
+        with self.store.transaction() as db:
+            self._row(db, domid)
+            self._settle(db, domid, cpuid={"pae": pae, "itsc": itsc, "nested_virt": nested_virt,
+                                           "leaves": [list(leaf) for leaf in leaves],
+                                           "msrs": [list(msr) for msr in msrs]})
 
-    def _hvm_only(self, domid: int, call: str) -> None:
+    def _hvm_only(self, db, domid: int, call: str) -> None:
         """HAP's page pool and HVM parameters exist for HVM containers only."""
-        row = self._row(self.store.db, domid)
+        row = self._row(db, domid)
         if not row["hvm"]:
             raise InvalidArgument(f"d{domid} is not an HVM container", call)
+
+    def _settle(self, db, domid: int, **values) -> None:
+        """Keep what the toolstack set in the domain's settings."""
+        row = self._row(db, domid)
+        db.execute("UPDATE domains SET settings = ? WHERE domid = ?",
+                   (json.dumps({**json.loads(row["settings"]), **values}), domid))
+
+    def domain_settings(self, domid: int) -> dict:
+        """What the toolstack set of the domain beyond its memory and vCPUs:
+        create flags, HVM parameters, paging pool, TSC mode, time offset,
+        CPUID policy, and the firmware and hvm_info an HVM guest was built with."""
+        db = self.store.db
+        settings = json.loads(self._row(db, domid)["settings"])
+        settings["hvm_params"] = {param: int(value) for param, value in db.execute(
+            "SELECT param, value FROM hvm_params WHERE domid = ? ORDER BY param", (domid,))}
+        return settings
 
     def set_memory_target(self, domid: int, kb: int) -> None:
         """The guest's balloon driver follows memory/target at once."""
@@ -313,9 +365,9 @@ class ModelBackend:
     # -- booting -------------------------------------------------------------------
 
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
-                    mode: str, bios: str | None = None) -> BootImage:
+                    mode: str, hvm: HvmBuild | None = None) -> BootImage:
         if mode == "hvm":
-            return self._build_firmware(domid, kernel, bios or "seabios")
+            return self._build_firmware(domid, kernel, hvm or HvmBuild())
         image = read_kernel(kernel)
         if ramdisk is not None and not os.path.isfile(ramdisk):
             raise InvalidArgument(f"cannot read ramdisk {ramdisk}", "xc_dom_module_file")
@@ -352,16 +404,34 @@ class ModelBackend:
         return BootImage(entry, boot_mode, image.features, image.guest_os, tuple(tuple(r) for r in regions),
                          start_info=MODEL_START_INFO if boot_mode == "pvh32" else 0)
 
-    def _build_firmware(self, domid: int, firmware: str, bios: str) -> BootImage:
+    def _build_firmware(self, domid: int, firmware: str, hvm: HvmBuild) -> BootImage:
         """HVM: the builder loads hvmloader (linked at 1 MiB, entered like a
-        PVH kernel) with the BIOS as a module; the guest's own OS is the
-        device model's to boot, so the model follows it no further."""
+        PVH kernel) with the BIOS and any ACPI and SMBIOS tables as modules,
+        and fills in its hvm_info table; the guest's own OS is the device
+        model's to boot, so the model follows it no further."""
+        from xlpy.backends.firmware import extra_modules, read_module
+
+        if hvm.bios not in ("seabios", "ovmf"):
+            raise InvalidArgument(f"qemu-xen does not support bios={hvm.bios}", "xc_dom_allocate")
+        bios = read_module(hvm.system_firmware, "BIOS", False) if hvm.system_firmware else None
+        acpi, smbios = extra_modules(hvm)
         with self.store.transaction() as db:
             row = self._row(db, domid)
+            if any(not 0 <= vcpu < row["max_vcpus"] for vcpu in hvm.online_vcpus):
+                raise InvalidArgument(f"hvm_info: a vCPU online beyond d{domid}'s {row['max_vcpus']}",
+                                      "hvm_build_set_params")
             regions = json.loads(row["memory_map"]) or memory_map(row["tot_pages"] * PAGE_SIZE, True, True)
             db.execute("UPDATE domains SET boot_mode = 'pvh32', entry = ?, memory_map = ? WHERE domid = ?",
                        (hex(HVMLOADER_ENTRY), json.dumps(regions), domid))
-            self._console(db, domid, f"builder: firmware {firmware} with {bios}, pvh32 entry {HVMLOADER_ENTRY:#x}")
+            modules = {name: len(data) for name, data in (("bios", bios), ("acpi", acpi), ("smbios", smbios))
+                       if data}
+            self._settle(db, domid, firmware={
+                "image": firmware, "bios": hvm.bios, "system_firmware": hvm.system_firmware, "modules": modules,
+                "apic_mode": int(hvm.apic), "nr_vcpus": row["max_vcpus"], "vcpu_online": sorted(hvm.online_vcpus),
+                "claim": hvm.claim})
+            extra = "".join(f", {name} module {length} bytes" for name, length in modules.items())
+            self._console(db, domid, f"builder: firmware {firmware} with {hvm.bios}{extra}, "
+                                     f"pvh32 entry {HVMLOADER_ENTRY:#x}")
         return BootImage(HVMLOADER_ENTRY, "pvh32", memory_map=tuple(tuple(r) for r in regions),
                          start_info=MODEL_START_INFO)
 
@@ -671,6 +741,5 @@ class ModelBackend:
             row = db.execute("SELECT dying FROM domains WHERE domid = ?", (domid,)).fetchone()
             left = db.execute("SELECT COUNT(*) FROM refs WHERE domid = ?", (domid,)).fetchone()[0]
             if row and row[0] and not left:
-                db.execute("DELETE FROM domains WHERE domid = ?", (domid,))
-                db.execute("DELETE FROM console WHERE domid = ?", (domid,))
+                self._forget(db, domid)
                 self._log(db, f"d{domid}: last reference dropped, destroyed")

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS domains (
     cpu_ns INTEGER NOT NULL DEFAULT 0,
     boot_mode TEXT, entry INTEGER, booted INTEGER NOT NULL DEFAULT 0,
     memory_map TEXT NOT NULL DEFAULT '[]',
-    weight INTEGER NOT NULL DEFAULT 256, cap INTEGER NOT NULL DEFAULT 0
+    weight INTEGER NOT NULL DEFAULT 256, cap INTEGER NOT NULL DEFAULT 0,
+    settings TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS vcpus (
     domid INTEGER NOT NULL, vcpu INTEGER NOT NULL,
@@ -40,6 +41,8 @@ CREATE TABLE IF NOT EXISTS vcpus (
     context TEXT, hard TEXT, soft TEXT,
     PRIMARY KEY (domid, vcpu)
 );
+CREATE TABLE IF NOT EXISTS hvm_params (domid INTEGER NOT NULL, param INTEGER NOT NULL, value TEXT NOT NULL,
+                                       PRIMARY KEY (domid, param));
 CREATE TABLE IF NOT EXISTS refs (domid INTEGER NOT NULL, holder TEXT NOT NULL, count INTEGER NOT NULL,
                                  PRIMARY KEY (domid, holder));
 CREATE TABLE IF NOT EXISTS xenstore (path TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,6 +65,17 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=60000")
         self.db.executescript(SCHEMA)
+        self._add_new_columns()
+
+    def _add_new_columns(self) -> None:
+        """A state directory from an older xlpy lacks the columns added since;
+        they are added with their defaults, so its domains live on."""
+        have = {row[1] for row in self.db.execute("PRAGMA table_info(domains)")}
+        if "settings" not in have:
+            try:
+                self.db.execute("ALTER TABLE domains ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'")
+            except sqlite3.OperationalError:  # another process added it first
+                pass
 
     @contextmanager
     def transaction(self):
