@@ -130,15 +130,12 @@ class Toolstack:
         except DefaultsError as e:
             raise CreateFailed(f"cannot create {name!r}: {e}") from None
         mode, flags = self._boot_plan(dc)
-        from xlpy.domain.hvm import refusal
-
-        problem = refusal(dc)
-        if mode == "hvm" and not problem:
+        if mode == "hvm":  # refused before the domain exists, whichever the backend
             from xlpy.domain.devicemodel import unsupported
 
             problem = unsupported(dc)
-        if problem:  # refused before the domain exists, whichever the backend
-            raise CreateFailed(f"cannot create {name!r}: {problem}")
+            if problem:
+                raise CreateFailed(f"cannot create {name!r}: {problem}")
         try:
             domid = self.backend.create_domain(flags, dc.c_info.uuid or "00000000-0000-0000-0000-000000000000",
                                                name=name, owner=_process_tag(os.getpid()))

@@ -85,7 +85,7 @@ def _refused_at_create(cfg, dc, filename: str) -> list[Diagnostic]:
     problem = refusal(dc)
     if problem is None:
         return []
-    s = cfg.last(problem.key) if problem.key in cfg else None
+    s = cfg.last(problem.key) if problem.key and problem.key in cfg else None
     return [Diagnostic("X111", Severity.ERROR, str(problem), filename, s.line if s else None, s.column if s else None)]
 
 

@@ -60,7 +60,8 @@ _TABLE = [
     ("X109", "vnc-display-twice", E, "vnclisten carries a display and vncdisplay is set too"),
     ("X110", "vnuma-mismatch", E, "vnuma= nodes disagree with maxvcpus=, maxmem= or the host's CPU count"),
     ("X111", "refused-by-libxl", E, "a value libxl's create refuses (videoram below the card's minimum, "
-                                    "an emulated nic on a PV or PVH guest)"),
+                                    "an emulated nic on a PV or PVH guest, bios=\"rombios\" with qemu-xen, "
+                                    "populate-on-demand with altp2m, ...)"),
     # PVH rules
     ("P101", "legacy-pvh", W, "`pvh=1` is the original PVH design (Xen 4.4-4.8); use type=\"pvh\""),
     ("P102", "legacy-pvh-needs-hap", E, "legacy PVH runs in an HVM container that needs HAP (hap=0)"),

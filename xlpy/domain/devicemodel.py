@@ -29,7 +29,8 @@ def vga_kind(dc: DomainConfig) -> str:
 
 
 def unsupported(dc: DomainConfig) -> str | None:
-    """What in the config xlpy's device model arguments do not cover yet, or None."""
+    """What in an HVM config xlpy does not honour yet (the device model's
+    arguments, reserved device memory), or None."""
     b, u = dc.b_info, dc.b_info.u
     refused = [
         (b.device_model_stubdomain, "a stub domain for the device model (device_model_stubdomain_override=1)"),
@@ -50,6 +51,8 @@ def unsupported(dc: DomainConfig) -> str | None:
         return "emulated USB (usb=, usbdevice=) is not started by xlpy's device model yet"
     if u.serial and u.serial_list:
         return "both serial and serial_list are set"
+    if u.rdm.strategy.value != "ignore":
+        return "reserved device memory (rdm=\"strategy=host\") is not laid out by xlpy yet"
     for disk in dc.disks:
         index = disk_index(disk.vdev or "")
         if not disk.is_cdrom and not disk.readwrite and index is not None and index < 4 \

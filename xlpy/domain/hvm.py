@@ -128,7 +128,7 @@ def refusal(dc: DomainConfig) -> str | None:
     """What libxl refuses in an HVM container's config before it makes the
     domain (libxl__domain_config_setdefault, libxl__domain_build_info_setdefault),
     or what xlpy cannot honour, as one line; None if nothing."""
-    from xlpy.domain.config import Altp2mMode, BiosType, DomainType, HvmInfo, RdmStrategy
+    from xlpy.domain.config import Altp2mMode, BiosType, DomainType, HvmInfo
 
     b, kind = dc.b_info, dc.c_info.type
     if kind is DomainType.PV:
@@ -151,8 +151,6 @@ def refusal(dc: DomainConfig) -> str | None:
             viridian_mask(b.u)
         except ValueError as e:
             return str(e)
-        if b.u.rdm.strategy is not RdmStrategy.IGNORE:
-            return "reserved device memory (rdm=\"strategy=host\") is not laid out by xlpy yet"
         if b.u.ms_vm_genid is not None and len(b.u.ms_vm_genid) != 16:
             return "ms_vm_genid is not 16 bytes"
     return None

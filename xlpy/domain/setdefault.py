@@ -35,7 +35,7 @@ EMULATED_NIC_ON_PV = "trying to create PV or PVH guest with an emulated interfac
 
 class DefaultsError(ValueError):
     """A value libxl's setdefault refuses, with libxl's message; `key` is the
-    config key it comes from."""
+    config key it comes from ("" when it is a combination of keys)."""
 
     def __init__(self, message: str, key: str) -> None:
         super().__init__(message)
@@ -55,7 +55,10 @@ def refusal(given: DomainConfig) -> DefaultsError | None:
             return DefaultsError(message, "videoram")
     if b.type is not DomainType.HVM and any(nic.nictype is NicType.VIF_IOEMU for nic in given.nics):
         return DefaultsError(EMULATED_NIC_ON_PV, "vif")
-    return None
+    from xlpy.domain.hvm import refusal as hvm_refusal
+
+    problem = hvm_refusal(given)  # an HVM container's settings, which name no single key
+    return DefaultsError(problem, "") if problem else None
 
 
 def effective(given: DomainConfig) -> DomainConfig:
