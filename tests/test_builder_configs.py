@@ -104,3 +104,36 @@ def test_every_key_xl_reads_is_modelled():
     from xlpy.config.keys import SCOPE
 
     assert sorted(key for key, scope in SCOPE.items() if scope != "deprecated" and key not in MODELLED) == []
+
+
+def test_every_config_reads_back_from_the_json_libxl_keeps():
+    """What create stores (and save files carry) is read back by every later
+    command: restart, list -l, save, the reaping of a dead domain. Each
+    corpus and example config must survive JSON and back unchanged."""
+    from xlpy.config import parse_file
+    from xlpy.config.build import build, has_errors
+    from xlpy.domain.setdefault import effective, for_storage
+    from xlpy.domain.stored import config_from_json
+
+    paths = CORPUS + sorted((ROOT / "configs").glob("*.cfg"))
+    read_back, failures = 0, []
+    for path in paths:
+        try:
+            dc, diagnostics = build(parse_file(str(path)))
+        except Exception:  # a file the parser refuses has nothing to store
+            continue
+        if has_errors(diagnostics):
+            continue
+        try:
+            stored = for_storage(dc, effective(dc)).to_json()
+        except ValueError:  # refused at create: never stored
+            continue
+        try:
+            again = config_from_json(stored).to_json()
+        except ValueError as e:
+            failures.append(f"{path.name}: {e}")
+            continue
+        read_back += 1
+        if again != stored:
+            failures.append(f"{path.name}: differs after reading back")
+    assert read_back >= 60 and failures == []

@@ -131,3 +131,20 @@ def test_rename_restart_preserves_the_old_domain_as_xl_does(xlpy):
         assert host.toolstack.backend.xs_read(f"{moved}/uuid") is None
         assert host.toolstack.backend.xs_read("/vm/6a1c4b2e-1b7c-4d0e-9c1f-2a3b4c5d6e7f/uuid") is not None
     assert [line.split()[0] for line in xlpy("list").stdout.splitlines()[1:]] == ["Domain-0", "demo-pvh"]
+
+
+def test_an_unreadable_stored_config_does_not_break_other_commands(xlpy):
+    """A dead domain is reaped by whichever command runs next; if its stored
+    config cannot be read, that command still does its job, and the commands
+    that need the config say why in one line."""
+    from xlpy.api import open as open_host
+
+    xlpy("create", "-q", "configs/pvh.cfg")
+    with open_host("model") as host:
+        host.toolstack.backend.xs_write("/libxl/1/xlpy/config", '{"c_info": {"no_such_field": 1}}')
+    xlpy("shutdown", "-w", "demo-pvh")
+    assert [line.split()[0] for line in xlpy("list").stdout.splitlines()[1:]] == ["Domain-0", "demo-pvh"]
+    r = xlpy("list", "-l", "demo-pvh", ok=False)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].endswith("its stored configuration cannot be read: "
+                                                      "CreateInfo has no field 'no_such_field'")

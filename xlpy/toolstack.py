@@ -115,7 +115,10 @@ class Toolstack:
             except NoSuchDomain:
                 return None
             text = data.rstrip(b"\0").decode() if data else None
-        return config_from_json(text) if text else None
+        try:
+            return config_from_json(text) if text else None
+        except ValueError as e:
+            raise ToolstackError(f"domain {domid}: its stored configuration cannot be read: {e}") from None
 
     # -- create ----------------------------------------------------------------
 
@@ -567,6 +570,8 @@ class Toolstack:
                 done.append((info.domid, self.handle_shutdown(info)[0]))
             except DomainNotFound:
                 pass  # another toolstack acted on the same death first
+            except ToolstackError:
+                pass  # left as it is for the user to see, not a failure of the command that reaped
         return done
 
     def handle_shutdown(self, info: DomainInfo, log=lambda line: None,

@@ -114,7 +114,15 @@ def cli(ctx: click.Context, verbose: int, dry_run: bool, force: bool, backend: s
 
 
 def main(argv: list[str] | None = None) -> None:
-    cli.main(args=argv, prog_name="xlpy")
+    try:
+        cli.main(args=argv, prog_name="xlpy")
+    except Exception as e:  # a toolstack error no command caught is still one line, not a traceback
+        from xlpy.toolstack import ToolstackError
+
+        if not isinstance(e, ToolstackError):
+            raise
+        click.echo(f"xlpy: {e}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

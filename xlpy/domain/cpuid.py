@@ -25,6 +25,10 @@ class CpuidLeaf:
     #: eax..edx; None where the config says nothing about the register.
     registers: list[str | None] = field(default_factory=lambda: [None] * 4)
 
+    @classmethod
+    def from_json_obj(cls, obj: dict[str, Any]) -> CpuidLeaf:
+        return cls(obj["leaf"], obj.get("subleaf", UNUSED), [obj.get(name) for name in REGISTERS])
+
     def to_json_obj(self) -> dict[str, Any]:
         out: dict[str, Any] = {"leaf": self.leaf}
         if self.subleaf != UNUSED:
@@ -37,6 +41,10 @@ class CpuidLeaf:
 class MsrPolicy:
     index: int
     policy: list[str] = field(default_factory=lambda: ["x"] * 64)
+
+    @classmethod
+    def from_json_obj(cls, obj: dict[str, Any]) -> MsrPolicy:
+        return cls(obj["index"], list(obj["policy"]))
 
     def to_json_obj(self) -> dict[str, Any]:
         return {"index": self.index, "policy": "".join(self.policy)}
@@ -65,3 +73,12 @@ class CpuidPolicy(Struct):
     def to_json_obj(self) -> dict[str, Any]:
         return {"cpuid": [entry.to_json_obj() for entry in self.leaves],
                 "msr": [entry.to_json_obj() for entry in self.msrs]}
+
+    @classmethod
+    def from_json_obj(cls, obj: dict[str, Any]) -> CpuidPolicy:
+        """The inverse of to_json_obj, for a stored config or a save file's."""
+        unknown = set(obj) - {"cpuid", "msr"}
+        if unknown:
+            raise ValueError(f"CpuidPolicy has no field {sorted(unknown)[0]!r}")
+        return cls([CpuidLeaf.from_json_obj(entry) for entry in obj.get("cpuid", [])],
+                   [MsrPolicy.from_json_obj(entry) for entry in obj.get("msr", [])])
