@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from xlpy.backends.base import (
-    PAGE_SIZE, Backend, BackendError, BootImage, CreateFlags, DomainInfo, Exists, HvmBuild, NoMemory,
+    DOMID_FIRST_RESERVED, INVALID_DOMID, PAGE_SIZE, Backend, BackendError, BootImage, CreateFlags, DomainInfo, Exists, HvmBuild, NoMemory,
     NoSuchDomain, ShutdownReason, VcpuContext,
 )
 from xlpy.domain.layout import max_memory_kb, memory_map
@@ -150,7 +150,10 @@ class Toolstack:
         try:
             self._make_vm_node(domid, dc.c_info.uuid or "00000000-0000-0000-0000-000000000000", name)
             self._build(domid, dc, mode)
-            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", for_storage(given, dc).to_json())
+            stored = for_storage(given, dc)
+            if not 0 < stored.c_info.domid < DOMID_FIRST_RESERVED:  # xl's domid_policy, xl.conf's default
+                stored.c_info.domid = INVALID_DOMID
+            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", stored.to_json())
             self.backend.xs_write(f"/libxl/{domid}/xlpy/config-text", config_text)
             self.backend.xs_write(f"/libxl/{domid}/xlpy/monitor", _monitor_value(monitor, foreground))
             self.backend.xs_rm(f"{base}/xlpy/create-pid")

@@ -161,6 +161,12 @@ def main() -> None:
     run("xl-pv-xlpy-list-l", XLPY + ["list", "-l", "lab-xl-pv"])
     run("xl-pv-destroy", XL + ["destroy", "lab-xl-pv"])
     wait_gone("xl-pv-gone", "lab-xl-pv", timeout=30)
+    # Its twin from xlpy: the config xlpy keeps is the one libxl keeps.
+    twin = config("lab-xlpy-pv", type="pv", extra=f"{GUEST_CONSOLE} xlpy.stay")
+    boot("xlpy-pv", XLPY, "lab-xlpy-pv", twin, "XLPY_GUEST_ALIVE", "xlpy-pv-alive")
+    run("xlpy-pv-xlpy-list-l", XLPY + ["list", "-l", "lab-xlpy-pv"])
+    run("xlpy-pv-destroy", XLPY + ["destroy", "lab-xlpy-pv"])
+    wait_gone("xlpy-pv-gone", "lab-xlpy-pv", timeout=30)
 
     # on_poweroff="rename-restart": the next xlpy command preserves the dead
     # domain under a dated name and starts the config again.

@@ -111,6 +111,20 @@ def test_list_long_shows_a_guest_xl_created_as_xl_does(steps):
     assert ok(steps["xl-pv-xlpy-list-l"])["stdout"] == ok(steps["xl-pv-xl-list-l"])["stdout"]
 
 
+def test_the_config_xlpy_keeps_is_the_one_xl_keeps(steps):
+    """The same config created by xl and by xlpy: list -l prints the same
+    but for the name, the UUID and the domid."""
+    def masked(step):
+        entry = json.loads(ok(step)["stdout"])[0]
+        entry.pop("domid")
+        c_info = entry["config"]["c_info"]
+        c_info["name"], c_info["uuid"] = "NAME", "UUID"
+        return entry
+
+    assert steps["xlpy-pv-alive"]["found"], steps["xlpy-pv-alive"]["console"]
+    assert masked(steps["xlpy-pv-xlpy-list-l"]) == masked(steps["xl-pv-xl-list-l"])
+
+
 def test_rename_restart_preserves_as_xl_does(steps):
     """The dead guest is kept under a dated name with Xen's same handle (UUID)
     and a /vm link of its own; the config runs again under its name."""

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 PAGE_SIZE = 4096
+DOMID_FIRST_RESERVED = 0x7FF0  # xen.h: the domids above a guest's
+INVALID_DOMID = 0xFFFFFFFF  # libxl's: no domid chosen yet
 
 
 class BackendError(Exception):

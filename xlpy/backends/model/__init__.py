@@ -26,7 +26,7 @@ import time
 import uuid as uuidlib
 
 from xlpy.backends.base import (
-    PAGE_SIZE, BackendError, BootImage, CreateFlags, DomainInfo, Exists, HvmBuild, InvalidArgument, NoMemory,
+    DOMID_FIRST_RESERVED, PAGE_SIZE, BackendError, BootImage, CreateFlags, DomainInfo, Exists, HvmBuild, InvalidArgument, NoMemory,
     NoSuchDomain, NotImplementedHypercall, PermissionDenied, PhysInfo, ShutdownReason, VcpuContext, VcpuInfo,
 )
 from xlpy.backends.kernel import read_kernel
@@ -34,7 +34,6 @@ from xlpy.backends.model.host import load_profile
 from xlpy.domain.layout import memory_map
 from xlpy.backends.model.store import Store
 
-DOMID_FIRST_RESERVED = 0x7FF0
 X86_EMU_LAPIC = 0x1
 X86_EMU_ALL = 0x3FF
 #: libxl's JSON for the stub config xen-init-dom0 stores for a PV Domain-0.
