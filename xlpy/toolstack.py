@@ -115,7 +115,10 @@ class Toolstack:
     # -- create ----------------------------------------------------------------
 
     def create(self, dc: DomainConfig, paused: bool = False, config_text: str = "",
-               monitor: bool = True, foreground: bool = False) -> Created:
+               monitor: bool = True, foreground: bool = False, image=None) -> Created:
+        """`image(domid, mode)`, when given, fills the domain in place of the
+        builder: libxl's restore path, whose saved image brings memory, CPU
+        state and CPUID policy."""
         # Name uniqueness is checked atomically when the name is written.
         from xlpy.domain.stored import stored_defaults
 
@@ -137,7 +140,7 @@ class Toolstack:
             raise CreateFailed(f"cannot create domain: {e.message}") from None
         base = f"/local/domain/{domid}"
         try:
-            self._build(domid, dc, mode)
+            self._build(domid, dc, mode, image)
             self.backend.xs_write(f"/libxl/{domid}/xlpy/config", stored_defaults(dc).to_json())
             self.backend.xs_write(f"/libxl/{domid}/xlpy/config-text", config_text)
             self.backend.xs_write(f"/libxl/{domid}/xlpy/monitor", _monitor_value(monitor, foreground))
@@ -209,7 +212,7 @@ class Toolstack:
                            "writable_descriptor_tables|auto_translated_physmap|supervisor_mode_kernel|"
                            "hvm_callback_vector) nor as PVH (no XEN_ELFNOTE_PHYS32_ENTRY)")
 
-    def _build(self, domid: int, dc: DomainConfig, mode: str) -> None:
+    def _build(self, domid: int, dc: DomainConfig, mode: str, image=None) -> None:
         b, backend = dc.b_info, self.backend
         max_vcpus = b.max_vcpus or 1
         backend.set_max_vcpus(domid, max_vcpus)
@@ -223,14 +226,17 @@ class Toolstack:
         # (page tables, special pages); ballooning up raises it later.
         backend.set_max_memory(domid, target_kb + MAXMEM_SLACK_KB)
         self._arch_settings(domid, dc, mode, max_kb)
-        self._cpuid_policy(domid, dc, mode)
+        if image is None:  # a restored domain's policy comes with its image, as libxl__build_pre has it
+            self._cpuid_policy(domid, dc, mode)
         backend.populate_physmap(domid, (target_kb - video_kb) * 1024 // PAGE_SIZE)
         # libxl lays out guest memory and hands the map to Xen (xc_domain_set_memory_map).
         backend.set_memory_map(domid, memory_map((target_kb - video_kb) * 1024, hvm_container=mode in ("pvh", "hvm"),
                                                  device_model=mode == "hvm"))
         backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb - video_kb))
         backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(max_kb))
-        if mode == "hvm":
+        if image is not None:
+            image(domid, mode)
+        elif mode == "hvm":
             backend.xs_write(f"/local/domain/{domid}/memory/videoram", str(video_kb))
             # The builder loads the firmware; the guest's kernel, if any, is QEMU's to load.
             image = backend.build_image(domid, b.u.firmware or "hvmloader", None, None, mode, bios=b.u.bios_name)

@@ -294,6 +294,26 @@ class LibxcBackend:
                                f"(apt-get install {'seabios' if kind == 'seabios' else 'ovmf'})",
                                "xc_dom_allocate") from None
 
+    # -- save and restore (xlpy.backends.libxc.migration) ------------------------
+
+    def save_domain_stream(self, domid: int, fd: int, suspend) -> None:
+        """libxc's stream of the domain into `fd`; `suspend()` suspends the guest when libxc asks."""
+        from xlpy.backends.libxc import migration
+
+        migration.save(self, domid, fd, suspend)
+
+    def restore_domain_stream(self, domid: int, fd: int, missing_cpuid=lambda: None) -> None:
+        """The domain's memory and CPUs from libxc's stream in `fd`, its rings published."""
+        from xlpy.backends.libxc import migration
+
+        migration.restore(self, domid, fd, missing_cpuid)
+
+    def resume_domain(self, domid: int) -> None:
+        """A suspended domain carries on as from a cancelled suspend (xc_domain_resume)."""
+        from xlpy.backends.libxc import migration
+
+        migration.resume(self, domid)
+
     def start_device_model(self, domid: int, args: list[str]) -> None:
         from xlpy.backends.libxc import devicemodel
 
