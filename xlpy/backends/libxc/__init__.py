@@ -385,12 +385,16 @@ class LibxcBackend:
                     self.lib.xc_vcpu_setaffinity(self.xch, domid, vcpu, cpumap(hard), cpumap(soft), flags))
 
     def sched_credit(self, domid: int, weight=None, cap=None):
-        params = (C.c_uint16 * 2)()  # struct xen_domctl_sched_credit {weight, cap}
-        self._check("xc_sched_credit_domain_get", self.lib.xc_sched_credit_domain_get(self.xch, domid, params))
+        """Weight and cap under the host's scheduler, credit or credit2, as
+        libxl_domain_sched_params_get/set pick the scheduler's own calls."""
+        kind = "credit2" if self._scheduler() == "credit2" else "credit"
+        get, put = f"xc_sched_{kind}_domain_get", f"xc_sched_{kind}_domain_set"
+        params = (C.c_uint16 * 2)()  # struct xen_domctl_sched_credit and _credit2: {weight, cap}
+        self._check(get, getattr(self.lib, get)(self.xch, domid, params))
         if weight is not None or cap is not None:
             params[0] = weight if weight is not None else params[0]
             params[1] = cap if cap is not None else params[1]
-            self._check("xc_sched_credit_domain_set", self.lib.xc_sched_credit_domain_set(self.xch, domid, params))
+            self._check(put, getattr(self.lib, put)(self.xch, domid, params))
         return params[0], params[1]
 
     # -- state ----------------------------------------------------------------------

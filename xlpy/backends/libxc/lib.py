@@ -41,6 +41,8 @@ BINDINGS = {
         "xc_sched_id": (C.c_int, [P, C.POINTER(C.c_int)]),
         "xc_sched_credit_domain_get": (C.c_int, [P, C.c_uint32, P]),
         "xc_sched_credit_domain_set": (C.c_int, [P, C.c_uint32, P]),
+        "xc_sched_credit2_domain_get": (C.c_int, [P, C.c_uint32, P]),
+        "xc_sched_credit2_domain_set": (C.c_int, [P, C.c_uint32, P]),
         "xc_readconsolering": (C.c_int, [P, C.c_char_p, C.POINTER(C.c_uint), C.c_int, C.c_int,
                                          C.POINTER(C.c_uint32)]),
         "xc_get_last_error": (C.POINTER(S.XcError), [P]),
