@@ -48,6 +48,10 @@ def main() -> None:
     print(f"{'command':<20} {'xlpy (s)':>9} {'xl (s)':>9} {'xlpy/xl':>8}")
     for label, ours, theirs in PAIRS:
         if ours in steps and theirs in steps:
+            failed = [step for step in (ours, theirs) if steps[step].get("rc", 0) != 0]
+            if failed:  # a failure's time is not the command's
+                print(f"{label:<20} {'failed: ' + ', '.join(failed)}")
+                continue
             a, b = steps[ours]["seconds"], steps[theirs]["seconds"]
             print(f"{label:<20} {a:>9.2f} {b:>9.2f} {a / b:>7.1f}x")
     if "python-bare" in steps:

@@ -251,6 +251,16 @@ def test_save_c_leaves_the_guest_running_where_it_was(steps):
     assert after["counts"] and not after["booted_again"] and 0 not in after["counts"], after["console"]
 
 
+def test_a_restore_that_fails_in_libxc_leaves_no_domain(steps):
+    """A save file cut in half: xc_domain_restore fails, the domain goes."""
+    failed = steps["sr-trunc-restore"]
+    assert failed["rc"] == 1, failed
+    errors = [line for line in failed["stderr"].splitlines()
+              if not line.startswith(("Loading new save file", " Savefile contains", "Parsing config from"))]
+    assert len(errors) == 1 and errors[0].startswith("xlpy: cannot create 'lab-sr-trunc': "), failed["stderr"]
+    assert steps["sr-trunc-gone"]["gone"]
+
+
 @pytest.mark.parametrize("prefix", ["sr-to-xl", "sr-from-xl"])
 def test_save_files_move_between_xlpy_and_xl(steps, prefix):
     """xlpy's file restored by the real xl, and xl's by xlpy: the guest counts on."""
