@@ -25,7 +25,10 @@ from xenlab import lab  # noqa: E402
 PAIRS = [("info", "xlpy-info", "xl-info"), ("list", "xlpy-list-dom0", "xl-list-dom0"),
          ("create (PV guest)", "time-xlpy-create", "time-xl-create"),
          # HVM: create returns once QEMU reports running (the guest's own boot is not the toolstack's).
-         ("create (HVM guest)", "hvm-time-xlpy-create", "hvm-time-xl-create")]
+         ("create (HVM guest)", "hvm-time-xlpy-create", "hvm-time-xl-create"),
+         # The same 128 MiB PV guest, counting: each saves it, and each restores the other's file.
+         ("save (PV guest)", "sr-to-xl-save", "sr-from-xl-save"),
+         ("restore (PV guest)", "sr-from-xl-restore", "sr-to-xl-restore")]
 
 
 def main() -> None:
@@ -45,6 +48,10 @@ def main() -> None:
     print(f"{'command':<20} {'xlpy (s)':>9} {'xl (s)':>9} {'xlpy/xl':>8}")
     for label, ours, theirs in PAIRS:
         if ours in steps and theirs in steps:
+            failed = [step for step in (ours, theirs) if steps[step].get("rc", 0) != 0]
+            if failed:  # a failure's time is not the command's
+                print(f"{label:<20} {'failed: ' + ', '.join(failed)}")
+                continue
             a, b = steps[ours]["seconds"], steps[theirs]["seconds"]
             print(f"{label:<20} {a:>9.2f} {b:>9.2f} {a / b:>7.1f}x")
     if "python-bare" in steps:

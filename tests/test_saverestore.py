@@ -198,8 +198,17 @@ def test_a_foreign_image_is_refused_before_anything_is_created(xlpy, tmp_path):
                               image=b"\xff" * 64))
     r = xlpy("restore", str(saved), ok=False)
     assert r.returncode == 1
-    assert r.stderr.splitlines()[-1] == (f"xlpy: {saved}: the domain image is not one xlpy saved "
-                                         "(xlpy restores the images it writes, not libxc streams)")
+    assert r.stderr.splitlines()[-1] == (f"xlpy: {saved}: the domain image is neither a libxl migration stream "
+                                         "nor one the model saved")
+    assert guests(xlpy) == []
+    # A Xen host's file (what xl save writes) is named for what it is.
+    saved.write_bytes(xl_file((CONFIGS / "expected" / "pvh.json").read_bytes() + b"\0",
+                              image=struct.pack(">QII", 0x4C6962786C466D74, 2, 0) + bytes(16)))
+    r = xlpy("restore", str(saved), ok=False)
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1] == (f"xlpy: {saved}: the domain image is a Xen host's (libxl migration "
+                                         "stream), which the model cannot restore; restore it with --backend "
+                                         "libxc on a Xen host")
     assert guests(xlpy) == []
 
 

@@ -199,7 +199,7 @@ class Host:
                     dc, text = saved_config(header)
                 except (SaveFileError, ValueError) as e:
                     raise ConfigError(f"{path}: {e}") from None
-            state = read_image(src, path)
+            state = read_image(src, path, self.toolstack.backend)
             return Domain(self, restore_image(self.toolstack, dc, state, config_text=text, paused=paused))
 
     def _built(self, path, overrides: list[str] | None = None):

@@ -86,6 +86,6 @@ def sched_params(toolstack: Toolstack, domid: int, scheduler: str | None = None)
     if params.sched in WEIGHT_CAP_SCHEDULERS:
         try:
             params.weight, params.cap = toolstack.backend.sched_credit(domid)
-        except BackendError:  # a backend that reads only credit's (libxc under credit2)
+        except BackendError:  # a backend that cannot read them: listed without (libxl would fail list -l)
             pass
     return params

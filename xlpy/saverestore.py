@@ -1,16 +1,24 @@
 """Save a domain to a file and restore it, in xl's save-file container.
 
 The container (header, config) is xl's, byte for byte (xlpy.domain.savefile).
-What follows it is the domain image: for xl, libxc's migration stream; for
-xlpy, a record of the run-time state the model keeps (online vCPUs, memory
-target and limit), behind its own magic line so that a foreign image is
-refused before anything is created.
+What follows it is the domain image, which depends on the backend:
+
+- on a real Xen host (libxc), what xl writes: libxl's migration stream v2
+  (xlpy.domain.stream) around libxc's stream of the guest's memory and CPU
+  state, taken after the guest has suspended itself; a restore carries on
+  where the guest was, and files move between xlpy and xl both ways;
+- on the model, a record of the run-time state the model keeps (online
+  vCPUs, memory target and limit), behind its own magic line.
+
+A file of one kind is refused by the other backend before anything is created.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from xlpy.backends.base import PAGE_SIZE
@@ -21,6 +29,10 @@ if TYPE_CHECKING:
     from xlpy.domain.config import DomainConfig
 
 IMAGE_MAGIC = b"xlpy model domain image v1\n"
+
+
+SUSPEND_TIMEOUT = 60.0  # libxl: a minute for the guest to acknowledge, then a minute to suspend
+POLL = 0.05
 
 
 def save_image(toolstack: Toolstack, domid: int, path: str, leave_running: bool = False,
@@ -34,6 +46,10 @@ def save_image(toolstack: Toolstack, domid: int, path: str, leave_running: bool 
     if domid == 0:
         raise ToolstackError("domain 0 cannot be saved: it is the control domain")
     info = toolstack.info(domid)
+    streams = hasattr(toolstack.backend, "save_domain_stream")
+    if streams and _has_device_model(toolstack, domid, info):
+        raise ToolstackError("saving an HVM guest needs its device model's state, which the libxc backend "
+                             "does not save yet; PV and PVH guests can be saved")
     if config is None:  # as xl: the config libxl retrieves for the running domain
         from xlpy.retrieve import retrieve_config
 
@@ -41,31 +57,135 @@ def save_image(toolstack: Toolstack, domid: int, path: str, leave_running: bool 
         if config is None:
             raise ToolstackError("unable to retrieve domain configuration")
         config.c_info.domid = domid if preserve_domid else 0
-    config_json = config.to_json()
-    header = header_for_json(config_json)
+    header = header_for_json(config.to_json())
+    if streams:
+        _save_stream(toolstack, domid, path, header, report)
+        if leave_paused or leave_running:  # as xl: the domain carries on (-p: paused) from its suspend
+            if leave_paused:
+                toolstack.pause(domid)
+            _resume(toolstack, domid)
+        else:
+            toolstack.destroy(domid)
+        return header
     state = {"vcpus_online": info.online_vcpus,
              "memory_kb": info.tot_pages * PAGE_SIZE // 1024,
              "max_memory_kb": info.max_pages * PAGE_SIZE // 1024}
     toolstack.pause(domid)
-    tmp = f"{path}.tmp"
     try:
-        with open(tmp, "wb") as f:
-            write_header(f, header)
-            report(f"Saving to {path} new xl format (info {header.info()})")
-            f.write(IMAGE_MAGIC + json.dumps(state).encode() + b"\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _write_file(path, header, report, lambda f: f.write(IMAGE_MAGIC + json.dumps(state).encode() + b"\n"))
     except BaseException:
         toolstack.unpause(domid)  # as xl: a failed save resumes the domain
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         raise
     if leave_running:
         toolstack.unpause(domid)
     elif not leave_paused:
         toolstack.destroy(domid)
     return header
+
+
+def _write_file(path: str, header: SaveHeader, report, write_image) -> None:
+    """xl's container, then the image `write_image(file)` writes, into `path`
+    by way of a temporary file that a failure removes."""
+    tmp = f"{path}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            write_header(f, header)
+            report(f"Saving to {path} new xl format (info {header.info()})")
+            f.flush()
+            write_image(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _has_device_model(toolstack: Toolstack, domid: int, info) -> bool:
+    """An HVM guest (not PVH): QEMU holds part of its state."""
+    from xlpy.domain.config import DomainType
+
+    stored = toolstack.stored_config(domid)
+    hvm = stored is not None and stored.c_info.type is DomainType.HVM
+    return info.hvm and (hvm or bool(toolstack.backend.xs_list(f"/local/domain/0/device-model/{domid}")))
+
+
+def _save_stream(toolstack: Toolstack, domid: int, path: str, header: SaveHeader, report) -> None:
+    """libxl__domain_save for a guest without device model: the stream
+    header, LIBXC_CONTEXT, libxc's stream (the guest suspends when libxc asks),
+    END. On failure the guest is resumed and the file removed."""
+    from xlpy.backends.base import BackendError
+    from xlpy.domain import stream
+
+    def write_image(f) -> None:
+        fd = f.fileno()
+        stream.write_all(fd, stream.header() + stream.record(stream.LIBXC_CONTEXT))
+        toolstack.backend.save_domain_stream(domid, fd, lambda: suspend_guest(toolstack, domid))
+        stream.write_all(fd, stream.record(stream.END))
+
+    try:
+        _write_file(path, header, report, write_image)
+    except BaseException as e:
+        _resume_if_suspended(toolstack, domid)
+        if isinstance(e, BackendError):
+            raise ToolstackError(f"saving domain {domid}: {e.message}") from None
+        raise
+
+
+def suspend_guest(toolstack: Toolstack, domid: int, timeout: float = SUSPEND_TIMEOUT) -> None:
+    """libxl's suspend of a PV or PVH guest through its control node: ask
+    (control/shutdown = "suspend"), wait for the guest to take the request
+    (it clears the node), then for the domain to shut down with reason
+    suspend. A request the guest never took is withdrawn."""
+    from xlpy.backends.base import NoSuchDomain, ShutdownReason
+
+    backend = toolstack.backend
+    node = f"/local/domain/{domid}/control/shutdown"
+    backend.xs_write(node, "suspend")
+    deadline = time.monotonic() + timeout
+    while backend.xs_read(node) == "suspend":
+        if time.monotonic() >= deadline:
+            backend.xs_write(node, "")
+            raise ToolstackError(f"domain {domid} didn't acknowledge the suspend request within {timeout:g}s; "
+                                 "request cancelled")
+        time.sleep(POLL)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            info = backend.domain_info(domid)
+        except NoSuchDomain:
+            raise ToolstackError(f"domain {domid} was destroyed while it was suspending") from None
+        if info.shutdown:
+            if info.shutdown_reason is not ShutdownReason.SUSPEND:
+                code = -1 if info.shutdown_reason is None else int(info.shutdown_reason)
+                raise ToolstackError(f"domain {domid} shut down with reason code {code} instead of suspending")
+            return
+        if time.monotonic() >= deadline:
+            raise ToolstackError(f"domain {domid} did not suspend within {timeout:g}s")
+        time.sleep(POLL)
+
+
+def _resume(toolstack: Toolstack, domid: int) -> None:
+    from xlpy.backends.base import BackendError
+
+    try:
+        toolstack.backend.resume_domain(domid)
+    except BackendError as e:
+        raise ToolstackError(f"resuming domain {domid}: {e.message}") from None
+
+
+def _resume_if_suspended(toolstack: Toolstack, domid: int) -> None:
+    """After a failed save: a guest that suspended carries on (xl's
+    "resuming domain"); one that never got so far is left as it is."""
+    from xlpy.backends.base import BackendError, ShutdownReason
+
+    try:
+        info = toolstack.backend.domain_info(domid)
+        if info.shutdown and info.shutdown_reason is ShutdownReason.SUSPEND:
+            toolstack.backend.resume_domain(domid)
+    except BackendError:
+        pass  # the save's own error is the one to report
 
 
 def open_save_file(path: str, report=lambda line: None) -> tuple[SaveHeader, BinaryIO]:
@@ -104,11 +224,39 @@ def saved_config(header: SaveHeader) -> tuple[DomainConfig, str]:
     return dc, text
 
 
-def read_image(src: BinaryIO, source: str) -> dict:
-    """The model's image after the header; refused unless xlpy wrote it."""
-    if src.read(len(IMAGE_MAGIC)) != IMAGE_MAGIC:
-        raise ToolstackError(f"{source}: the domain image is not one xlpy saved "
-                             "(xlpy restores the images it writes, not libxc streams)")
+@dataclass
+class StreamImage:
+    """A libxl migration stream, its header checked; `fd` is at its first record."""
+
+    fd: int
+    source: str
+
+
+def read_image(src: BinaryIO, source: str, backend) -> dict | StreamImage:
+    """The image after the header: the model's state, or a libxl stream for
+    a backend that restores streams. A file meant for the other backend, or
+    neither's, is refused here, before anything is created."""
+    from xlpy.domain import stream
+
+    streams = hasattr(backend, "restore_domain_stream")
+    start = src.read(len(IMAGE_MAGIC))
+    if start.startswith(stream.HEADER.pack(stream.IDENT, 0, 0)[:8]):
+        if not streams:
+            raise ToolstackError(f"{source}: the domain image is a Xen host's (libxl migration stream), which "
+                                 "the model cannot restore; restore it with --backend libxc on a Xen host")
+        fd = src.fileno()
+        os.lseek(fd, src.tell() - len(start), os.SEEK_SET)  # past what the buffered reader took
+        try:
+            stream.read_header(fd)
+        except stream.StreamError as e:
+            raise ToolstackError(f"{source}: {e}") from None
+        return StreamImage(fd, source)
+    if start == IMAGE_MAGIC and streams:
+        raise ToolstackError(f"{source}: the domain image is the model's, which a Xen host cannot restore; "
+                             "restore it with --backend model")
+    if start != IMAGE_MAGIC:
+        raise ToolstackError(f"{source}: the domain image is neither a libxl migration stream nor one the "
+                             "model saved")
     try:
         state = json.loads(src.readline())
         return {key: int(state[key]) for key in ("vcpus_online", "memory_kb", "max_memory_kb")}
@@ -116,10 +264,12 @@ def read_image(src: BinaryIO, source: str) -> dict:
         raise ToolstackError(f"{source}: the domain image is damaged") from None
 
 
-def restore_image(toolstack: Toolstack, dc: DomainConfig, state: dict, config_text: str = "",
+def restore_image(toolstack: Toolstack, dc: DomainConfig, state: dict | StreamImage, config_text: str = "",
                   paused: bool = False, monitor: bool = True, foreground: bool = False) -> int:
     """Create the domain again from its config and saved state; on failure
     nothing of it is left."""
+    if isinstance(state, StreamImage):
+        return _restore_stream(toolstack, dc, state, config_text, paused, monitor, foreground)
     domid = toolstack.create(dc, paused=True, config_text=config_text, monitor=monitor,
                              foreground=foreground).domid
     try:
@@ -133,3 +283,45 @@ def restore_image(toolstack: Toolstack, dc: DomainConfig, state: dict, config_te
     if not paused:
         toolstack.unpause(domid)
     return domid
+
+
+def _restore_stream(toolstack: Toolstack, dc: DomainConfig, image: StreamImage, config_text: str,
+                    paused: bool, monitor: bool, foreground: bool) -> int:
+    """libxl's restore: the domain is created as for create up to its image,
+    which libxc reads from the stream in place of the builder; the records
+    after libxc's stream must end it, as for a guest without device model."""
+    from xlpy.domain import stream
+    from xlpy.domain.config import DomainType
+
+    if dc.c_info.type is DomainType.HVM:
+        raise ToolstackError(f"{image.source}: restoring an HVM guest needs its device model's state, which the "
+                             "libxc backend does not restore yet; PV and PVH guests can be restored")
+
+    def fill(domid: int, mode: str) -> None:
+        kind, _ = stream.read_record(image.fd)
+        if kind != stream.LIBXC_CONTEXT:
+            raise stream.StreamError(f"the stream starts with a {_record_name(kind)} record, not LIBXC_CONTEXT")
+        toolstack.backend.restore_domain_stream(domid, image.fd,
+                                                lambda: toolstack._cpuid_policy(domid, dc, mode))
+        while True:
+            kind, _ = stream.read_record(image.fd)
+            if kind == stream.END:
+                return
+            if kind in (stream.EMULATOR_XENSTORE_DATA, stream.EMULATOR_CONTEXT):
+                raise stream.StreamError(f"the stream holds device model state ({_record_name(kind)}), "
+                                         "which a guest without device model cannot take")
+            if not kind & 0x80000000:  # an optional record may be skipped; a mandatory one may not
+                raise stream.StreamError(f"the stream holds a {_record_name(kind)} record, which a plain "
+                                         "restore does not expect")
+
+    try:
+        return toolstack.create(dc, paused=paused, config_text=config_text, monitor=monitor,
+                                foreground=foreground, image=fill).domid
+    except stream.StreamError as e:
+        raise ToolstackError(f"{image.source}: {e}") from None
+
+
+def _record_name(kind: int) -> str:
+    from xlpy.domain import stream
+
+    return stream.RECORD_NAMES.get(kind, f"{kind:#x}")

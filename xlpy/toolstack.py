@@ -123,7 +123,10 @@ class Toolstack:
     # -- create ----------------------------------------------------------------
 
     def create(self, dc: DomainConfig, paused: bool = False, config_text: str = "",
-               monitor: bool = True, foreground: bool = False) -> Created:
+               monitor: bool = True, foreground: bool = False, image=None) -> Created:
+        """`image(domid, mode)`, when given, fills the domain in place of the
+        builder: libxl's restore path, whose saved image brings memory, CPU
+        state and CPUID policy."""
         # Name uniqueness is checked atomically when the name is written (backend.create_domain).
         from xlpy.domain.setdefault import DefaultsError, effective, for_storage
 
@@ -149,7 +152,7 @@ class Toolstack:
         base = f"/local/domain/{domid}"
         try:
             self._make_vm_node(domid, dc.c_info.uuid or "00000000-0000-0000-0000-000000000000", name)
-            self._build(domid, dc, mode)
+            self._build(domid, dc, mode, image)
             stored = for_storage(given, dc)
             if not 0 < stored.c_info.domid < DOMID_FIRST_RESERVED:  # xl's domid_policy, xl.conf's default
                 stored.c_info.domid = INVALID_DOMID
@@ -265,7 +268,7 @@ class Toolstack:
                            "writable_descriptor_tables|auto_translated_physmap|supervisor_mode_kernel|"
                            "hvm_callback_vector) nor as PVH (no XEN_ELFNOTE_PHYS32_ENTRY)")
 
-    def _build(self, domid: int, dc: DomainConfig, mode: str) -> None:
+    def _build(self, domid: int, dc: DomainConfig, mode: str, image=None) -> None:
         b, backend = dc.b_info, self.backend
         max_vcpus = b.max_vcpus or 1
         backend.set_max_vcpus(domid, max_vcpus)
@@ -277,7 +280,8 @@ class Toolstack:
         # (page tables, special pages); ballooning up raises it later.
         backend.set_max_memory(domid, target_kb + MAXMEM_SLACK_KB)
         self._arch_settings(domid, dc, mode, max_kb)
-        self._cpuid_policy(domid, dc, mode)
+        if image is None:  # a restored domain's policy comes with its image, as libxl__build_pre has it
+            self._cpuid_policy(domid, dc, mode)
         backend.populate_physmap(domid, (target_kb - video_kb) * 1024 // PAGE_SIZE)
         # libxl lays out guest memory and hands the map to Xen (xc_domain_set_memory_map):
         # an HVM container's RAM is its maximum, and what lies above the
@@ -288,7 +292,9 @@ class Toolstack:
         backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb - video_kb))
         backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(max_kb))
         started = time.time()
-        if mode == "hvm":
+        if image is not None:
+            image(domid, mode)
+        elif mode == "hvm":
             backend.xs_write(f"/local/domain/{domid}/memory/videoram", str(video_kb))
             # The builder loads the firmware; the guest's kernel, if any, is QEMU's to load.
             image = backend.build_image(domid, b.u.firmware or "hvmloader", None, None, mode, hvm=HvmBuild(

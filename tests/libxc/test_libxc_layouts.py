@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from conftest import XEN_PACKAGES_HINT, require
+from xlpy.backends.libxc import migration
 from xlpy.backends.libxc.structs import LAYOUTS, PREFIXES
 
 
@@ -20,7 +21,7 @@ def test_structures_match_the_installed_headers(tmp_path):
              "#include <xen/hvm/hvm_info_table.h>", "#include <xen/hvm/hvm_vcpu.h>",
              "int main(void) {"]
     expected = {}
-    for cls, (ctype, fields) in LAYOUTS.items():
+    for cls, (ctype, fields) in {**LAYOUTS, **migration.LAYOUTS}.items():
         if cls not in PREFIXES:
             lines.append(f'printf("{cls.__name__} size %zu\\n", sizeof({ctype}));')
             expected[f"{cls.__name__} size"] = ctypes.sizeof(cls)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 
 import pytest
 
@@ -128,3 +129,36 @@ def test_the_create_flags_reach_the_domctl():
                               "6a1c4b2e-1b7c-4d0e-9c1f-2a3b4c5d6e7f")
     assert backend.lib.created == (S.XEN_DOMCTL_CDF_hvm | S.XEN_DOMCTL_CDF_hap | S.XEN_DOMCTL_CDF_nested_virt
                                    | S.XEN_DOMCTL_CDF_oos_off | S.XEN_DOMCTL_CDF_vpmu)
+
+
+@pytest.mark.parametrize("scheduler, sched_id", [("credit", 5), ("credit2", 6)])
+def test_weight_and_cap_go_through_the_host_scheduler_s_calls(scheduler, sched_id):
+    """libxl_domain_sched_params_set calls the running scheduler's own domctl;
+    credit's calls fail under credit2 (EINVAL), Xen 4.17's default."""
+    import xlpy.backends.libxc as libxc
+    from xlpy.backends.libxc.structs import SCHEDULERS
+
+    assert SCHEDULERS[sched_id] == scheduler
+    header = "/usr/include/xen/domctl.h"
+    if os.path.exists(header):  # XEN_SCHEDULER_CREDIT(2), as the installed headers number them
+        with open(header) as f:
+            assert re.search(rf"#define XEN_SCHEDULER_{scheduler.upper()}\s+{sched_id}\n", f.read())
+    calls = []
+
+    class Lib:
+        def xc_sched_id(self, xch, out):
+            out._obj.value = sched_id
+            return 0
+
+        def __getattr__(self, name):
+            def call(xch, domid, params):
+                calls.append(name)
+                if name.endswith("_get"):
+                    params[0], params[1] = 256, 0
+                return 0
+            return call
+
+    backend = libxc.LibxcBackend.__new__(libxc.LibxcBackend)
+    backend.lib, backend.xch = Lib(), None
+    assert backend.sched_credit(1, weight=512) == (512, 0)
+    assert calls == [f"xc_sched_{scheduler}_domain_get", f"xc_sched_{scheduler}_domain_set"]

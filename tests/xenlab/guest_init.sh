@@ -13,7 +13,10 @@ case "$(cat /proc/cmdline)" in
 esac
 # A Xen shutdown request runs /sbin/poweroff, which signals PID 1.
 trap 'echo "=== XLPY_GUEST_SHUTDOWN_REQUESTED"; poweroff -f' USR2 TERM
+# xlpy.count: a line a second, numbered from 0, until asked to stop: a guest
+# that is saved and restored carries on counting where it was.
 case "$(cat /proc/cmdline)" in
+    *xlpy.count*) n=0; while :; do echo "=== XLPY_COUNT $n"; n=$((n + 1)); sleep 1; done ;;
     *xlpy.stay*) sleep 3600 & wait ;;
 esac
 echo "=== XLPY_GUEST_DONE"

@@ -335,3 +335,56 @@ def test_the_same_hvm_guest_boots_through_both_toolstacks_alike(steps):
 
 def test_every_guest_is_gone_at_the_end(steps):
     assert list(xl_rows(steps["final-xl-list"])) == ["Domain-0"]
+
+
+def carried_on(steps, prefix: str) -> None:
+    """The guest counted past its count at save time, from where it was: no
+    second boot, no count from 0; and it is in xl's list."""
+    ok(steps[f"{prefix}-save"]), ok(steps[f"{prefix}-restore"])
+    at_save = steps[f"{prefix}-at-save"]["counts"]
+    assert at_save and at_save[-1] >= 3, steps[f"{prefix}-at-save"]["console"]
+    after = steps[f"{prefix}-continues"]
+    assert after["counts"] and max(after["counts"]) > at_save[-1] + 1, after["console"]
+    assert not after["booted_again"] and 0 not in after["counts"], after["console"]
+    assert after["counts"][0] >= at_save[-1] - 2, (at_save, after["counts"][:5])  # at most a redrawn line or two
+    assert xl_rows(steps[f"{prefix}-xl-list"]), steps[f"{prefix}-xl-list"]
+
+
+@pytest.mark.parametrize("kind", ["pv", "pvh"])
+def test_a_saved_guest_is_restored_running_where_it_was(steps, kind):
+    carried_on(steps, f"sr-{kind}")
+    assert f"lab-sr-{kind}" not in xl_rows(steps[f"sr-{kind}-saved-list"])  # save destroyed it
+    assert steps[f"sr-{kind}-gone"]["gone"]
+
+
+def test_save_c_leaves_the_guest_running_where_it_was(steps):
+    ok(steps["sr-pv-checkpoint"])
+    assert steps["sr-pv-checkpoint-file"]["bytes"] > 64 << 20  # the guest's memory is in it
+    after = steps["sr-pv-checkpoint-continues"]
+    assert after["counts"] and not after["booted_again"] and 0 not in after["counts"], after["console"]
+
+
+def test_a_restore_that_fails_in_libxc_leaves_no_domain(steps):
+    """A save file cut in half: xc_domain_restore fails, the domain goes."""
+    failed = steps["sr-trunc-restore"]
+    assert failed["rc"] == 1, failed
+    errors = [line for line in failed["stderr"].splitlines()
+              if not line.startswith(("Loading new save file", " Savefile contains", "Parsing config from"))]
+    assert len(errors) == 1 and errors[0].startswith("xlpy: cannot create 'lab-sr-trunc': "), failed["stderr"]
+    assert steps["sr-trunc-gone"]["gone"]
+
+
+@pytest.mark.parametrize("prefix", ["sr-to-xl", "sr-from-xl"])
+def test_save_files_move_between_xlpy_and_xl(steps, prefix):
+    """xlpy's file restored by the real xl, and xl's by xlpy: the guest counts on."""
+    carried_on(steps, prefix)
+    assert f"lab-{prefix}" not in xl_rows(steps[f"{prefix}-saved-list"])
+    assert steps[f"{prefix}-gone"]["gone"]
+
+
+def test_saving_an_hvm_guest_is_refused_before_it_is_suspended(steps):
+    refused = steps["hvm-save-refused"]
+    assert refused["rc"] == 1 and len(refused["stderr"].splitlines()) == 1, refused["stderr"]
+    assert "device model" in refused["stderr"]
+    assert xl_rows(steps["hvm-xl-list-after-save"])["lab-hvm"][3] in ("r-----", "-b----")  # still running
+    assert not steps["hvm-save-file"]["exists"]

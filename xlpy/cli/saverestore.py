@@ -88,7 +88,7 @@ def restore(g, paused, no_monitor, debug, foreground, console, vncviewer, autopa
             sys.stderr.write(dc.to_json())
         toolstack = open_toolstack(g)
         try:
-            state = read_image(src, checkpoint_file)
+            state = read_image(src, checkpoint_file, toolstack.backend)
             domid = restore_image(toolstack, dc, state, config_text=text, paused=paused,
                                   monitor=not no_monitor, foreground=foreground and not no_monitor)
         except ToolstackError as e:

@@ -326,6 +326,26 @@ class LibxcBackend:
                                f"(apt-get install {'seabios' if hvm.bios == 'seabios' else 'ovmf'})",
                                "xc_dom_allocate") from None
 
+    # -- save and restore (xlpy.backends.libxc.migration) ------------------------
+
+    def save_domain_stream(self, domid: int, fd: int, suspend) -> None:
+        """libxc's stream of the domain into `fd`; `suspend()` suspends the guest when libxc asks."""
+        from xlpy.backends.libxc import migration
+
+        migration.save(self, domid, fd, suspend)
+
+    def restore_domain_stream(self, domid: int, fd: int, missing_cpuid=lambda: None) -> None:
+        """The domain's memory and CPUs from libxc's stream in `fd`, its rings published."""
+        from xlpy.backends.libxc import migration
+
+        migration.restore(self, domid, fd, missing_cpuid)
+
+    def resume_domain(self, domid: int) -> None:
+        """A suspended domain carries on as from a cancelled suspend (xc_domain_resume)."""
+        from xlpy.backends.libxc import migration
+
+        migration.resume(self, domid)
+
     def start_device_model(self, domid: int, args: list[str]) -> None:
         from xlpy.backends.libxc import devicemodel
 
@@ -397,11 +417,11 @@ class LibxcBackend:
                     self.lib.xc_vcpu_setaffinity(self.xch, domid, vcpu, cpumap(hard), cpumap(soft), flags))
 
     def sched_credit(self, domid: int, weight=None, cap=None):
-        # As libxl_domain_sched_params_get/set: the calls of the scheduler the
-        # host runs; credit's and credit2's parameters share one layout {weight, cap}.
+        """Weight and cap under the host's scheduler, credit or credit2, as
+        libxl_domain_sched_params_get/set pick the scheduler's own calls."""
         kind = "credit2" if self._scheduler() == "credit2" else "credit"
         get, put = f"xc_sched_{kind}_domain_get", f"xc_sched_{kind}_domain_set"
-        params = (C.c_uint16 * 2)()
+        params = (C.c_uint16 * 2)()  # struct xen_domctl_sched_credit and _credit2: {weight, cap}
         self._check(get, getattr(self.lib, get)(self.xch, domid, params))
         if weight is not None or cap is not None:
             params[0] = weight if weight is not None else params[0]

@@ -72,6 +72,7 @@ BINDINGS = {
         "xs_transaction_end": (C.c_bool, [P, C.c_uint32, C.c_bool]),
         "xs_set_permissions": (C.c_bool, [P, C.c_uint32, C.c_char_p, C.POINTER(S.XsPermissions), C.c_uint]),
         "xs_introduce_domain": (C.c_bool, [P, C.c_uint, C.c_ulong, C.c_uint]),
+        "xs_resume_domain": (C.c_bool, [P, C.c_uint]),
     },
     "xenguest": {
         "xc_domain_dumpcore": (C.c_int, [P, C.c_uint32, C.c_char_p]),
@@ -88,6 +89,11 @@ BINDINGS = {
         "xc_dom_build_image": (C.c_int, [P]),
         "xc_dom_boot_image": (C.c_int, [P]),
         "xc_dom_gnttab_init": (C.c_int, [P]),
+        # Save and restore (xlpy.backends.libxc.migration); the callbacks go by address.
+        "xc_domain_save": (C.c_int, [P, C.c_int, C.c_uint32, C.c_uint32, P, C.c_int, C.c_int]),
+        "xc_domain_restore": (C.c_int, [P, C.c_int, C.c_uint32, C.c_uint, C.POINTER(C.c_ulong), C.c_uint32,
+                                        C.c_uint, C.POINTER(C.c_ulong), C.c_uint32, C.c_int, P, C.c_int]),
+        "xc_domain_resume": (C.c_int, [P, C.c_uint32, C.c_int]),
     },
     "xentoollog": {
         "xtl_createlogger_stdiostream": (P, [P, C.c_int, C.c_uint]),
