@@ -136,4 +136,5 @@ def test_every_config_reads_back_from_the_json_libxl_keeps():
         read_back += 1
         if again != stored:
             failures.append(f"{path.name}: differs after reading back")
-    assert read_back >= 60 and failures == []
+    assert failures == []
+    assert read_back >= (60 if CORPUS else 4)  # configs/ alone, or with the corpus where ../shared is beside
