@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from xlpy.backends.base import (
-    DOMID_FIRST_RESERVED, INVALID_DOMID, PAGE_SIZE, Backend, BackendError, BootImage, CreateFlags, DomainInfo, Exists, HvmBuild, NoMemory,
-    NoSuchDomain, ShutdownReason, VcpuContext,
+    DOMID_FIRST_RESERVED, INVALID_DOMID, PAGE_SIZE, Backend, BackendError, BootImage, CreateFlags, DomainInfo,
+    Exists, HvmBuild, NoMemory, NoSuchDomain, ShutdownReason, VcpuContext,
 )
 from xlpy.domain.layout import max_memory_kb, memory_map
 
@@ -143,7 +143,7 @@ class Toolstack:
             if problem:
                 raise CreateFailed(f"cannot create {name!r}: {problem}")
         try:
-            domid = self.backend.create_domain(flags, dc.c_info.uuid or "00000000-0000-0000-0000-000000000000",
+            domid = self.backend.create_domain(flags, dc.c_info.uuid or NIL_UUID,
                                                name=name, owner=_process_tag(os.getpid()))
         except Exists as e:
             raise NameInUse(e.message) from None
@@ -151,12 +151,12 @@ class Toolstack:
             raise CreateFailed(f"cannot create domain: {e.message}") from None
         base = f"/local/domain/{domid}"
         try:
-            self._make_vm_node(domid, dc.c_info.uuid or "00000000-0000-0000-0000-000000000000", name)
+            self._link_vm_node(domid, dc.c_info.uuid or NIL_UUID, name)
             self._build(domid, dc, mode, image)
             stored = for_storage(given, dc)
             if not 0 < stored.c_info.domid < DOMID_FIRST_RESERVED:  # xl's domid_policy, xl.conf's default
                 stored.c_info.domid = INVALID_DOMID
-            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", stored.to_json())
+            self._store_config(domid, stored)
             self.backend.xs_write(f"/libxl/{domid}/xlpy/config-text", config_text)
             self.backend.xs_write(f"/libxl/{domid}/xlpy/monitor", _monitor_value(monitor, foreground))
             self.backend.xs_rm(f"{base}/xlpy/create-pid")
@@ -179,13 +179,19 @@ class Toolstack:
         except BackendError:
             pass
 
-    def _make_vm_node(self, domid: int, uuid: str, name: str) -> None:
-        """/vm/<uuid> and the domain's link to it, as libxl__domain_make writes them."""
+    def _link_vm_node(self, domid: int, uuid: str, name: str | None = None) -> None:
+        """A fresh /vm/<uuid> (with the name, at create) and the domain's link
+        to it, as libxl__domain_make and libxl_domain_preserve write them."""
         vm_path = f"/vm/{uuid}"
         self.backend.xs_rm(vm_path)
         self.backend.xs_write(f"{vm_path}/uuid", uuid)
-        self.backend.xs_write(f"{vm_path}/name", name)
+        if name is not None:
+            self.backend.xs_write(f"{vm_path}/name", name)
         self.backend.xs_write(f"/local/domain/{domid}/vm", vm_path)
+
+    def _store_config(self, domid: int, config: DomainConfig) -> None:
+        """Keep the config for list -l, save and restarts (read by stored_config)."""
+        self.backend.xs_write(f"/libxl/{domid}/xlpy/config", config.to_json())
 
     def _write_vm_image(self, domid: int, dc: DomainConfig, started: float) -> None:
         """What libxl__domain_build leaves under /vm/<uuid> once the image is
@@ -443,7 +449,7 @@ class Toolstack:
         self._add_device(domid, "vif", nic.devid, {"mac": nic.mac, "bridge": nic.bridge}, connect)
         if connect and stored is not None:
             stored.nics.append(given)
-            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", stored.to_json())
+            self._store_config(domid, stored)
         return nic.devid
 
     def detach(self, domid: int, kind: str, devid: int) -> None:
@@ -466,7 +472,7 @@ class Toolstack:
         stored = self.stored_config(domid)
         if stored is not None:
             change(stored)
-            self.backend.xs_write(f"/libxl/{domid}/xlpy/config", stored.to_json())
+            self._store_config(domid, stored)
 
     def devices(self, domid: int, kind: str) -> list[tuple[int, dict[str, str]]]:
         """Each device's backend nodes, plus "state" and "be-path", and its
@@ -536,10 +542,7 @@ class Toolstack:
 
         info = self.info(domid)
         self.rename(domid, f"{info.name}{suffix}")  # first: a name in use changes nothing
-        vm_path = f"/vm/{uuidlib.uuid4()}"
-        self.backend.xs_rm(vm_path)
-        self.backend.xs_write(f"{vm_path}/uuid", vm_path[len("/vm/"):])
-        self.backend.xs_write(f"/local/domain/{domid}/vm", vm_path)
+        self._link_vm_node(domid, str(uuidlib.uuid4()))
 
     def request_shutdown(self, domid: int, action: str = "poweroff") -> None:
         """Ask the guest through control/shutdown, as xl does for PV-aware guests."""
@@ -759,6 +762,7 @@ class Toolstack:
         self.backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(kb))
 
 
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
 DUMP_DIR = "/var/lib/xen/dump"  # xl's XEN_DUMP_DIR, where coredump-* actions write
 XL_ACTION_NAMES = {"destroy": "destroy", "restart": "restart", "restart_rename": "rename-restart",
                    "preserve": "preserve", "coredump_destroy": "coredump-destroy",
