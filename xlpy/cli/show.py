@@ -150,15 +150,14 @@ def dmesg(g, clear: bool) -> None:
 def uptime(g, short, domains) -> None:
     """Print the uptime of domains: [-s] [Domain...]"""
     toolstack = open_toolstack(g)
-    if domains:
-        wanted = [resolve(toolstack, d) for d in domains]
-    else:  # Domain-0 first, then every other domain (xl lists no stub domains; xlpy starts none)
-        wanted = [0] + [info.domid for info in toolstack.domains() if info.domid != 0]
+    infos = {info.domid: info for info in toolstack.domains()}
+    # Domain-0 first, then every other domain (xl lists no stub domains; xlpy starts none).
+    wanted = [resolve(toolstack, d) for d in domains] if domains else sorted(infos)
     now = time.time()
     if not short:
         click.echo(f"{'Name':<33} {'ID':>4} Uptime")
     for domid in wanted:
-        info = toolstack.info(domid)
+        info = infos[domid]
         # As xl: Domain-0's is the host's uptime; a guest's runs from the start
         # time its toolstack recorded, and a guest without one is left out.
         started = info.created if domid == 0 else toolstack.start_time(domid)
