@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from xlpy.cli.show import _uptime_text
+from xlpy.cli.show import _seconds_up, _uptime_text
 
 
 def test_long_and_short_forms(xlpy):
@@ -36,3 +36,10 @@ def test_days_hours_minutes_as_xl_writes_them():
     assert _uptime_text(59, short=True) == " 0:00"
     assert _uptime_text(86400 + 3661, short=False) == "1 day,  1:01:01"
     assert _uptime_text(2 * 86400 + 36000, short=True) == "2 days, 10:00"
+
+
+def test_domain0_uptime_is_whole_seconds_of_the_host_uptime():
+    """xl truncates /proc/uptime; at 101.0 s after the epoch on a host up 79.15 s
+    (booted at 21.85) that is 79, not the 80 of subtracting truncated ends."""
+    assert _seconds_up(101.0, 101.0 - 79.15) == 79
+    assert _seconds_up(101.0, 22) == 79  # a guest's start time is whole seconds, as xl's

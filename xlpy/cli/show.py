@@ -163,11 +163,18 @@ def uptime(g, short, domains) -> None:
         started = info.created if domid == 0 else toolstack.start_time(domid)
         if started is None:
             continue
-        span = _uptime_text(int(now) - int(started), short)
+        span = _uptime_text(_seconds_up(now, started), short)
         if short:
             click.echo(f" {time.strftime('%H:%M:%S', time.localtime(now))} up {span}, {info.name} ({domid})")
         else:
             click.echo(f"{info.name:<33} {domid:4d} {span}")
+
+
+def _seconds_up(now: float, started: float) -> int:
+    """Whole seconds from start to now. Domain-0's start is the host's boot, a
+    fraction of a second in; truncating the span, not each end, gives what
+    xl's whole seconds of /proc/uptime read at that moment give."""
+    return int(now - started)
 
 
 def _uptime_text(seconds: int, short: bool) -> str:
