@@ -29,6 +29,7 @@ QEMU = "qemu-system-x86_64"
 # What HVM guests need in dom0 beyond the shared lab's root: the device model
 # (which brings SeaBIOS, the firmware hvmloader hands control to).
 HVM_PACKAGES = ("qemu-system-xen",)
+PARTS = ("guests", "saverestore", "hvm", "inject")  # as scenario.py names them
 OVERLAY_SKIP = ("./usr/share/doc", "./usr/share/man", "./usr/share/locale", "./var/cache/apt", "./var/lib/apt/lists")
 
 
@@ -133,10 +134,27 @@ def _dom0_initrd(lab: Path, work: Path) -> Path:
     return combined
 
 
-def prepare_share(work: Path) -> Path:
-    """What dom0 mounts: xlpy installed from this checkout, the scenario, the guest."""
+def parts_asked() -> list[str] | None:
+    """XLPY_LAB_PARTS=hvm,saverestore runs only those parts of the scenario (and
+    Domain-0's info and list), to try one change in a few minutes; None (all
+    of it) when unset. CI ignores it: there the whole scenario runs."""
+    asked = os.environ.get("XLPY_LAB_PARTS", "").strip()
+    if not asked:
+        return None
+    parts = [part.strip() for part in asked.split(",")]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise ValueError(f"XLPY_LAB_PARTS: unknown part(s) {', '.join(unknown)}; the parts are {', '.join(PARTS)}")
+    return parts
+
+
+def prepare_share(work: Path, parts: list[str] | None = None) -> Path:
+    """What dom0 mounts: xlpy installed from this checkout, the scenario (and
+    which of its parts to run; all when None), the guest."""
     share = work / "share"
     share.mkdir(parents=True)
+    if parts is not None:
+        (share / "parts.txt").write_text(",".join(parts))
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(share / "site"), str(ROOT)],
                    check=True, capture_output=True)
     shutil.copy2(HERE / "scenario.py", share / "scenario.py")
