@@ -154,3 +154,18 @@ def xlpy(state_dir):
         return r
 
     return run
+
+
+@pytest.fixture(scope="session")
+def libxl_reprint(xl_shim, tmp_path_factory):
+    """libxl's JSON parser and printer, run over a config."""
+    require(Path("/usr/include/libxl.h").is_file(), f"needs libxl.h ({XEN_PACKAGES_HINT})")
+    program = tmp_path_factory.mktemp("reprint") / "reprint"
+    subprocess.run(["gcc", "-o", str(program), str(Path(__file__).parent / "libxl_reprint.c"),
+                    "-lxenlight", "-lxentoollog"], check=True)
+
+    def run(text: str) -> str:
+        return subprocess.run([str(program)], input=text, capture_output=True, text=True, check=True,
+                              env=dict(os.environ, LD_PRELOAD=str(xl_shim))).stdout
+
+    return run

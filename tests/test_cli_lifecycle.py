@@ -141,7 +141,7 @@ def test_an_unreadable_stored_config_does_not_break_other_commands(xlpy):
 
     xlpy("create", "-q", "configs/pvh.cfg")
     with open_host("model") as host:
-        host.toolstack.backend.xs_write("/libxl/1/xlpy/config", '{"c_info": {"no_such_field": 1}}')
+        host.toolstack.backend.store_libxl_userdata(1, "libxl-json", b'{"c_info": {"no_such_field": 1}}\0')
     xlpy("shutdown", "-w", "demo-pvh")
     assert [line.split()[0] for line in xlpy("list").stdout.splitlines()[1:]] == ["Domain-0", "demo-pvh"]
     r = xlpy("list", "-l", "demo-pvh", ok=False)

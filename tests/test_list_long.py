@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, XEN_PACKAGES_HINT, link_static_libxl, require
+from conftest import ROOT, link_static_libxl
 
 GOLDEN = Path(__file__).parent / "golden"
 MAC = re.compile(r'"00:16:3e(:[0-9a-f]{2}){3}"')
@@ -35,6 +35,38 @@ def config(xlpy, domain: str) -> dict:
 def test_a_pvh_guest(xlpy):
     xlpy("create", "-q", "configs/pvh.cfg")
     assert xlpy("list", "-l", "demo-pvh").stdout == (GOLDEN / "list-l-pvh.json").read_text()
+
+
+def test_the_config_lives_in_libxl_s_userdata_until_the_domain_goes(xlpy):
+    """Where the real xl looks for it ("libxl-json", NUL-terminated as libxl
+    writes it); a config-update is the "xl" userdata xl's own config-update
+    writes; destroy removes both."""
+    from xlpy.api import open as open_host
+
+    xlpy("create", "-q", "configs/pvh.cfg")
+    xlpy("config-update", "demo-pvh", "configs/pvh.cfg", "memory=320")
+    with open_host("model") as host:
+        backend = host.toolstack.backend
+        stored = backend.libxl_userdata(1, "libxl-json")
+        assert stored.endswith(b"}\n\0") and json.loads(stored[:-1])["c_info"]["name"] == "demo-pvh"
+        assert backend.libxl_userdata(1, "xl").decode().endswith("\nmemory=320\n")
+    xlpy("destroy", "demo-pvh")
+    xlpy("create", "-q", "configs/pvh.cfg")  # domid 2 now; nothing of domid 1's is read
+    with open_host("model") as host:
+        assert [host.toolstack.backend.libxl_userdata(2, u) is None for u in ("libxl-json", "xl")] == [False, True]
+
+
+def test_a_guest_an_older_xlpy_created_keeps_its_config(xlpy):
+    """Older xlpy kept the config in the model's xenstore: still read there."""
+    from xlpy.api import open as open_host
+
+    xlpy("create", "-q", "configs/pvh.cfg")
+    before = xlpy("list", "-l", "demo-pvh").stdout
+    with open_host("model") as host:
+        backend = host.toolstack.backend
+        backend.xs_write("/libxl/1/xlpy/config", backend.libxl_userdata(1, "libxl-json")[:-1].decode())
+        backend.store_libxl_userdata(1, "libxl-json", b"")
+    assert xlpy("list", "-l", "demo-pvh").stdout == before
 
 
 def test_domain_0_shows_the_stub_config_xen_init_dom0_stores(xlpy):
@@ -170,23 +202,6 @@ def test_video_memory_defaults_and_minimums_are_libxl_s(libxl_setdefault, vga, v
         assert str(ours.value) in refused.stderr
     else:
         assert effective(config_from_json(text)).b_info.video_memkb == theirs
-
-
-@pytest.fixture(scope="session")
-def libxl_reprint(xl_shim, tmp_path_factory):
-    """libxl's JSON parser and printer, run over a config."""
-    require(Path("/usr/include/libxl.h").is_file(), f"needs libxl.h ({XEN_PACKAGES_HINT})")
-    program = tmp_path_factory.mktemp("reprint") / "reprint"
-    subprocess.run(["gcc", "-o", str(program), str(Path(__file__).parent / "libxl_reprint.c"),
-                    "-lxenlight", "-lxentoollog"], check=True)
-
-    def run(text: str) -> str:
-        import os
-
-        return subprocess.run([str(program)], input=text, capture_output=True, text=True, check=True,
-                              env=dict(os.environ, LD_PRELOAD=str(xl_shim))).stdout
-
-    return run
 
 
 @pytest.mark.parametrize("golden", ["list-l-pvh.json", "list-l-pv.json"])

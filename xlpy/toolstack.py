@@ -108,13 +108,11 @@ class Toolstack:
         (Domain-0's stub from xen-init-dom0, or what xl stored)."""
         from xlpy.domain.stored import config_from_json
 
-        text = self.backend.xs_read(f"/libxl/{domid}/xlpy/config")
-        if not text:
-            try:
-                data = self.backend.libxl_userdata(domid, "libxl-json")
-            except NoSuchDomain:
-                return None
-            text = data.rstrip(b"\0").decode() if data else None
+        try:
+            data = self.backend.libxl_userdata(domid, "libxl-json")
+        except NoSuchDomain:
+            return None
+        text = data.rstrip(b"\0").decode() if data else None
         try:
             return config_from_json(text) if text else None
         except ValueError as e:
@@ -190,8 +188,10 @@ class Toolstack:
         self.backend.xs_write(f"/local/domain/{domid}/vm", vm_path)
 
     def _store_config(self, domid: int, config: DomainConfig) -> None:
-        """Keep the config for list -l, save and restarts (read by stored_config)."""
-        self.backend.xs_write(f"/libxl/{domid}/xlpy/config", config.to_json())
+        """Keep the config for list -l, save and restarts (read by stored_config)
+        where libxl keeps it, so the real xl sees it too; NUL-terminated as
+        libxl stores it and expects it."""
+        self.backend.store_libxl_userdata(domid, "libxl-json", config.to_json().encode() + b"\0")
 
     def _write_vm_image(self, domid: int, dc: DomainConfig, started: float) -> None:
         """What libxl__domain_build leaves under /vm/<uuid> once the image is
@@ -678,7 +678,10 @@ class Toolstack:
         config-update left if any, else the config retrieved for the domain,
         so that run-time changes (vCPUs, memory, weights) live on; as xl's
         reload_domain_config."""
-        updated = self.backend.xs_read(f"/libxl/{domid}/xlpy/updated-config-text") or ""
+        try:
+            updated = (self.backend.libxl_userdata(domid, "xl") or b"").decode(errors="replace")
+        except NoSuchDomain:  # another toolstack restarted it first
+            raise DomainNotFound(f"Domain {domid} does not exist.") from None
         if updated:
             from xlpy.config import parse
             from xlpy.config.build import build
@@ -686,6 +689,7 @@ class Toolstack:
             log('"xl" configuration found, using it\n')  # xl's line, its extra newline included
             dc, _ = build(parse(updated, "<updated>"))
             dc.c_info.uuid = self.info(domid).uuid
+            self.backend.store_libxl_userdata(domid, "xl", b"")  # used once, as xl does
         else:
             from xlpy.retrieve import retrieve_config
 
@@ -734,7 +738,7 @@ class Toolstack:
         """The config the domain restarts with next (xl config-update); until
         then the domain's own config, as list -l shows it, stays."""
         self.info(domid)
-        self.backend.xs_write(f"/libxl/{domid}/xlpy/updated-config-text", config_text)
+        self.backend.store_libxl_userdata(domid, "xl", config_text.encode())  # where xl config-update puts it
 
     def config_text(self, domid: int) -> str:
         """The config file text the domain was created from ("" if none)."""

@@ -162,3 +162,38 @@ def test_weight_and_cap_go_through_the_host_scheduler_s_calls(scheduler, sched_i
     backend.lib, backend.xch = Lib(), None
     assert backend.sched_credit(1, weight=512) == (512, 0)
     assert calls == [f"xc_sched_{scheduler}_domain_get", f"xc_sched_{scheduler}_domain_set"]
+
+
+def test_userdata_is_kept_where_and_as_libxl_keeps_it(tmp_path, monkeypatch):
+    """xl reads a guest's config from /var/lib/xen/userdata-d.<domid>.<uuid>.libxl-json:
+    written whole (a new file renamed over the old, mode 0600) under libxl's
+    per-domain lock file, which the holder removes; b"" removes the data."""
+    import fcntl
+    import threading
+
+    from types import SimpleNamespace
+
+    import xlpy.backends.libxc as libxc
+
+    uuid = "0b7c41a2-5d1e-4c39-8f0e-7a6b5c4d3e2f"
+    monkeypatch.setattr(libxc, "USERDATA_DIR", tmp_path)
+    backend = libxc.LibxcBackend.__new__(libxc.LibxcBackend)
+    backend.domain_info = lambda domid: SimpleNamespace(domid=domid, uuid=uuid)
+    data = tmp_path / f"userdata-d.7.{uuid}.libxl-json"
+    lock = tmp_path / f"userdata-l.7.{uuid}.domain-userdata-lock"
+
+    # Another toolstack holds the lock: the store waits for it.
+    holder = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    writer = threading.Thread(target=backend.store_libxl_userdata, args=(7, "libxl-json", b'{"c_info": {}}\0'))
+    writer.start()
+    writer.join(0.3)
+    assert writer.is_alive() and not data.exists()
+    lock.unlink()  # as libxl's unlock: remove, then close
+    os.close(holder)
+    writer.join(5)
+    assert data.read_bytes() == b'{"c_info": {}}\0' and data.stat().st_mode & 0o777 == 0o600
+    assert backend.libxl_userdata(7, "libxl-json") == b'{"c_info": {}}\0'
+    assert sorted(p.name for p in tmp_path.iterdir()) == [data.name]  # no lock or new file left
+    backend.store_libxl_userdata(7, "libxl-json", b"")
+    assert backend.libxl_userdata(7, "libxl-json") is None and list(tmp_path.iterdir()) == []

@@ -85,7 +85,7 @@ def test_create_killed_at_any_moment_leaves_a_consistent_store(state_dir):
         model = ModelBackend(state_dir)
         guests = [d for d in model.list_domains() if d.domid != 0]
         # Either the create finished (a complete, named guest) or nothing is left.
-        assert all(d.name == "demo-pvh" and model.xs_read(f"/libxl/{d.domid}/xlpy/config") for d in guests)
+        assert all(d.name == "demo-pvh" and model.libxl_userdata(d.domid, "libxl-json") for d in guests)
         for d in guests:
             model.destroy_domain(d.domid)
         assert model.physinfo().free_pages == free

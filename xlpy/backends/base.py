@@ -268,8 +268,11 @@ class Backend(Protocol):
 
     def console(self, domid: int) -> str: ...  # what xenconsoled logs for the guest
     def dump_core(self, domid: int, path: str) -> None: ...  # xc_domain_dumpcore: the guest's memory as an ELF core
-    def libxl_userdata(self, domid: int, userid: str) -> bytes | None: ...  # libxl__userdata_retrieve:
-    # /var/lib/xen/userdata-d.<domid>.<uuid>.<userid>, where xen-init-dom0 and xl leave libxl's JSON config
+    # libxl's per-domain userdata (/var/lib/xen/userdata-d.<domid>.<uuid>.<userid>): "libxl-json" is
+    # the domain's config as libxl keeps it (xen-init-dom0 leaves Domain-0's, xl and xlpy their guests'),
+    # "xl" a config-update's text. Destroying the domain removes all of it.
+    def libxl_userdata(self, domid: int, userid: str) -> bytes | None: ...  # libxl__userdata_retrieve
+    def store_libxl_userdata(self, domid: int, userid: str, data: bytes) -> None: ...  # b"" removes it
 
     def ioport_permission(self, domid: int, first: int, count: int,
                           allow: bool) -> None: ...  # xc_domain_ioport_permission

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import ctypes as C
 import errno
+import fcntl
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 from xlpy.backends.base import (
@@ -195,8 +197,12 @@ class LibxcBackend:
 
         # QEMU first: a domain whose memory it still maps cannot finish dying.
         devicemodel.stop(self, domid, self._device_models.pop(domid, None))
+        userdata = self._userdata_path(domid, "?", "*")
         self._check("xc_domain_destroy", self.lib.xc_domain_destroy(self.xch, domid))
         self.xs_rm(f"/local/domain/{domid}")
+        for path in userdata.parent.glob(userdata.name):  # libxl__userdata_destroyall
+            if not path.name.endswith(".domain-userdata-lock"):
+                path.unlink(missing_ok=True)
         for table in (self._pages, self._maps):
             table.pop(domid, None)
 
@@ -537,11 +543,29 @@ class LibxcBackend:
         self._check("xc_domain_dumpcore", self.lib.xc_domain_dumpcore(self.xch, domid, path.encode()))
 
     def libxl_userdata(self, domid: int, userid: str) -> bytes | None:
-        uuid = self.domain_info(domid).uuid
+        # libxl writes a new file and renames it over the old: a read needs no lock.
         try:
-            return (USERDATA_DIR / f"userdata-d.{domid}.{uuid}.{userid}").read_bytes() or None
+            return self._userdata_path(domid, "d", userid).read_bytes() or None
         except FileNotFoundError:
             return None
+
+    def store_libxl_userdata(self, domid: int, userid: str, data: bytes) -> None:
+        """As libxl_userdata_store: under libxl's per-domain userdata lock, a
+        new file (mode 0600) renamed over the old, so readers see either."""
+        path = self._userdata_path(domid, "d", userid)
+        with _file_lock(self._userdata_path(domid, "l", "domain-userdata-lock")):
+            self.domain_info(domid)  # libxl checks again under the lock
+            if not data:
+                path.unlink(missing_ok=True)
+                return
+            new = self._userdata_path(domid, "n", userid)
+            with open(os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+                f.write(data)
+            new.rename(path)
+
+    def _userdata_path(self, domid: int, kind: str, userid: str) -> Path:
+        """libxl__userdata_path: d(ata), n(ew) or l(ock) file of the domain's userdata."""
+        return USERDATA_DIR / f"userdata-{kind}.{domid}.{self.domain_info(domid).uuid}.{userid}"
 
     def console(self, domid: int) -> str:
         path = f"/var/log/xen/console/guest-{self.xs_read(f'/local/domain/{domid}/name') or domid}.log"
@@ -558,3 +582,24 @@ def _boot_time() -> float:
 
     with open("/proc/uptime") as f:
         return time.time() - float(f.read().split()[0])
+
+
+@contextmanager
+def _file_lock(path: Path):
+    """libxl__lock_file: flock a file that the holder unlinks when done. A
+    waiter may get the lock on a file already unlinked, so it checks that its
+    file is still the one at the path, and tries again if not."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)

@@ -182,6 +182,7 @@ class ModelBackend:
             self._row(db, domid)
             db.execute("DELETE FROM refs WHERE domid = ? AND holder LIKE 'self:%'", (domid,))
             db.execute("DELETE FROM vcpus WHERE domid = ?", (domid,))
+            db.execute("DELETE FROM userdata WHERE domid = ?", (domid,))
             db.execute("DELETE FROM xenstore WHERE path = ?", (f"/local/domain/{domid}",))
             db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?", _subtree(f"/local/domain/{domid}"))
             for kind in ("vbd", "vif", "console"):
@@ -609,10 +610,28 @@ class ModelBackend:
         raise NotImplementedHypercall("the model keeps no guest memory to dump", "xc_domain_dumpcore")
 
     def libxl_userdata(self, domid: int, userid: str) -> bytes | None:
-        # What xen-init-dom0 leaves when the host boots: a stub config for
-        # Domain-0 (tools/helpers/init-dom-json.c). Guests keep theirs in xenstore.
-        self.domain_info(domid)
-        return DOM0_STUB_CONFIG if (domid, userid) == (0, "libxl-json") else None
+        with self.store.transaction() as db:
+            self._row(db, domid)
+            row = db.execute("SELECT data FROM userdata WHERE domid = ? AND userid = ?", (domid, userid)).fetchone()
+            if row:
+                return bytes(row[0])
+            if (domid, userid) == (0, "libxl-json"):
+                # What xen-init-dom0 leaves when the host boots: a stub config
+                # for Domain-0 (tools/helpers/init-dom-json.c).
+                return DOM0_STUB_CONFIG
+            if userid == "libxl-json":  # where an older xlpy kept a guest's config
+                legacy = self._xs(db, f"/libxl/{domid}/xlpy/config")
+                return legacy.encode() if legacy else None
+            return None
+
+    def store_libxl_userdata(self, domid: int, userid: str, data: bytes) -> None:
+        with self.store.transaction() as db:
+            self._row(db, domid)
+            if data:
+                db.execute("INSERT OR REPLACE INTO userdata (domid, userid, data) VALUES (?, ?, ?)",
+                           (domid, userid, data))
+            else:
+                db.execute("DELETE FROM userdata WHERE domid = ? AND userid = ?", (domid, userid))
 
     def xs_read(self, path: str) -> str | None:
         return self._xs(self.store.db, path)
