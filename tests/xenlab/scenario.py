@@ -192,8 +192,17 @@ def guests() -> None:
     twin = config("lab-xlpy-pv", type="pv", extra=f"{GUEST_CONSOLE} xlpy.stay")
     boot("xlpy-pv", XLPY, "lab-xlpy-pv", twin, "XLPY_GUEST_ALIVE", "xlpy-pv-alive")
     run("xlpy-pv-xlpy-list-l", XLPY + ["list", "-l", "lab-xlpy-pv"])
+    # The real xl finds xlpy's config where libxl keeps it, and changes it there.
+    run("xlpy-pv-xl-list-l", XL + ["list", "-l", "lab-xlpy-pv"])
+    run("xlpy-pv-xl-mem-set", XL + ["mem-set", "lab-xlpy-pv", "200m"])
+    run("xlpy-pv-xlpy-list-l-after", XLPY + ["list", "-l", "lab-xlpy-pv"])
+    run("xlpy-pv-xl-save", XL + ["save", "lab-xlpy-pv", str(CONFIGS / "xlpy-pv.save")])
+    run("xlpy-pv-userdata-saved", ["ls", "/var/lib/xen"])
+    run("xlpy-pv-restore", XLPY + ["restore", str(CONFIGS / "xlpy-pv.save")])
+    run("xlpy-pv-xl-list-restored", XL + ["list", "lab-xlpy-pv"])
     run("xlpy-pv-destroy", XLPY + ["destroy", "lab-xlpy-pv"])
     wait_gone("xlpy-pv-gone", "lab-xlpy-pv", timeout=30)
+    run("xlpy-pv-userdata-after", ["ls", "/var/lib/xen"])
 
     # on_poweroff="rename-restart": the next xlpy command preserves the dead
     # domain under a dated name and starts the config again.

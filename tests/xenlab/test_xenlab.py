@@ -140,6 +140,24 @@ def test_the_config_xlpy_keeps_is_the_one_xl_keeps(steps):
     assert masked(steps["xlpy-pv-xlpy-list-l"]) == masked(steps["xl-pv-xl-list-l"])
 
 
+def test_the_real_xl_reads_and_changes_the_config_xlpy_keeps(steps):
+    """xlpy keeps a guest's config in libxl's userdata: `xl list -l` shows it
+    byte for byte, `xl mem-set` updates it for xlpy to see, `xl save` saves
+    the guest with it (xlpy restores it), and destroy, libxl's or xlpy's,
+    leaves none of the domain's userdata behind."""
+    ours = ok(steps["xlpy-pv-xlpy-list-l"])["stdout"]
+    assert ok(steps["xlpy-pv-xl-list-l"])["stdout"] == ours
+    ok(steps["xlpy-pv-xl-mem-set"])
+    after = json.loads(ok(steps["xlpy-pv-xlpy-list-l-after"])["stdout"])[0]
+    assert after["config"]["b_info"]["target_memkb"] == 200 * 1024
+    ok(steps["xlpy-pv-xl-save"]), ok(steps["xlpy-pv-restore"])
+    restored = xl_rows(steps["xlpy-pv-xl-list-restored"])["lab-xlpy-pv"]
+    for step, domid in (("xlpy-pv-userdata-saved", after["domid"]), ("xlpy-pv-userdata-after", restored[0])):
+        leftovers = [name for name in ok(steps[step])["stdout"].split()
+                     if name.startswith("userdata-") and f".{domid}." in name]
+        assert leftovers == [], step
+
+
 def test_rename_restart_preserves_as_xl_does(steps):
     """The dead guest is kept under a dated name with Xen's same handle (UUID)
     and a /vm link of its own; the config runs again under its name."""
