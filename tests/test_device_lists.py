@@ -44,3 +44,39 @@ def test_frontend_nodes_and_a_driver_domain_backend():
     assert block_list_line(7, 51713, params) == "51713 5   7      4     19     8        " + params["be-path"]
     short = {"be-path": "/b", "mac": "0:16:3E:A:B:C"}  # every frontend node missing
     assert network_list_line(2, short) == "2   0  00:16:3e:0a:0b:0c     2    -1     -1    -1/-1          /b" + " " * 28
+
+
+def test_a_disk_s_nodes_are_libxl_s_and_detach_removes_them_all(xlpy):
+    """The keys libxl's device_disk_add writes (the lab compares their values
+    with the real xl's); block-detach leaves neither side nor libxl's record."""
+    from xlpy.api import open as open_host
+
+    xlpy("create", "-q", "configs/pvh.cfg")
+    xlpy("block-attach", "demo-pvh", "/dev/vg/data,raw,xvdb,rw")
+    with open_host("model") as host:
+        xs = host.toolstack.backend
+        back, front = "/local/domain/0/backend/vbd/1/51728", "/local/domain/1/device/vbd/51728"
+        assert sorted(xs.xs_list(back)) == sorted([
+            "bootable", "dev", "device-type", "discard-enable", "frontend", "frontend-id", "mode", "online",
+            "params", "removable", "script", "specification", "state", "type"])
+        assert [xs.xs_read(f"{back}/{key}") for key in ("params", "script", "type", "frontend")] == \
+            ["/dev/vg/data", "/etc/xen/scripts/block", "phy", front]
+        assert sorted(xs.xs_list(front)) == ["backend", "backend-id", "device-type", "state", "trusted",
+                                             "virtual-device"]  # PVH: no protocol node, which is PV's
+        assert xs.xs_read("/libxl/1/device/vbd/51728/backend") == back
+    xlpy("block-detach", "demo-pvh", "xvdb")
+    with open_host("model") as host:
+        xs = host.toolstack.backend
+        assert [xs.xs_list(path) for path in (back, front, "/libxl/1/device/vbd/51728")] == [[], [], []]
+
+
+def test_a_pv_guest_s_qcow2_disk_is_refused_before_any_domain_exists(xlpy, tmp_path):
+    cfg = tmp_path / "q.cfg"
+    cfg.write_text('name = "q"\ntype = "pvh"\nkernel = "%s"\nmemory = 64\n'
+                   'disk = [ "format=qcow2, vdev=xvda, target=/images/q.qcow2" ]\n'
+                   % (Path(__file__).parents[1] / "configs" / "kernels" / "demo-pvh.elf"))
+    r = xlpy("create", "-q", str(cfg), ok=False)
+    assert r.returncode == 3 and r.stderr.strip().endswith(
+        "disk xvda: format qcow2 needs QEMU's qdisk backend, which xlpy starts only for HVM guests "
+        "(use a raw image or a block device)")
+    assert [line.split()[0] for line in xlpy("list").stdout.splitlines()[1:]] == ["Domain-0"]

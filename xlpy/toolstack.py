@@ -134,12 +134,17 @@ class Toolstack:
         except DefaultsError as e:
             raise CreateFailed(f"cannot create {name!r}: {e}") from None
         mode, flags = self._boot_plan(dc)
-        if mode == "hvm":  # refused before the domain exists, whichever the backend
+        # Refused before the domain exists, whichever the backend.
+        if mode == "hvm":
             from xlpy.domain.devicemodel import unsupported
 
             problem = unsupported(dc)
-            if problem:
-                raise CreateFailed(f"cannot create {name!r}: {problem}")
+        else:
+            from xlpy.domain.xsdevice import unsupported_disks
+
+            problem = unsupported_disks(dc.disks)
+        if problem:
+            raise CreateFailed(f"cannot create {name!r}: {problem}")
         try:
             domid = self.backend.create_domain(flags, dc.c_info.uuid or NIL_UUID,
                                                name=name, owner=_process_tag(os.getpid()))
@@ -330,7 +335,7 @@ class Toolstack:
         if b.sched_params.weight is not None or b.sched_params.cap is not None:
             backend.sched_credit(domid, b.sched_params.weight, b.sched_params.cap)
         for disk in dc.disks:
-            self.attach_disk(domid, disk, connect=False)
+            self.attach_disk(domid, disk, connect=False, domain_type=dc.c_info.type)
         for nic in dc.nics:
             self.attach_nic(domid, nic, connect=False)
         if mode == "hvm":
@@ -413,17 +418,32 @@ class Toolstack:
 
     # -- devices -------------------------------------------------------------------
 
-    def attach_disk(self, domid: int, disk, connect: bool = True) -> int:
+    def attach_disk(self, domid: int, disk, connect: bool = True, domain_type=None) -> int:
+        """Plug a vbd as libxl does. At create `domain_type` comes from the
+        config, whose disks were checked; hot-plugged (`connect`), the stored
+        config says, and the disk joins it."""
+        from xlpy.domain.config import DomainType
         from xlpy.domain.vdev import vdev_number
+        from xlpy.domain.xsdevice import disk_backend_kind, disk_nodes, unsupported_disks
 
         devid = vdev_number(disk.vdev or "")
         if devid is None:
             raise ToolstackError(f"invalid virtual disk name {disk.vdev!r}")
         if self.backend.xs_read(f"/local/domain/{domid}/device/vbd/{devid}/state") is not None:
             raise ToolstackError(f"device {disk.vdev} is already attached")
-        self._add_device(domid, "vbd", devid, {"params": disk.pdev_path or "", "dev": disk.vdev or "",
-                                               "mode": "w" if disk.readwrite else "r",
-                                               "device-type": "cdrom" if disk.is_cdrom else "disk"}, connect)
+        if domain_type is None:
+            stored = self.stored_config(domid)
+            domain_type = stored.c_info.type if stored else DomainType.PV
+            problem = None if domain_type is DomainType.HVM else unsupported_disks([disk])
+            if problem:
+                raise ToolstackError(problem)
+        backend, frontend = disk_nodes(domid, devid, disk, domain_type)
+        try:
+            self.backend.add_device(domid, "vbd", devid, backend, frontend, disk_backend_kind(disk))
+        except BackendError as e:
+            if not connect:  # create undoes the domain and says which disk
+                raise BackendError(f"disk {disk.vdev}: {e.message}", e.call, e.errno) from None
+            raise ToolstackError(f"disk {disk.vdev}: {e.message}") from None
         if connect:  # a hotplugged device joins the stored config, as libxl's JSON
             self._update_stored(domid, lambda config: config.disks.append(disk))
         return devid
@@ -446,7 +466,7 @@ class Toolstack:
             if nic.devid is None:
                 nic.devid = max(map(int, self.backend.xs_list(f"/local/domain/{domid}/device/vif")), default=-1) + 1
             nic_update_config(given, nic)
-        self._add_device(domid, "vif", nic.devid, {"mac": nic.mac, "bridge": nic.bridge}, connect)
+        self.backend.add_device(domid, "vif", nic.devid, {"mac": nic.mac, "bridge": nic.bridge}, {"state": "1"})
         if connect and stored is not None:
             stored.nics.append(given)
             self._store_config(domid, stored)
@@ -455,8 +475,10 @@ class Toolstack:
     def detach(self, domid: int, kind: str, devid: int) -> None:
         if self.backend.xs_read(f"/local/domain/{domid}/device/{kind}/{devid}/state") is None:
             raise ToolstackError(f"no {kind} device {devid} on domain {domid}")
-        self.backend.xs_rm(f"/local/domain/{domid}/device/{kind}/{devid}")
-        self.backend.xs_rm(f"/local/domain/0/backend/{kind}/{domid}/{devid}")
+        try:
+            self.backend.remove_device(domid, kind, devid)
+        except BackendError as e:
+            raise ToolstackError(f"{kind} {devid}: {e.message}") from None
         from xlpy.domain.vdev import vdev_number
 
         def forget(config) -> None:
@@ -488,16 +510,6 @@ class Toolstack:
             params["be-path"] = self.backend.xs_read(f"{fe}/backend") or be
             out.append((int(devid), params))
         return sorted(out)
-
-    def _add_device(self, domid: int, kind: str, devid: int, params: dict[str, str], connect: bool) -> None:
-        backend_path = f"/local/domain/0/backend/{kind}/{domid}/{devid}"
-        for key, value in params.items():
-            self.backend.xs_write(f"{backend_path}/{key}", value)
-        self.backend.xs_write(f"/local/domain/{domid}/device/{kind}/{devid}/backend", backend_path)
-        # A running guest's frontend connects (state 4) as soon as it sees the device.
-        info = self.backend.domain_info(domid)
-        running = connect and not info.paused and not info.shutdown
-        self.backend.xs_write(f"/local/domain/{domid}/device/{kind}/{devid}/state", "4" if running else "1")
 
     @staticmethod
     def _vcpu0_context(image: BootImage) -> VcpuContext:

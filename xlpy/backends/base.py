@@ -266,6 +266,15 @@ class Backend(Protocol):
     def xs_rm(self, path: str) -> None: ...
     def xs_list(self, path: str) -> list[str]: ...
 
+    # PV devices (vbd, vif) as libxl__device_generic_add writes them: the frontend's nodes owned by the
+    # guest, the backend's by the driver domain, a copy under /libxl/<domid>/device; then, on a real
+    # host, the backend driver's InitWait and the hotplug script (`script` among the backend's nodes).
+    def add_device(self, domid: int, kind: str, devid: int, backend: dict[str, str], frontend: dict[str, str],
+                   backend_kind: str | None = None) -> None: ...  # backend_kind: "qdisk" for QEMU's, else `kind`
+    # libxl's removal: backend offline and Closing, its Closed awaited (the frontend's nodes removed
+    # first when `force`, as for a domain being destroyed), the script's remove, then every node.
+    def remove_device(self, domid: int, kind: str, devid: int, force: bool = False) -> None: ...
+
     def console(self, domid: int) -> str: ...  # what xenconsoled logs for the guest
     def dump_core(self, domid: int, path: str) -> None: ...  # xc_domain_dumpcore: the guest's memory as an ELF core
     # libxl's per-domain userdata (/var/lib/xen/userdata-d.<domid>.<uuid>.<userid>): "libxl-json" is
@@ -276,3 +285,9 @@ class Backend(Protocol):
 
     def ioport_permission(self, domid: int, first: int, count: int,
                           allow: bool) -> None: ...  # xc_domain_ioport_permission
+
+
+def device_paths(domid: int, kind: str, devid: int, backend_kind: str | None = None) -> tuple[str, str, str]:
+    """A PV device's frontend, backend (Domain-0 drives them all) and libxl's own copy."""
+    return (f"/local/domain/{domid}/device/{kind}/{devid}",
+            f"/local/domain/0/backend/{backend_kind or kind}/{domid}/{devid}", f"/libxl/{domid}/device/{kind}/{devid}")

@@ -197,6 +197,7 @@ class LibxcBackend:
 
         # QEMU first: a domain whose memory it still maps cannot finish dying.
         devicemodel.stop(self, domid, self._device_models.pop(domid, None))
+        self._remove_devices(domid)
         userdata = self._userdata_path(domid, "?", "*")
         self._check("xc_domain_destroy", self.lib.xc_domain_destroy(self.xch, domid))
         self.xs_rm(f"/local/domain/{domid}")
@@ -205,6 +206,17 @@ class LibxcBackend:
                 path.unlink(missing_ok=True)
         for table in (self._pages, self._maps):
             table.pop(domid, None)
+
+    def _remove_devices(self, domid: int) -> None:
+        """libxl__devices_destroy: every device libxl's records name, forced
+        (the guest is not asked), each one's script run; a failure is
+        logged by the script and the next device goes on."""
+        for kind in self.xs_list(f"/libxl/{domid}/device"):
+            for devid in self.xs_list(f"/libxl/{domid}/device/{kind}"):
+                try:
+                    self.remove_device(domid, kind, int(devid), force=True)
+                except BackendError:
+                    pass
 
     def pause_domain(self, domid: int) -> None:
         self._check("xc_domain_pause", self.lib.xc_domain_pause(self.xch, domid))
@@ -503,16 +515,25 @@ class LibxcBackend:
         retried when another writer got in between, so two creates of one name
         cannot both succeed."""
         domid = path.split("/")[3]
+
+        def check_and_write(transaction: int) -> None:
+            for other in self.xs_list("/local/domain", transaction):
+                if other != domid and self.xs_read(f"/local/domain/{other}/name", transaction) == name:
+                    raise Exists(f"domain with name {name!r} already exists (domain {other})", "xs_write", 17)
+            self.xs_write(path, name, transaction)
+
+        self.xs_transaction(check_and_write)
+
+    def xs_transaction(self, body) -> None:
+        """body(transaction) inside one xenstore transaction, run again when
+        another writer got in between (EAGAIN); abandoned if body raises."""
         while True:
             transaction = self.lib.xs_transaction_start(self.xsh)
             if not transaction:
                 raise BackendError(f"xs_transaction_start: {os.strerror(C.get_errno())}", "xs_transaction_start",
                                    C.get_errno())
             try:
-                for other in self.xs_list("/local/domain", transaction):
-                    if other != domid and self.xs_read(f"/local/domain/{other}/name", transaction) == name:
-                        raise Exists(f"domain with name {name!r} already exists (domain {other})", "xs_write", 17)
-                self.xs_write(path, name, transaction)
+                body(transaction)
             except BaseException:
                 self.lib.xs_transaction_end(self.xsh, transaction, True)
                 raise
@@ -522,8 +543,19 @@ class LibxcBackend:
                 raise BackendError(f"xs_transaction_end: {os.strerror(C.get_errno())}", "xs_transaction_end",
                                    C.get_errno())
 
-    def xs_rm(self, path: str) -> None:
-        self.lib.xs_rm(self.xsh, 0, path.encode())
+    def xs_rm(self, path: str, transaction: int = 0) -> None:
+        self.lib.xs_rm(self.xsh, transaction, path.encode())
+
+    def add_device(self, domid: int, kind: str, devid: int, backend: dict[str, str], frontend: dict[str, str],
+                   backend_kind: str | None = None) -> None:
+        from xlpy.backends.libxc import devices
+
+        devices.add(self, domid, kind, devid, backend, frontend, backend_kind)
+
+    def remove_device(self, domid: int, kind: str, devid: int, force: bool = False) -> None:
+        from xlpy.backends.libxc import devices
+
+        devices.remove(self, domid, kind, devid, force)
 
     def xs_list(self, path: str, transaction: int = 0) -> list[str]:
         count = C.c_uint(0)

@@ -27,7 +27,7 @@ import uuid as uuidlib
 
 from xlpy.backends.base import (
     DOMID_FIRST_RESERVED, PAGE_SIZE, BackendError, BootImage, CreateFlags, DomainInfo, Exists, HvmBuild, InvalidArgument, NoMemory,
-    NoSuchDomain, NotImplementedHypercall, PermissionDenied, PhysInfo, ShutdownReason, VcpuContext, VcpuInfo,
+    NoSuchDomain, NotImplementedHypercall, PermissionDenied, PhysInfo, ShutdownReason, VcpuContext, VcpuInfo, device_paths,
 )
 from xlpy.backends.kernel import read_kernel
 from xlpy.backends.model.host import load_profile
@@ -678,8 +678,38 @@ class ModelBackend:
 
     def xs_rm(self, path: str) -> None:
         with self.store.transaction() as db:
-            db.execute("DELETE FROM xenstore WHERE path = ?", (path,))
-            db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?", _subtree(path))
+            self._xs_rm(db, path)
+
+    @staticmethod
+    def _xs_rm(db, path: str) -> None:
+        db.execute("DELETE FROM xenstore WHERE path = ?", (path,))
+        db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?", _subtree(path))
+
+    def add_device(self, domid: int, kind: str, devid: int, backend: dict[str, str], frontend: dict[str, str],
+                   backend_kind: str | None = None) -> None:
+        """The nodes in one transaction (the model's xenstore keeps no
+        permissions); the simulated backend driver is ready at once and a
+        running guest's frontend connects, as it does to devices at boot."""
+        front, back, libxl = device_paths(domid, kind, devid, backend_kind)
+        with self.store.transaction() as db:
+            row = self._row(db, domid)
+            for path in (front, back, libxl):
+                self._xs_rm(db, path)
+            nodes = {**{f"{front}/{key}": value for key, value in {"backend": back, **frontend}.items()},
+                     **{f"{back}/{key}": value for key, value in {"frontend": front, **backend}.items()},
+                     f"{libxl}/frontend": front, f"{libxl}/backend": back,
+                     **{f"{libxl}/{key}": value for key, value in backend.items()}}
+            db.executemany("INSERT OR REPLACE INTO xenstore VALUES (?, ?)", nodes.items())
+            if row["booted"] and not row["paused"] and row["shutdown_reason"] is None:
+                db.execute("UPDATE xenstore SET value = '4' WHERE path = ?", (f"{front}/state",))
+                self._console(db, domid, f"guest: connected {kind}/{devid}")
+
+    def remove_device(self, domid: int, kind: str, devid: int, force: bool = False) -> None:
+        with self.store.transaction() as db:
+            self._row(db, domid)
+            front, back, libxl = device_paths(domid, kind, devid)
+            for path in (front, self._xs(db, f"{libxl}/backend") or back, libxl):
+                self._xs_rm(db, path)
 
     def xs_list(self, path: str) -> list[str]:
         prefix = path.rstrip("/") + "/"

@@ -1,0 +1,131 @@
+"""PV devices on a real host, as libxl_device.c plugs and unplugs them.
+
+Add: the frontend's nodes (the guest owns them, Domain-0 reads), the
+backend's (Domain-0 owns them, the guest reads) and libxl's copy, in one
+xenstore transaction; then the backend driver's InitWait, and the hotplug
+script named in the backend (`block` loops a file and writes the
+physical-device the driver waits for). Remove: offline and Closing, Closed
+awaited, the script's remove, the nodes gone.
+"""
+
+from __future__ import annotations
+
+import ctypes as C
+import os
+import subprocess
+import time
+
+from xlpy.backends.base import BackendError, device_paths
+from xlpy.backends.libxc import structs as S
+
+INIT_TIMEOUT = 10  # seconds, LIBXL_INIT_TIMEOUT: the backend driver's InitWait
+DESTROY_TIMEOUT = 10  # LIBXL_DESTROY_TIMEOUT: its Closed
+HOTPLUG_TIMEOUT = 40  # LIBXL_HOTPLUG_TIMEOUT: the script's run
+XENBUS_INIT_WAIT, XENBUS_CLOSING, XENBUS_CLOSED = 2, 5, 6
+# Backends no kernel driver answers for: consoles (xenconsoled reads them) and
+# QEMU's, which xlpy stops before a domain's devices go (libxl's QEMU_BACKEND).
+NO_BACKEND_DRIVER = {"console", "vuart", "qdisk", "vfb", "qusb", "vkbd"}
+
+
+def add(backend, domid: int, kind: str, devid: int, back: dict[str, str], front: dict[str, str],
+        backend_kind: str | None = None) -> None:
+    front_path, back_path, libxl_path = device_paths(domid, kind, devid, backend_kind)
+    guest_owned = _perms((domid, S.XS_PERM_NONE), (0, S.XS_PERM_READ))
+    dom0_owned = _perms((0, S.XS_PERM_NONE), (domid, S.XS_PERM_READ))
+
+    def write(transaction: int) -> None:
+        for path in (libxl_path, front_path, back_path):
+            backend.xs_rm(path, transaction)
+        for path, nodes, perms in ((front_path, {"backend": back_path, **front}, guest_owned),
+                                   (back_path, {"frontend": front_path, **back}, dom0_owned)):
+            backend.xs_write(path, "", transaction)
+            _set_perms(backend, path, perms, transaction)
+            for key, value in nodes.items():
+                backend.xs_write(f"{path}/{key}", value, transaction)
+        for key, value in {"frontend": front_path, "backend": back_path, **back}.items():
+            backend.xs_write(f"{libxl_path}/{key}", value, transaction)
+
+    backend.xs_transaction(write)
+    script = back.get("script")
+    if script is None:  # a backend in QEMU: it connects by itself
+        return
+    try:
+        if not _wait_state(backend, back_path, {XENBUS_INIT_WAIT}, INIT_TIMEOUT):
+            raise BackendError(f"unable to initialize device {back_path}: its backend driver did not answer "
+                               f"within {INIT_TIMEOUT}s (is xen-blkback/xen-netback loaded?)", "add_device")
+        _hotplug(backend, script, "add", domid, kind, devid)
+    except BaseException:
+        remove(backend, domid, kind, devid, force=True)
+        raise
+
+
+def remove(backend, domid: int, kind: str, devid: int, force: bool = False) -> None:
+    front_path, back_path, libxl_path = device_paths(domid, kind, devid)
+    back_path = backend.xs_read(f"{libxl_path}/backend") or back_path  # libxl's record says where
+    if back_path.split("/")[5] in NO_BACKEND_DRIVER:  # nothing to wait for: the nodes go
+        for path in (front_path, back_path, libxl_path):
+            backend.xs_rm(path)
+        return
+    script = backend.xs_read(f"{back_path}/script")
+
+    def offline(transaction: int) -> None:
+        if force:  # the guest will not answer: the backend sees its frontend gone
+            backend.xs_rm(front_path, transaction)
+        state = backend.xs_read(f"{back_path}/state", transaction)
+        if state is None:
+            return
+        backend.xs_write(f"{back_path}/online", "0", transaction)
+        if int(state) != XENBUS_CLOSED:
+            backend.xs_write(f"{back_path}/state", str(XENBUS_CLOSING), transaction)
+
+    backend.xs_transaction(offline)
+    closed = _wait_state(backend, back_path, {XENBUS_CLOSED}, DESTROY_TIMEOUT)
+    if not closed and not force:  # libxl then forces it
+        remove(backend, domid, kind, devid, force=True)
+        return
+    try:
+        if script and backend.xs_read(f"{back_path}/state") is not None:
+            _hotplug(backend, script, "remove", domid, kind, devid)
+    finally:
+        for path in (front_path, back_path, libxl_path):
+            backend.xs_rm(path)
+
+
+def _hotplug(backend, script: str, action: str, domid: int, kind: str, devid: int) -> None:
+    """Run the device's script as libxl does (its environment, no terminal),
+    and fail with what the script left in hotplug-error."""
+    base = f"backend/{kind}/{domid}/{devid}"
+    env = {**os.environ, "script": script, "XENBUS_TYPE": kind, "XENBUS_PATH": base, "XENBUS_BASE_PATH": "backend"}
+    try:
+        done = subprocess.run([script, action], env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=HOTPLUG_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise BackendError(f"hotplug script {script} {action}: {e}", "hotplug") from None
+    if done.returncode != 0:
+        why = backend.xs_read(f"/local/domain/0/{base}/hotplug-error")
+        if not why:
+            lines = done.stderr.strip().splitlines()
+            why = lines[-1] if lines else f"exit status {done.returncode}"
+        raise BackendError(f"{script} {action} failed: {why}", "hotplug")
+
+
+def _wait_state(backend, back_path: str, wanted: set[int], timeout: float) -> bool:
+    """Poll the backend's state until it is one of `wanted` (True), or time out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = backend.xs_read(f"{back_path}/state")
+        if state is not None and state.isdigit() and int(state) in wanted:
+            return True
+        if state is None or time.monotonic() >= deadline:
+            return state is None and XENBUS_CLOSED in wanted
+        time.sleep(0.05)
+
+
+def _perms(*entries: tuple[int, int]):
+    return (S.XsPermissions * len(entries))(*(S.XsPermissions(domid, perm) for domid, perm in entries))
+
+
+def _set_perms(backend, path: str, perms, transaction: int) -> None:
+    if not backend.lib.xs_set_permissions(backend.xsh, transaction, path.encode(), perms, len(perms)):
+        raise BackendError(f"xs_set_permissions {path}: {os.strerror(C.get_errno())}", "xs_set_permissions",
+                           C.get_errno())

@@ -1,0 +1,73 @@
+"""A PV device's xenstore nodes as libxl writes them (libxl_disk.c
+device_disk_add): the backend's, which the driver domain's backend driver
+and hotplug script read, and the frontend's, which the guest reads.
+
+Both sets start in XenbusStateInitialising; the backend driver, the hotplug
+script and the guest's frontend take it from there.
+"""
+
+from __future__ import annotations
+
+from xlpy.domain.config import DomainType
+from xlpy.domain.devices import DeviceDisk, DiskBackend, DiskFormat
+
+XEN_SCRIPT_DIR = "/etc/xen/scripts"  # libxl__xen_script_dir_path
+XENBUS_STATE_INITIALISING = "1"
+NATIVE_PROTOCOL = "x86_64-abi"  # xc_domain_get_native_protocol of a 64-bit PV guest
+
+
+def disk_backend(disk: DeviceDisk) -> DiskBackend:
+    """libxl__device_disk_set_backend's choice: the kernel's blkback (phy,
+    behind the block script, which loops a file) for raw images and block
+    devices; QEMU's qdisk for the formats only QEMU reads."""
+    if disk.backend is not DiskBackend.UNKNOWN:
+        return disk.backend
+    return DiskBackend.PHY if disk.format in (DiskFormat.RAW, DiskFormat.UNKNOWN, DiskFormat.EMPTY) else DiskBackend.QDISK
+
+
+def disk_nodes(domid: int, devid: int, disk: DeviceDisk,
+               domain_type: DomainType) -> tuple[dict[str, str], dict[str, str]]:
+    """(backend nodes, frontend nodes) of a vbd, in libxl's keys; the paths
+    each records of the other are added where the device is written."""
+    kind = disk_backend(disk)
+    device_type = "cdrom" if disk.is_cdrom else "disk"
+    backend = {}
+    if kind is DiskBackend.QDISK:
+        backend["params"] = f"{(disk.format or DiskFormat.RAW).value}:{disk.pdev_path or ''}"
+    else:
+        backend["params"] = disk.pdev_path or ""
+        backend["script"] = _script_path(disk.script or "block")
+    backend.update({
+        "frontend-id": str(domid), "online": "1", "removable": str(int(bool(disk.removable))), "bootable": "1",
+        "state": XENBUS_STATE_INITIALISING, "dev": disk.vdev or "", "type": kind.value,
+        "mode": "w" if disk.readwrite else "r", "device-type": device_type,
+        **({"direct-io-safe": "1"} if disk.direct_io_safe else {}),
+        "discard-enable": "0" if disk.discard_enable is False else "1",
+        "specification": "xen",
+    })
+    frontend = {"backend-id": str(disk.backend_domid), "state": XENBUS_STATE_INITIALISING,
+                "virtual-device": str(devid), "device-type": device_type,
+                "trusted": "0" if disk.trusted is False else "1"}
+    if domain_type is DomainType.PV:  # for frontends older than Linux 2.6.26
+        frontend["protocol"] = NATIVE_PROTOCOL
+    return backend, frontend
+
+
+def _script_path(script: str) -> str:
+    """libxl__abs_path: a script named without a directory is Xen's own."""
+    return script if script.startswith("/") else f"{XEN_SCRIPT_DIR}/{script}"
+
+
+def disk_backend_kind(disk: DeviceDisk) -> str:
+    """Where the backend's nodes go: backend/vbd for blkback, backend/qdisk for QEMU."""
+    return "qdisk" if disk_backend(disk) is DiskBackend.QDISK else "vbd"
+
+
+def unsupported_disks(disks: list[DeviceDisk]) -> str | None:
+    """A PV or PVH guest's disk that needs QEMU's qdisk backend: libxl starts a
+    QEMU for it; xlpy runs QEMU only as an HVM guest's device model."""
+    for disk in disks:
+        if disk_backend(disk) is DiskBackend.QDISK:
+            return (f"disk {disk.vdev}: format {disk.format.value} needs QEMU's qdisk backend, which xlpy "
+                    f"starts only for HVM guests (use a raw image or a block device)")
+    return None
