@@ -8,9 +8,11 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /dev/pts /run /tmp
 mount -t devpts devpts /dev/pts
+# What udev would add to a devtmpfs /dev: the hotplug scripts' locking stats /dev/stdin.
+ln -sf /proc/self/fd /dev/fd; ln -sf fd/0 /dev/stdin; ln -sf fd/1 /dev/stdout; ln -sf fd/2 /dev/stderr
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
-for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd virtio_pci 9pnet_virtio 9p; do
+for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkback loop virtio_pci 9pnet_virtio 9p; do
     modprobe $m || mark "modprobe $m failed"
 done
 mount -t xenfs xenfs /proc/xen

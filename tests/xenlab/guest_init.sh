@@ -11,6 +11,15 @@ echo "=== XLPY_GUEST_ALIVE type=$(cat /sys/hypervisor/guest_type 2>/dev/null) cp
 case "$(cat /proc/cmdline)" in
     *xlpy.crash*) echo "=== XLPY_GUEST_CRASHING"; echo c > /proc/sysrq-trigger ;;
 esac
+# xlpy.disk: the first 16 bytes of the PV disk xvda (xen-blkfront), which the
+# toolstack plugged through blkback and the block script.
+case "$(cat /proc/cmdline)" in
+    *xlpy.disk*)
+        mount -t devtmpfs devtmpfs /dev
+        insmod /xen-blkfront.ko
+        for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do [ -b /dev/xvda ] && break; sleep 0.5; done
+        echo "=== XLPY_DISK $(head -c 16 /dev/xvda 2>&1)" ;;
+esac
 # A Xen shutdown request runs /sbin/poweroff, which signals PID 1.
 trap 'echo "=== XLPY_GUEST_SHUTDOWN_REQUESTED"; poweroff -f' USR2 TERM
 # xlpy.count: a line a second, numbered from 0, until asked to stop: a guest

@@ -24,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BOOT_TIMEOUT = 2400  # seconds; TCG is slow and slower still on a busy machine, and HVM guests slower still
-GUEST_APPLETS = ("sh", "mount", "cat", "grep", "head", "tr", "sleep", "poweroff", "echo")
+GUEST_APPLETS = ("sh", "mount", "cat", "grep", "head", "tr", "sleep", "poweroff", "echo", "insmod")
 QEMU = "qemu-system-x86_64"
 # What HVM guests need in dom0 beyond the shared lab's root: the device model
 # (which brings SeaBIOS, the firmware hvmloader hands control to).
@@ -114,6 +114,9 @@ def _guest_initrd(work: Path, target: Path) -> None:
         (tree / "bin" / applet).symlink_to("busybox")
     (tree / "sbin" / "poweroff").symlink_to("../bin/busybox")  # the kernel's orderly poweroff runs it
     shutil.copy2(HERE / "guest_init.sh", tree / "init")
+    # The PV disk driver, which Debian's kernel builds as a module (no dependencies).
+    for module in sorted(lab_dir().glob("rootfs/lib/modules/*/kernel/drivers/block/xen-blkfront.ko"))[:1]:
+        shutil.copy2(module, tree / "xen-blkfront.ko")
     _cpio(tree, work / "guest.cpio")
     with open(work / "guest.cpio", "rb") as raw, gzip.open(target, "wb", compresslevel=1) as packed:
         shutil.copyfileobj(raw, packed)

@@ -137,6 +137,32 @@ def main() -> None:
 
 
 PARTS = ("guests", "saverestore", "hvm", "inject")
+DISK_MARKER = b"XLPY-DISK-MARKER"
+
+
+def disks() -> None:
+    """A PVH guest's PV disk (a raw file), plugged by xlpy and, for a twin, by
+    xl: blkback and the block script's loop device in dom0, xen-blkfront in
+    the guest, which prints the disk's first bytes."""
+    for tool, argv in (("xlpy", XLPY), ("xl", XL)):
+        name, image = f"lab-disk-{tool}", CONFIGS / f"disk-{tool}.img"
+        image.write_bytes(DISK_MARKER + bytes(1024 * 1024 - len(DISK_MARKER)))
+        cfg = config(name, type="pvh", disk=[f"{image},raw,xvda,rw"], extra=f"{GUEST_CONSOLE} xlpy.disk xlpy.stay")
+        boot(f"disk-{tool}", argv, name, cfg, "=== XLPY_DISK", f"disk-{tool}-read")
+        run(f"disk-{tool}-backend", ["sh", "-c", f"xenstore-ls /local/domain/0/backend/vbd/$(xl domid {name})"])
+        run(f"disk-{tool}-frontend", ["sh", "-c", f"xenstore-ls /local/domain/$(xl domid {name})/device/vbd"])
+    for tool, argv in (("xlpy", XLPY), ("xl", XL)):
+        run(f"disk-xlpy-{tool}-block-list", argv + ["block-list", "lab-disk-xlpy"])
+    for tool, argv in (("xlpy", XLPY), ("xl", XL)):
+        run(f"disk-{tool}-destroy", argv + ["destroy", f"lab-disk-{tool}"])
+        wait_gone(f"disk-{tool}-gone", f"lab-disk-{tool}", timeout=30)
+    run("disk-loops-after", ["losetup", "-a"])
+    run("disk-backends-after", ["xenstore-ls", "/local/domain/0/backend"])
+    # A disk whose file is missing: the block script says so, nothing is left.
+    missing = config("lab-disk-missing", type="pvh", disk=[f"{CONFIGS / 'no-such.img'},raw,xvda,rw"])
+    run("disk-missing-create", XLPY + ["create", missing])
+    run("disk-missing-xl-list", XL + ["list"])
+
 
 
 def wanted_parts() -> tuple[str, ...]:
@@ -203,6 +229,8 @@ def guests() -> None:
     run("xlpy-pv-destroy", XLPY + ["destroy", "lab-xlpy-pv"])
     wait_gone("xlpy-pv-gone", "lab-xlpy-pv", timeout=30)
     run("xlpy-pv-userdata-after", ["ls", "/var/lib/xen"])
+
+    disks()
 
     # on_poweroff="rename-restart": the next xlpy command preserves the dead
     # domain under a dated name and starts the config again.

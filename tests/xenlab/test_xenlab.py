@@ -421,3 +421,38 @@ def test_saving_an_hvm_guest_is_refused_before_it_is_suspended(steps):
     assert "device model" in refused["stderr"]
     assert xl_rows(steps["hvm-xl-list-after-save"])["lab-hvm"][3] in ("r-----", "-b----")  # still running
     assert not steps["hvm-save-file"]["exists"]
+
+
+# What differs between two guests' disks by nature: ids, paths, the loop device.
+PER_GUEST = {"frontend", "frontend-id", "params", "physical-device", "physical-device-path", "node"}
+
+
+def test_a_pv_disk_is_plugged_as_libxl_plugs_it(steps):
+    """blkback serves the guest the raw file through a loop device the block
+    script set up, xen-blkfront reads it; the nodes are the ones xl writes,
+    `xl block-list` shows xlpy's disk as xlpy does, and destroy leaves no
+    loop device or backend behind."""
+    for tool in ("xlpy", "xl"):
+        ok(steps[f"disk-{tool}-create"])
+        console = steps[f"disk-{tool}-read"]["console"]
+        assert "=== XLPY_DISK XLPY-DISK-MARKER" in console, (tool, console[-1500:])
+    ours, theirs = (xenstore_tree(ok(steps[f"disk-{tool}-backend"])["stdout"]) for tool in ("xlpy", "xl"))
+    assert sorted(ours) == sorted(theirs)
+    assert {k: v for k, v in ours.items() if k.split("/")[-1] not in PER_GUEST} == \
+        {k: v for k, v in theirs.items() if k.split("/")[-1] not in PER_GUEST}
+    ours, theirs = (xenstore_tree(ok(steps[f"disk-{tool}-frontend"])["stdout"]) for tool in ("xlpy", "xl"))
+    assert sorted(ours) == sorted(theirs)
+    assert ok(steps["disk-xlpy-xlpy-block-list"])["stdout"] == ok(steps["disk-xlpy-xl-block-list"])["stdout"]
+    for tool in ("xlpy", "xl"):
+        ok(steps[f"disk-{tool}-destroy"])
+        assert steps[f"disk-{tool}-gone"]["gone"]
+    assert ok(steps["disk-loops-after"])["stdout"] == ""
+    assert "vbd" not in ok(steps["disk-backends-after"])["stdout"].split()
+
+
+def test_a_missing_disk_file_fails_create_in_one_line_and_leaves_nothing(steps):
+    failed = steps["disk-missing-create"]
+    assert failed["rc"] != 0 and "Traceback" not in failed["stderr"]
+    lines = failed["stderr"].strip().splitlines()  # after xl's "Parsing config from ..."
+    assert len(lines) == 2 and "no-such.img" in lines[1], failed["stderr"]
+    assert "lab-disk-missing" not in xl_rows(steps["disk-missing-xl-list"])

@@ -55,7 +55,10 @@ def add(backend, domid: int, kind: str, devid: int, back: dict[str, str], front:
                                f"within {INIT_TIMEOUT}s (is xen-blkback/xen-netback loaded?)", "add_device")
         _hotplug(backend, script, "add", domid, kind, devid)
     except BaseException:
-        remove(backend, domid, kind, devid, force=True)
+        try:
+            remove(backend, domid, kind, devid, force=True)
+        except BackendError:
+            pass  # what the add met is the error to report
         raise
 
 
@@ -64,7 +67,7 @@ def remove(backend, domid: int, kind: str, devid: int, force: bool = False) -> N
     back_path = backend.xs_read(f"{libxl_path}/backend") or back_path  # libxl's record says where
     if back_path.split("/")[5] in NO_BACKEND_DRIVER:  # nothing to wait for: the nodes go
         for path in (front_path, back_path, libxl_path):
-            backend.xs_rm(path)
+            _path_cleanup(backend, path)
         return
     script = backend.xs_read(f"{back_path}/script")
 
@@ -88,7 +91,7 @@ def remove(backend, domid: int, kind: str, devid: int, force: bool = False) -> N
             _hotplug(backend, script, "remove", domid, kind, devid)
     finally:
         for path in (front_path, back_path, libxl_path):
-            backend.xs_rm(path)
+            _path_cleanup(backend, path)
 
 
 def _hotplug(backend, script: str, action: str, domid: int, kind: str, devid: int) -> None:
@@ -107,6 +110,15 @@ def _hotplug(backend, script: str, action: str, domid: int, kind: str, devid: in
             lines = done.stderr.strip().splitlines()
             why = lines[-1] if lines else f"exit status {done.returncode}"
         raise BackendError(f"{script} {action} failed: {why}", "hotplug")
+
+
+def _path_cleanup(backend, path: str) -> None:
+    """libxl__xs_path_cleanup: the node, then each parent left empty."""
+    backend.xs_rm(path)
+    parent = path.rsplit("/", 1)[0]
+    while parent.count("/") > 3 and not backend.xs_list(parent):  # never a domain's home
+        backend.xs_rm(parent)
+        parent = parent.rsplit("/", 1)[0]
 
 
 def _wait_state(backend, back_path: str, wanted: set[int], timeout: float) -> bool:

@@ -185,7 +185,7 @@ class ModelBackend:
             db.execute("DELETE FROM userdata WHERE domid = ?", (domid,))
             db.execute("DELETE FROM xenstore WHERE path = ?", (f"/local/domain/{domid}",))
             db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?", _subtree(f"/local/domain/{domid}"))
-            for kind in ("vbd", "vif", "console"):
+            for kind in ("vbd", "qdisk", "vif", "console"):
                 db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?",
                            _subtree(f"/local/domain/0/backend/{kind}/{domid}"))
             db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?",
