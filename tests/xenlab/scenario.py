@@ -356,10 +356,6 @@ def hvm_guests() -> None:
     run("hvm-xl-list", XL + ["list", "lab-hvm"])
     run("hvm-xlpy-list", XLPY + ["list", "lab-hvm"])
     run("hvm-xen-log", XL + ["dmesg"])
-    # Save is refused before the guest is asked to suspend: QEMU's state is not saved yet.
-    run("hvm-save-refused", XLPY + ["save", "lab-hvm", str(CONFIGS / "hvm.save")])
-    run("hvm-xl-list-after-save", XL + ["list", "lab-hvm"])
-    record("hvm-save-file", {"exists": (CONFIGS / "hvm.save").exists()})
     run("hvm-qemu-log", ["cat", "/var/log/xen/qemu-dm-lab-hvm.log"])
     domid = subprocess.run(XL + ["domid", "lab-hvm"], capture_output=True, text=True).stdout.strip()
     run("hvm-xenstore-hvmloader", ["xenstore-ls", f"/local/domain/{domid}/hvmloader"])
@@ -384,13 +380,15 @@ def hvm_guests() -> None:
         timeout=900)
 
     # The same HVM guest through both toolstacks, for time and for what xl list
-    # shows of it once it runs (xl starts the same QEMU).
+    # shows of it once it runs (xl starts the same QEMU). xlpy's is saved and
+    # restored, by itself and across with xl, before it is destroyed.
     for tool, argv in (("xlpy", XLPY), ("xl", XL)):
         name = f"lab-hvm-time-{tool}"
-        cfg = config(name, type="hvm", vnc=0, extra="console=hvc0 xlpy.stay")
+        cfg = config(name, type="hvm", vnc=0, extra="console=hvc0 xlpy.count")
         boot(f"hvm-time-{tool}", argv, name, cfg, "XLPY_GUEST_ALIVE", f"hvm-time-{tool}-alive", HVM_BOOT_TIMEOUT)
         run(f"hvm-time-{tool}-xl-list", XL + ["list", name])
         if tool == "xlpy":  # xlpy destroy stops the device model it started
+            hvm_save_restore(name)
             run("hvm-destroy", XLPY + ["destroy", name])
             wait_gone("hvm-time-xlpy-gone", name, timeout=60)
             record("hvm-destroy-device-models-after", {"ps": device_models()})
@@ -398,6 +396,26 @@ def hvm_guests() -> None:
         else:
             run(f"hvm-time-{tool}-destroy", XL + ["destroy", name])
             wait_gone(f"hvm-time-{tool}-gone", name, timeout=60)
+
+
+def hvm_save_restore(name: str) -> None:
+    """A counting HVM guest saved with QEMU's device state and restored,
+    by xlpy (steps hvm-sr-*), then save -c (it carries on), then across:
+    xlpy's file restored by xl (hvm-sr-to-xl-*), xl's by xlpy (hvm-sr-from-xl-*).
+    It ends where it began: running under xlpy."""
+    wait_console("hvm-sr-counting", name, "XLPY_COUNT 3", "hvm-time-xlpy-create", 120)
+    saved_then_restored("hvm-sr", name, XLPY + ["save"], XLPY + ["restore"])
+    record("hvm-sr-device-models", {"ps": device_models()})
+    run("hvm-sr-lib-files", ["ls", "/var/lib/xen"])  # QEMU's resume file is gone once it has loaded it
+    path = str(CONFIGS / "hvm-checkpoint.save")
+    run("hvm-sr-checkpoint", XLPY + ["save", "-c", name, path])
+    since = note_count("hvm-sr-at-checkpoint", name)
+    last = (steps["hvm-sr-at-checkpoint"]["counts"] or [0])[-1]
+    wait_count("hvm-sr-checkpoint-continues", name, since, last + 2, "hvm-sr-checkpoint")
+    Path(path).unlink(missing_ok=True)
+    saved_then_restored("hvm-sr-to-xl", name, XLPY + ["save"], XL + ["restore"])
+    saved_then_restored("hvm-sr-from-xl", name, XL + ["save"], XLPY + ["restore"])
+    record("hvm-sr-device-models-end", {"ps": device_models()})
 
 
 def hvm_pod_paused() -> None:

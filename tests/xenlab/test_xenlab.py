@@ -397,9 +397,25 @@ def test_save_files_move_between_xlpy_and_xl(steps, prefix):
     assert steps[f"{prefix}-gone"]["gone"]
 
 
-def test_saving_an_hvm_guest_is_refused_before_it_is_suspended(steps):
-    refused = steps["hvm-save-refused"]
-    assert refused["rc"] == 1 and len(refused["stderr"].splitlines()) == 1, refused["stderr"]
-    assert "device model" in refused["stderr"]
-    assert xl_rows(steps["hvm-xl-list-after-save"])["lab-hvm"][3] in ("r-----", "-b----")  # still running
-    assert not steps["hvm-save-file"]["exists"]
+def test_an_hvm_guest_is_saved_and_restored_with_its_device_model_state(steps):
+    """QEMU's device state goes into the file beside the guest's memory and
+    comes back through -incoming: the guest counts on where it was."""
+    carried_on(steps, "hvm-sr")
+    assert "lab-hvm-time-xlpy" not in xl_rows(steps["hvm-sr-saved-list"])  # save destroyed it
+    qemu = [line for line in steps["hvm-sr-device-models"]["ps"].splitlines() if "-name lab-hvm-time-xlpy" in line]
+    assert len(qemu) == 1 and " -incoming fd:" in qemu[0], qemu  # one QEMU, which loaded the saved state
+    left = [f for f in ok(steps["hvm-sr-lib-files"])["stdout"].split() if f.startswith(("qemu-save", "qemu-resume"))]
+    assert left == [], left  # the saved domain's file went with it, the restored one's once QEMU had it
+
+
+def test_save_c_leaves_an_hvm_guest_and_its_qemu_running(steps):
+    ok(steps["hvm-sr-checkpoint"])
+    after = steps["hvm-sr-checkpoint-continues"]
+    assert after["counts"] and not after["booted_again"] and 0 not in after["counts"], after["console"]
+
+
+@pytest.mark.parametrize("prefix", ["hvm-sr-to-xl", "hvm-sr-from-xl"])
+def test_hvm_save_files_move_between_xlpy_and_xl(steps, prefix):
+    """xlpy's HVM file restored by the real xl (its QEMU loads xlpy's records), and xl's by xlpy."""
+    carried_on(steps, prefix)
+    assert "lab-hvm-time-xlpy" not in xl_rows(steps[f"{prefix}-saved-list"])
