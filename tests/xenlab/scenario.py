@@ -407,10 +407,32 @@ def hvm_save_restore(name: str) -> None:
     saved_then_restored("hvm-sr", name, XLPY + ["save"], XLPY + ["restore"])
     record("hvm-sr-device-models", {"ps": device_models()})
     run("hvm-sr-lib-files", ["ls", "/var/lib/xen"])  # QEMU's resume file is gone once it has loaded it
+    run("hvm-sr-dm-xenstore", ["xenstore-ls", "/local/domain/0/device-model"])  # physmap entries, if any
     path = str(CONFIGS / "hvm-checkpoint.save")
     run("hvm-sr-checkpoint", XLPY + ["save", "-c", name, path])
     since = note_count("hvm-sr-at-checkpoint", name)
     last = (steps["hvm-sr-at-checkpoint"]["counts"] or [0])[-1]
+    # The checkpoint's QEMU state spoilt (its magic): QEMU refuses it and the
+    # restore leaves no domain, no QEMU, no xenstore entries and no state file
+    # (under a name of its own: the guest runs on).
+    at = -1
+    if Path(path).exists():
+        with open(path, "r+b") as f:  # QEMU's state is the last record but END, and small
+            tail = max(0, os.path.getsize(path) - (4 << 20))
+            f.seek(tail)
+            found = f.read().rfind(b"QEVM")
+            if found >= 0:
+                at = tail + found
+                f.seek(at)
+                f.write(b"XXXX")
+    record("hvm-sr-bad-state", {"at": at})
+    bad = config("lab-hvm-sr-bad", type="hvm", vnc=0, extra="console=hvc0 xlpy.count")
+    run("hvm-sr-bad-restore", XLPY + ["restore", bad, path])
+    wait_gone("hvm-sr-bad-gone", "lab-hvm-sr-bad", timeout=30)
+    record("hvm-sr-bad-device-models", {"ps": device_models()})
+    run("hvm-sr-bad-xenstore", ["xenstore-list", "/local/domain"])
+    run("hvm-sr-bad-xenstore-dm", ["xenstore-list", "/local/domain/0/device-model"])
+    run("hvm-sr-bad-lib-files", ["ls", "/var/lib/xen"])
     wait_count("hvm-sr-checkpoint-continues", name, since, last + 2, "hvm-sr-checkpoint")
     Path(path).unlink(missing_ok=True)
     saved_then_restored("hvm-sr-to-xl", name, XLPY + ["save"], XL + ["restore"])

@@ -414,6 +414,25 @@ def test_save_c_leaves_an_hvm_guest_and_its_qemu_running(steps):
     assert after["counts"] and not after["booted_again"] and 0 not in after["counts"], after["console"]
 
 
+def test_an_hvm_restore_whose_qemu_refuses_its_state_leaves_nothing_behind(steps):
+    """The saved QEMU state spoilt: QEMU exits while loading it; the domain, its
+    QEMU, its xenstore entries and the state file all go; one line of error."""
+    assert steps["hvm-sr-bad-state"]["at"] > 0, steps["hvm-sr-bad-state"]
+    failed = steps["hvm-sr-bad-restore"]
+    assert failed["rc"] == 1, failed
+    errors = [line for line in failed["stderr"].splitlines()
+              if not line.startswith(("Loading new save file", " Savefile contains", "Parsing config from"))]
+    assert len(errors) == 1 and errors[0].startswith("xlpy: cannot create 'lab-hvm-sr-bad': the device model "
+                                                     "exited"), failed["stderr"]
+    assert steps["hvm-sr-bad-gone"]["gone"]
+    assert "lab-hvm-sr-bad" not in steps["hvm-sr-bad-device-models"]["ps"]
+    running = [line for line in steps["hvm-sr-bad-device-models"]["ps"].splitlines() if "xen-domid" in line]
+    assert len(running) == 1 and "-name lab-hvm-time-xlpy" in running[0], running  # the checkpointed guest's
+    domains = ok(steps["hvm-sr-bad-xenstore"])["stdout"].split()
+    assert ok(steps["hvm-sr-bad-xenstore-dm"])["stdout"].split() == domains[1:], domains  # only the running one's
+    assert not [f for f in ok(steps["hvm-sr-bad-lib-files"])["stdout"].split() if f.startswith("qemu-resume")]
+
+
 @pytest.mark.parametrize("prefix", ["hvm-sr-to-xl", "hvm-sr-from-xl"])
 def test_hvm_save_files_move_between_xlpy_and_xl(steps, prefix):
     """xlpy's HVM file restored by the real xl (its QEMU loads xlpy's records), and xl's by xlpy."""
