@@ -28,7 +28,11 @@ PAIRS = [("info", "xlpy-info", "xl-info"), ("list", "xlpy-list-dom0", "xl-list-d
          ("create (HVM guest)", "hvm-time-xlpy-create", "hvm-time-xl-create"),
          # The same 128 MiB PV guest, counting: each saves it, and each restores the other's file.
          ("save (PV guest)", "sr-to-xl-save", "sr-from-xl-save"),
-         ("restore (PV guest)", "sr-from-xl-restore", "sr-to-xl-restore")]
+         ("restore (PV guest)", "sr-from-xl-restore", "sr-to-xl-restore"),
+         # The same 256 MiB HVM guest, counting: each saves it with QEMU's device state,
+         # and each restores the other's file.
+         ("save (HVM guest)", "hvm-sr-to-xl-save", "hvm-sr-from-xl-save"),
+         ("restore (HVM guest)", "hvm-sr-from-xl-restore", "hvm-sr-to-xl-restore")]
 
 
 def main() -> None:

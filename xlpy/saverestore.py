@@ -5,8 +5,10 @@ What follows it is the domain image, which depends on the backend:
 
 - on a real Xen host (libxc), what xl writes: libxl's migration stream v2
   (xlpy.domain.stream) around libxc's stream of the guest's memory and CPU
-  state, taken after the guest has suspended itself; a restore carries on
-  where the guest was, and files move between xlpy and xl both ways;
+  state, taken after the guest has suspended itself, followed for an HVM
+  guest by its device model's xenstore entries and QEMU's device state; a
+  restore carries on where the guest was, and files move between xlpy and
+  xl both ways;
 - on the model, a record of the run-time state the model keeps (online
   vCPUs, memory target and limit), behind its own magic line.
 
@@ -47,9 +49,7 @@ def save_image(toolstack: Toolstack, domid: int, path: str, leave_running: bool 
         raise ToolstackError("domain 0 cannot be saved: it is the control domain")
     info = toolstack.info(domid)
     streams = hasattr(toolstack.backend, "save_domain_stream")
-    if streams and _has_device_model(toolstack, domid, info):
-        raise ToolstackError("saving an HVM guest needs its device model's state, which the libxc backend "
-                             "does not save yet; PV and PVH guests can be saved")
+    hvm = streams and _has_device_model(toolstack, domid, info)
     if config is None:  # as xl: the config libxl retrieves for the running domain
         from xlpy.retrieve import retrieve_config
 
@@ -59,11 +59,11 @@ def save_image(toolstack: Toolstack, domid: int, path: str, leave_running: bool 
         config.c_info.domid = domid if preserve_domid else 0
     header = header_for_json(config.to_json())
     if streams:
-        _save_stream(toolstack, domid, path, header, report)
+        _save_stream(toolstack, domid, path, header, report, hvm)
         if leave_paused or leave_running:  # as xl: the domain carries on (-p: paused) from its suspend
             if leave_paused:
                 toolstack.pause(domid)
-            _resume(toolstack, domid)
+            _resume(toolstack, domid, hvm)
         else:
             toolstack.destroy(domid)
         return header
@@ -105,42 +105,92 @@ def _write_file(path: str, header: SaveHeader, report, write_image) -> None:
 def _has_device_model(toolstack: Toolstack, domid: int, info) -> bool:
     """An HVM guest (not PVH): QEMU holds part of its state."""
     from xlpy.domain.config import DomainType
+    from xlpy.domain.devicemodel import xenstore_dir
 
     stored = toolstack.stored_config(domid)
     hvm = stored is not None and stored.c_info.type is DomainType.HVM
-    return info.hvm and (hvm or bool(toolstack.backend.xs_list(f"/local/domain/0/device-model/{domid}")))
+    return info.hvm and (hvm or bool(toolstack.backend.xs_list(xenstore_dir(domid))))
 
 
-def _save_stream(toolstack: Toolstack, domid: int, path: str, header: SaveHeader, report) -> None:
-    """libxl__domain_save for a guest without device model: the stream
-    header, LIBXC_CONTEXT, libxc's stream (the guest suspends when libxc asks),
-    END. On failure the guest is resumed and the file removed."""
+def _save_stream(toolstack: Toolstack, domid: int, path: str, header: SaveHeader, report, hvm: bool) -> None:
+    """libxl__domain_save: the stream header, LIBXC_CONTEXT, libxc's stream
+    (the guest suspends when libxc asks, then an HVM guest's QEMU stops and
+    writes its device state), for an HVM guest the emulator records (QEMU's
+    xenstore entries, if any, and its device state), END. On failure the
+    guest and its QEMU carry on and the file is removed."""
     from xlpy.backends.base import BackendError
     from xlpy.domain import stream
+
+    backend = toolstack.backend
+    saved: dict = {}
+
+    def suspend() -> None:
+        suspend_guest(toolstack, domid, hvm=hvm)
+        if hvm:  # libxl__domain_suspend_device_model, once the guest has suspended
+            saved["stopped"] = True  # QEMU may be stopped even if its save fails
+            saved["file"] = backend.save_device_model(domid)
 
     def write_image(f) -> None:
         fd = f.fileno()
         stream.write_all(fd, stream.header() + stream.record(stream.LIBXC_CONTEXT))
-        toolstack.backend.save_domain_stream(domid, fd, lambda: suspend_guest(toolstack, domid))
+        if hvm:
+            backend.save_domain_stream(domid, fd, suspend, device_model=True)
+            stream.write_all(fd, emulator_records(backend, domid, saved["file"]))
+        else:
+            backend.save_domain_stream(domid, fd, suspend)
         stream.write_all(fd, stream.record(stream.END))
 
     try:
         _write_file(path, header, report, write_image)
     except BaseException as e:
-        _resume_if_suspended(toolstack, domid)
+        _resume_if_suspended(toolstack, domid, saved.get("stopped", False))
         if isinstance(e, BackendError):
             raise ToolstackError(f"saving domain {domid}: {e.message}") from None
         raise
 
 
-def suspend_guest(toolstack: Toolstack, domid: int, timeout: float = SUSPEND_TIMEOUT) -> None:
-    """libxl's suspend of a PV or PVH guest through its control node: ask
-    (control/shutdown = "suspend"), wait for the guest to take the request
-    (it clears the node), then for the domain to shut down with reason
-    suspend. A request the guest never took is withdrawn."""
-    from xlpy.backends.base import NoSuchDomain, ShutdownReason
+def emulator_records(backend, domid: int, state_file: str) -> bytes:
+    """What libxl writes after libxc's stream for an HVM guest: the
+    EMULATOR_XENSTORE_DATA record of QEMU's physmap entries (none when QEMU
+    mapped nothing), then EMULATOR_CONTEXT with QEMU's saved device state;
+    both for emulator qemu-xen, instance 0."""
+    from xlpy.domain import stream
+    from xlpy.domain.devicemodel import xenstore_dir
+
+    base = xenstore_dir(domid)
+    pairs = []
+    for entry in backend.xs_list(f"{base}/physmap"):
+        for sub in ("start_addr", "size", "name"):  # libxl__save_emulator_xenstore_data
+            key = f"physmap/{entry}/{sub}"
+            value = backend.xs_read(f"{base}/{key}")
+            if value is None:
+                raise ToolstackError(f"domain {domid}: the device model's xenstore entry {key} is missing")
+            pairs.append((key, value))
+    records = b""
+    if pairs:
+        records += stream.emulator_record(stream.EMULATOR_XENSTORE_DATA, stream.EMULATOR_QEMU_UPSTREAM,
+                                          stream.xenstore_data(pairs))
+    with open(state_file, "rb") as f:
+        records += stream.emulator_record(stream.EMULATOR_CONTEXT, stream.EMULATOR_QEMU_UPSTREAM, f.read())
+    return records
+
+
+def suspend_guest(toolstack: Toolstack, domid: int, timeout: float = SUSPEND_TIMEOUT, hvm: bool = False) -> None:
+    """libxl's suspend of a guest: an HVM guest without PV drivers (no
+    event channel callback) or asleep in an ACPI state is suspended by Xen
+    (SHUTDOWN_suspend), needing no answer; any other is asked through its
+    control node (control/shutdown = "suspend") and must take the request
+    (clear the node) or have it withdrawn. Then the domain must shut down
+    with reason suspend."""
+    from xlpy.backends.base import ShutdownReason
+    from xlpy.domain.hvm import HVM_PARAM_ACPI_S_STATE, HVM_PARAM_CALLBACK_IRQ
 
     backend = toolstack.backend
+    if hvm and (not backend.get_hvm_param(domid, HVM_PARAM_CALLBACK_IRQ)
+                or backend.get_hvm_param(domid, HVM_PARAM_ACPI_S_STATE)):
+        backend.shutdown_domain(domid, ShutdownReason.SUSPEND)
+        _wait_suspended(toolstack, domid, timeout)
+        return
     node = f"/local/domain/{domid}/control/shutdown"
     backend.xs_write(node, "suspend")
     deadline = time.monotonic() + timeout
@@ -150,6 +200,13 @@ def suspend_guest(toolstack: Toolstack, domid: int, timeout: float = SUSPEND_TIM
             raise ToolstackError(f"domain {domid} didn't acknowledge the suspend request within {timeout:g}s; "
                                  "request cancelled")
         time.sleep(POLL)
+    _wait_suspended(toolstack, domid, timeout)
+
+
+def _wait_suspended(toolstack: Toolstack, domid: int, timeout: float) -> None:
+    from xlpy.backends.base import NoSuchDomain, ShutdownReason
+
+    backend = toolstack.backend
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -166,24 +223,34 @@ def suspend_guest(toolstack: Toolstack, domid: int, timeout: float = SUSPEND_TIM
         time.sleep(POLL)
 
 
-def _resume(toolstack: Toolstack, domid: int) -> None:
+def _resume(toolstack: Toolstack, domid: int, hvm: bool = False) -> None:
+    """libxl__domain_resume: an HVM guest's QEMU carries on first, then the guest."""
     from xlpy.backends.base import BackendError
 
     try:
+        if hvm:
+            toolstack.backend.resume_device_model(domid)
         toolstack.backend.resume_domain(domid)
     except BackendError as e:
         raise ToolstackError(f"resuming domain {domid}: {e.message}") from None
 
 
-def _resume_if_suspended(toolstack: Toolstack, domid: int) -> None:
-    """After a failed save: a guest that suspended carries on (xl's
-    "resuming domain"); one that never got so far is left as it is."""
+def _resume_if_suspended(toolstack: Toolstack, domid: int, device_model_stopped: bool = False) -> None:
+    """After a failed save: a QEMU that was stopped carries on, and a guest
+    that suspended too (xl's "resuming domain"); a guest that never got so
+    far is left as it is."""
     from xlpy.backends.base import BackendError, ShutdownReason
 
+    backend = toolstack.backend
     try:
-        info = toolstack.backend.domain_info(domid)
+        if device_model_stopped:
+            backend.resume_device_model(domid)
+    except BackendError:
+        pass  # the save's own error is the one to report; the guest is still resumed
+    try:
+        info = backend.domain_info(domid)
         if info.shutdown and info.shutdown_reason is ShutdownReason.SUSPEND:
-            toolstack.backend.resume_domain(domid)
+            backend.resume_domain(domid)
     except BackendError:
         pass  # the save's own error is the one to report
 
@@ -289,13 +356,13 @@ def _restore_stream(toolstack: Toolstack, dc: DomainConfig, image: StreamImage, 
                     paused: bool, monitor: bool, foreground: bool) -> int:
     """libxl's restore: the domain is created as for create up to its image,
     which libxc reads from the stream in place of the builder; the records
-    after libxc's stream must end it, as for a guest without device model."""
+    after libxc's stream end it. An HVM guest's emulator records give its
+    QEMU's xenstore entries back and leave QEMU's device state in the file
+    its QEMU then loads (Toolstack._start_device_model)."""
     from xlpy.domain import stream
     from xlpy.domain.config import DomainType
 
-    if dc.c_info.type is DomainType.HVM:
-        raise ToolstackError(f"{image.source}: restoring an HVM guest needs its device model's state, which the "
-                             "libxc backend does not restore yet; PV and PVH guests can be restored")
+    hvm = dc.c_info.type is DomainType.HVM
 
     def fill(domid: int, mode: str) -> None:
         kind, _ = stream.read_record(image.fd)
@@ -303,13 +370,21 @@ def _restore_stream(toolstack: Toolstack, dc: DomainConfig, image: StreamImage, 
             raise stream.StreamError(f"the stream starts with a {_record_name(kind)} record, not LIBXC_CONTEXT")
         toolstack.backend.restore_domain_stream(domid, image.fd,
                                                 lambda: toolstack._cpuid_policy(domid, dc, mode))
+        device_state = False
         while True:
-            kind, _ = stream.read_record(image.fd)
+            kind, body = stream.read_record(image.fd)
             if kind == stream.END:
+                if hvm and not device_state:
+                    raise stream.StreamError("the stream holds no device model state (EMULATOR_CONTEXT), "
+                                             "which an HVM guest's QEMU needs")
                 return
             if kind in (stream.EMULATOR_XENSTORE_DATA, stream.EMULATOR_CONTEXT):
-                raise stream.StreamError(f"the stream holds device model state ({_record_name(kind)}), "
-                                         "which a guest without device model cannot take")
+                if not hvm:
+                    raise stream.StreamError(f"the stream holds device model state ({_record_name(kind)}), "
+                                             "which a guest without device model cannot take")
+                _restore_emulator_record(toolstack.backend, domid, kind, body)
+                device_state = device_state or kind == stream.EMULATOR_CONTEXT
+                continue
             if not kind & 0x80000000:  # an optional record may be skipped; a mandatory one may not
                 raise stream.StreamError(f"the stream holds a {_record_name(kind)} record, which a plain "
                                          "restore does not expect")
@@ -319,6 +394,33 @@ def _restore_stream(toolstack: Toolstack, dc: DomainConfig, image: StreamImage, 
                                 foreground=foreground, image=fill).domid
     except stream.StreamError as e:
         raise ToolstackError(f"{image.source}: {e}") from None
+
+
+def _restore_emulator_record(backend, domid: int, kind: int, body: bytes) -> None:
+    """libxl__restore_emulator_xenstore_data (relative keys, written under
+    the device model's directory) or write_emulator_blob (QEMU's device
+    state into the file its QEMU loads)."""
+    from xlpy.domain import stream
+    from xlpy.domain.devicemodel import resume_file, xenstore_dir
+
+    if len(body) < stream.EMULATOR.size:
+        raise stream.StreamError(f"the {_record_name(kind)} record is too short to hold its emulator header")
+    data = body[stream.EMULATOR.size:]
+    if kind == stream.EMULATOR_CONTEXT:
+        path = resume_file(domid)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                stream.write_all(fd, data)
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise ToolstackError(f"cannot write the device model's saved state {path}: {e.strerror}") from None
+        return
+    for key, value in stream.parse_xenstore_data(data):
+        if not key or key.startswith("/"):
+            raise stream.StreamError(f"the emulator xenstore record holds a key that is not relative: {key!r}")
+        backend.xs_write(f"{xenstore_dir(domid)}/{key}", value)
 
 
 def _record_name(kind: int) -> str:

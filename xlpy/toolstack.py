@@ -281,6 +281,7 @@ class Toolstack:
 
     def _build(self, domid: int, dc: DomainConfig, mode: str, image=None) -> None:
         b, backend = dc.b_info, self.backend
+        restoring = image is not None
         max_vcpus = b.max_vcpus or 1
         backend.set_max_vcpus(domid, max_vcpus)
         max_kb = max_memory_kb(b)
@@ -303,10 +304,11 @@ class Toolstack:
         backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb - video_kb))
         backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(max_kb))
         started = time.time()
+        if mode == "hvm":
+            backend.xs_write(f"/local/domain/{domid}/memory/videoram", str(video_kb))
         if image is not None:
             image(domid, mode)
         elif mode == "hvm":
-            backend.xs_write(f"/local/domain/{domid}/memory/videoram", str(video_kb))
             # The builder loads the firmware; the guest's kernel, if any, is QEMU's to load.
             image = backend.build_image(domid, b.u.firmware or "hvmloader", None, None, mode, hvm=HvmBuild(
                 bios=b.u.bios_name, system_firmware=b.u.system_firmware, acpi_firmware=b.u.acpi_firmware,
@@ -339,7 +341,7 @@ class Toolstack:
         for nic in dc.nics:
             self.attach_nic(domid, nic, connect=False)
         if mode == "hvm":
-            self._start_device_model(domid, dc)
+            self._start_device_model(domid, dc, restored=restoring)
 
     def _cpuid_policy(self, domid: int, dc: DomainConfig, mode: str) -> None:
         """libxl__cpuid_legacy: PAE is the HVM guest's choice (always there for
@@ -402,9 +404,11 @@ class Toolstack:
         for param, value in params.items():
             self.backend.set_hvm_param(domid, param, value)
 
-    def _start_device_model(self, domid: int, dc: DomainConfig) -> None:
-        """What hvmloader reads from xenstore, then QEMU (libxl__spawn_local_dm)."""
-        from xlpy.domain.devicemodel import qemu_args
+    def _start_device_model(self, domid: int, dc: DomainConfig, restored: bool = False) -> None:
+        """What hvmloader reads from xenstore, then QEMU (libxl__spawn_local_dm).
+        A restored guest's QEMU loads the device state the restore left in
+        its file (-incoming fd:N), which goes once QEMU has started or failed to."""
+        from xlpy.domain.devicemodel import qemu_args, resume_file
 
         b, home = dc.b_info, f"/local/domain/{domid}"
         for key, value in (("hvmloader/bios", b.u.bios_name),
@@ -414,7 +418,19 @@ class Toolstack:
                            ("platform/acpi_laptop_slate", bool(b.u.acpi_laptop_slate)),
                            ("platform/device-model", "qemu_xen")):
             self.backend.xs_write(f"{home}/{key}", str(int(value)) if isinstance(value, bool) else value)
-        self.backend.start_device_model(domid, qemu_args(dc, domid))
+        if not restored:
+            self.backend.start_device_model(domid, qemu_args(dc, domid))
+            return
+        path = resume_file(domid)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as e:
+            raise CreateFailed(f"cannot open the device model's saved state {path}: {e.strerror}") from None
+        try:
+            self.backend.start_device_model(domid, qemu_args(dc, domid, fd), pass_fds=(fd,))
+        finally:
+            os.close(fd)
+            os.unlink(path)
 
     # -- devices -------------------------------------------------------------------
 

@@ -415,12 +415,47 @@ def test_save_files_move_between_xlpy_and_xl(steps, prefix):
     assert steps[f"{prefix}-gone"]["gone"]
 
 
-def test_saving_an_hvm_guest_is_refused_before_it_is_suspended(steps):
-    refused = steps["hvm-save-refused"]
-    assert refused["rc"] == 1 and len(refused["stderr"].splitlines()) == 1, refused["stderr"]
-    assert "device model" in refused["stderr"]
-    assert xl_rows(steps["hvm-xl-list-after-save"])["lab-hvm"][3] in ("r-----", "-b----")  # still running
-    assert not steps["hvm-save-file"]["exists"]
+def test_an_hvm_guest_is_saved_and_restored_with_its_device_model_state(steps):
+    """QEMU's device state goes into the file beside the guest's memory and
+    comes back through -incoming: the guest counts on where it was."""
+    carried_on(steps, "hvm-sr")
+    assert "lab-hvm-time-xlpy" not in xl_rows(steps["hvm-sr-saved-list"])  # save destroyed it
+    qemu = [line for line in steps["hvm-sr-device-models"]["ps"].splitlines() if "-name lab-hvm-time-xlpy" in line]
+    assert len(qemu) == 1 and " -incoming fd:" in qemu[0], qemu  # one QEMU, which loaded the saved state
+    left = [f for f in ok(steps["hvm-sr-lib-files"])["stdout"].split() if f.startswith(("qemu-save", "qemu-resume"))]
+    assert left == [], left  # the saved domain's file went with it, the restored one's once QEMU had it
+
+
+def test_save_c_leaves_an_hvm_guest_and_its_qemu_running(steps):
+    ok(steps["hvm-sr-checkpoint"])
+    after = steps["hvm-sr-checkpoint-continues"]
+    assert after["counts"] and not after["booted_again"] and 0 not in after["counts"], after["console"]
+
+
+def test_an_hvm_restore_whose_qemu_refuses_its_state_leaves_nothing_behind(steps):
+    """The saved QEMU state spoilt: QEMU exits while loading it; the domain, its
+    QEMU, its xenstore entries and the state file all go; one line of error."""
+    assert steps["hvm-sr-bad-state"]["at"] > 0, steps["hvm-sr-bad-state"]
+    failed = steps["hvm-sr-bad-restore"]
+    assert failed["rc"] == 1, failed
+    errors = [line for line in failed["stderr"].splitlines()
+              if not line.startswith(("Loading new save file", " Savefile contains", "Parsing config from"))]
+    assert len(errors) == 1 and errors[0].startswith("xlpy: cannot create 'lab-hvm-sr-bad': the device model "
+                                                     "exited"), failed["stderr"]
+    assert steps["hvm-sr-bad-gone"]["gone"]
+    assert "lab-hvm-sr-bad" not in steps["hvm-sr-bad-device-models"]["ps"]
+    running = [line for line in steps["hvm-sr-bad-device-models"]["ps"].splitlines() if "xen-domid" in line]
+    assert len(running) == 1 and "-name lab-hvm-time-xlpy" in running[0], running  # the checkpointed guest's
+    domains = ok(steps["hvm-sr-bad-xenstore"])["stdout"].split()
+    assert ok(steps["hvm-sr-bad-xenstore-dm"])["stdout"].split() == domains[1:], domains  # only the running one's
+    assert not [f for f in ok(steps["hvm-sr-bad-lib-files"])["stdout"].split() if f.startswith("qemu-resume")]
+
+
+@pytest.mark.parametrize("prefix", ["hvm-sr-to-xl", "hvm-sr-from-xl"])
+def test_hvm_save_files_move_between_xlpy_and_xl(steps, prefix):
+    """xlpy's HVM file restored by the real xl (its QEMU loads xlpy's records), and xl's by xlpy."""
+    carried_on(steps, prefix)
+    assert "lab-hvm-time-xlpy" not in xl_rows(steps[f"{prefix}-saved-list"])
 
 
 # What differs between two guests' disks by nature: ids, paths, the loop device.

@@ -230,6 +230,7 @@ class Backend(Protocol):
     def populate_physmap(self, domid: int, pages: int) -> None: ...  # xc_domain_populate_physmap_exact
     def set_paging_pool(self, domid: int, kb: int) -> None: ...  # xc_set_paging_mempool_size (HAP/shadow pool)
     def set_hvm_param(self, domid: int, param: int, value: int) -> None: ...  # xc_hvm_param_set
+    def get_hvm_param(self, domid: int, param: int) -> int: ...  # xc_hvm_param_get
     def set_vm_generation_id(self, domid: int, genid: bytes) -> None: ...  # libxl__ms_vm_genid_set: xenstore's
     # platform/generation-id, and the guest's copy if its firmware already placed one
     def set_tsc_mode(self, domid: int, mode: int) -> None: ...  # xc_domain_set_tsc_info: 0 default,
@@ -247,8 +248,9 @@ class Backend(Protocol):
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
                     mode: str, hvm: HvmBuild | None = None) -> BootImage: ...  # libxenguest xc_dom_* (parse,
     # load, start info); mode "hvm" loads the firmware named by `kernel` (hvmloader) with what `hvm` says
-    def start_device_model(self, domid: int, args: list[str]) -> None: ...  # QEMU in dom0 (libxl__spawn_local_dm);
-    # it runs until destroy_domain stops it
+    def start_device_model(self, domid: int, args: list[str],
+                           pass_fds: tuple[int, ...] = ()) -> None: ...  # QEMU in dom0 (libxl__spawn_local_dm)
+    # with `pass_fds` open in it; it runs until destroy_domain stops it
     def set_vcpu_context(self, domid: int, vcpu: int, ctx: VcpuContext) -> None: ...  # xc_vcpu_setcontext
     def set_vcpu_affinity(self, domid: int, vcpu: int, hard: set[int] | None,
                           soft: set[int] | None) -> None: ...  # xc_vcpu_setaffinity

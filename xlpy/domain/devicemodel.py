@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the libxc backend reads RUN_DIR here without loading the co
     from xlpy.domain.config import DomainConfig
 
 RUN_DIR = "/var/run/xen"  # where libxl puts QEMU's QMP sockets
+LIB_DIR = "/var/lib/xen"  # where libxl keeps QEMU's saved device state (XEN_LIB_DIR)
 QEMU_FORMATS = {DiskFormat.RAW: "raw", DiskFormat.QCOW: "qcow", DiskFormat.QCOW2: "qcow2", DiskFormat.VHD: "vpc",
                 DiskFormat.QED: "qed"}
 
@@ -65,9 +66,27 @@ def qmp_socket(domid: int) -> str:
     return f"{RUN_DIR}/qmp-libxl-{domid}"
 
 
-def qemu_args(dc: DomainConfig, domid: int) -> list[str]:
+def xenstore_dir(domid: int) -> str:
+    """The device model's own xenstore directory in dom0 (DEVICE_MODEL_XS_PATH)."""
+    return f"/local/domain/0/device-model/{domid}"
+
+
+def save_file(domid: int) -> str:
+    """Where QEMU writes its device state on save (libxl__device_model_savefile)."""
+    return f"{LIB_DIR}/qemu-save.{domid}"
+
+
+def resume_file(domid: int) -> str:
+    """Where a restore leaves the saved device state for QEMU to load
+    (LIBXL_DEVICE_MODEL_RESTORE_FILE)."""
+    return f"{LIB_DIR}/qemu-resume.{domid}"
+
+
+def qemu_args(dc: DomainConfig, domid: int, saved_state_fd: int | None = None) -> list[str]:
     """libxl__build_device_model_args_new for an HVM guest, in its order,
-    from the config with libxl's defaults (xlpy.domain.setdefault.effective)."""
+    from the config with libxl's defaults (xlpy.domain.setdefault.effective).
+    On restore, `saved_state_fd` is the open file of the saved device state,
+    which QEMU loads as an incoming migration before the guest runs."""
     b, u = dc.b_info, dc.b_info.u
     args = ["-xen-domid", str(domid), "-no-shutdown",
             "-chardev", f"socket,id=libxl-cmd,path={qmp_socket(domid)},server=on,wait=off",
@@ -111,6 +130,8 @@ def qemu_args(dc: DomainConfig, domid: int) -> list[str]:
     if max_vcpus > 1:
         args += ["-smp", f"{len(b.avail_vcpus)},maxcpus={max_vcpus}" if b.avail_vcpus else str(max_vcpus)]
     args += _nic_args(dc, domid)
+    if saved_state_fd is not None:
+        args += ["-incoming", f"fd:{saved_state_fd}"]
     args += b.extra
     machine = "xenfv" if u.xen_platform_pci is not False else "pc,accel=xen"
     args += ["-machine", f"{machine},suppress-vmdesc=on", *b.extra_hvm]

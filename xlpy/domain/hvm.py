@@ -15,7 +15,9 @@ from xlpy.domain.config import VIRIDIAN_ENLIGHTENMENTS
 if TYPE_CHECKING:
     from xlpy.domain.config import DomainConfig, HvmInfo
 
+HVM_PARAM_CALLBACK_IRQ = 0  # set by a guest with PV drivers: how Xen's event channels reach it
 HVM_PARAM_VIRIDIAN = 9
+HVM_PARAM_ACPI_S_STATE = 14  # the ACPI sleep state the guest is in (S3), 0 when awake
 HVM_PARAM_VM_GENERATION_ID_ADDR = 34
 #: libxl's default groups for viridian=1 (hvm_set_viridian_features).
 VIRIDIAN_DEFAULTS = ("base", "freq", "time_ref_count", "apic_assist", "crash_ctl", "no_vp_limit", "cpu_hotplug")

@@ -260,6 +260,11 @@ class LibxcBackend:
     def set_hvm_param(self, domid: int, param: int, value: int) -> None:
         self._check("xc_hvm_param_set", self.lib.xc_hvm_param_set(self.xch, domid, param, value))
 
+    def get_hvm_param(self, domid: int, param: int) -> int:
+        value = C.c_uint64(0)
+        self._check("xc_hvm_param_get", self.lib.xc_hvm_param_get(self.xch, domid, param, C.byref(value)))
+        return value.value
+
     def set_vm_generation_id(self, domid: int, genid: bytes) -> None:
         """libxl__ms_vm_genid_set: hvmloader reads platform/generation-id;
         once it has placed the ID in guest memory, that copy is updated too."""
@@ -346,11 +351,13 @@ class LibxcBackend:
 
     # -- save and restore (xlpy.backends.libxc.migration) ------------------------
 
-    def save_domain_stream(self, domid: int, fd: int, suspend) -> None:
-        """libxc's stream of the domain into `fd`; `suspend()` suspends the guest when libxc asks."""
-        from xlpy.backends.libxc import migration
+    def save_domain_stream(self, domid: int, fd: int, suspend, device_model: bool = False) -> None:
+        """libxc's stream of the domain into `fd`; `suspend()` suspends the guest when libxc asks;
+        the `device_model` of an HVM guest tracks the pages it dirties while libxc asks it to."""
+        from xlpy.backends.libxc import devicemodel, migration
 
-        migration.save(self, domid, fd, suspend)
+        migration.save(self, domid, fd, suspend,
+                       (lambda enable: devicemodel.set_logdirty(domid, enable)) if device_model else lambda _: None)
 
     def restore_domain_stream(self, domid: int, fd: int, missing_cpuid=lambda: None) -> None:
         """The domain's memory and CPUs from libxc's stream in `fd`, its rings published."""
@@ -364,11 +371,22 @@ class LibxcBackend:
 
         migration.resume(self, domid)
 
-    def start_device_model(self, domid: int, args: list[str]) -> None:
+    def start_device_model(self, domid: int, args: list[str], pass_fds: tuple[int, ...] = ()) -> None:
         from xlpy.backends.libxc import devicemodel
 
         name = self.xs_read(f"/local/domain/{domid}/name") or str(domid)
-        self._device_models[domid] = devicemodel.start(self, domid, args, name)
+        self._device_models[domid] = devicemodel.start(self, domid, args, name, pass_fds=pass_fds)
+
+    def save_device_model(self, domid: int) -> str:
+        """QEMU stops and writes its device state to a file, whose path is returned."""
+        from xlpy.backends.libxc import devicemodel
+
+        return devicemodel.save_state(domid)
+
+    def resume_device_model(self, domid: int) -> None:
+        from xlpy.backends.libxc import devicemodel
+
+        devicemodel.resume(domid)
 
     def _publish_rings(self, domid: int, built) -> None:
         """libxl__build_post and the console device: the rings go to xenstore,

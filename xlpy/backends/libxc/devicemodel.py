@@ -15,7 +15,7 @@ import subprocess
 import time
 
 from xlpy.backends.base import BackendError, NotAvailable
-from xlpy.domain.devicemodel import RUN_DIR
+from xlpy.domain.devicemodel import RUN_DIR, qmp_socket, resume_file, save_file, xenstore_dir
 
 QEMU = "/usr/libexec/xen-qemu-system-i386"  # where Debian's libxl looks for qemu-system-xen's binary
 START_TIMEOUT = 60.0  # LIBXL_DEVICE_MODEL_START_TIMEOUT
@@ -23,32 +23,31 @@ STOP_TIMEOUT = 10.0
 LOG_DIR = "/var/log/xen"
 
 
-def state_dir(domid: int) -> str:
-    return f"/local/domain/0/device-model/{domid}"
-
-
 def pid_path(domid: int) -> str:
     return f"/local/domain/{domid}/image/device-model-pid"
 
 
-def start(backend, domid: int, args: list[str], name: str, timeout: float = START_TIMEOUT) -> subprocess.Popen:
-    """Spawn QEMU for `domid` and wait until it runs; on failure it is stopped again."""
+def start(backend, domid: int, args: list[str], name: str, timeout: float = START_TIMEOUT,
+          pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
+    """Spawn QEMU for `domid` and wait until it runs; on failure it is stopped
+    again. `pass_fds` stay open in QEMU under their numbers (a restore's saved
+    device state, named in `args` as -incoming fd:N)."""
     if not os.access(QEMU, os.X_OK):
         raise NotAvailable(f"HVM guests need the device model {QEMU} (apt-get install qemu-system-xen)",
                            "spawn_local_dm")
     os.makedirs(RUN_DIR, exist_ok=True)
     os.makedirs(LOG_DIR, exist_ok=True)
-    backend.xs_write(state_dir(domid), "")
+    backend.xs_write(xenstore_dir(domid), "")
     log_path = f"{LOG_DIR}/qemu-dm-{name or domid}.log"
     # xsa-180: QEMU limits what the guest can make it write to its log.
     env = {**os.environ, "XEN_QEMU_CONSOLE_LIMIT": os.environ.get("XEN_QEMU_CONSOLE_LIMIT", "1048576"),
            "XEN_DOMAIN_ID": str(domid)}
     with open(log_path, "ab") as log:
         process = subprocess.Popen([QEMU, *args], stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                                   cwd="/", start_new_session=True)
+                                   cwd="/", start_new_session=True, pass_fds=pass_fds)
     backend.xs_write(pid_path(domid), str(process.pid))
     deadline = time.monotonic() + timeout
-    while backend.xs_read(f"{state_dir(domid)}/state") != "running":
+    while backend.xs_read(f"{xenstore_dir(domid)}/state") != "running":
         status = process.poll()
         if status is not None:
             raise BackendError(f"the device model exited (status {status}) before running: "
@@ -61,8 +60,60 @@ def start(backend, domid: int, args: list[str], name: str, timeout: float = STAR
     return process
 
 
+def save_state(domid: int) -> str:
+    """libxl__qmp_suspend_save: QEMU stops its emulation and writes its
+    device state to the file libxl names (libxl__device_model_savefile),
+    which libxl opens and hands over (add-fd, then /dev/fdset/N); `live`
+    false, as for a save rather than a migration. Returns the file; on
+    failure it is removed and QEMU is left stopped, for the caller's resume."""
+    from xlpy.backends.libxc.qmp import Qmp
+
+    path = save_file(domid)
+    with Qmp(qmp_socket(domid)) as qmp:
+        qmp.execute("stop")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            try:
+                fdset = qmp.execute("add-fd", fd=fd)["fdset-id"]
+            finally:
+                os.close(fd)
+            qmp.execute("xen-save-devices-state", {"live": False, "filename": f"/dev/fdset/{fdset}"})
+        except BaseException as e:
+            _remove(path)
+            if isinstance(e, (KeyError, TypeError)):
+                raise BackendError("QEMU's answer to add-fd has no fdset-id", "qmp add-fd") from None
+            raise
+    return path
+
+
+def set_logdirty(domid: int, enable: bool) -> None:
+    """domain_suspend_switch_qemu_xen_logdirty: QEMU marks the guest pages
+    it writes dirty for libxc, or stops (xen-set-global-dirty-log)."""
+    from xlpy.backends.libxc.qmp import Qmp
+
+    with Qmp(qmp_socket(domid)) as qmp:
+        qmp.execute("xen-set-global-dirty-log", {"enable": enable})
+
+
+def resume(domid: int) -> None:
+    """libxl__dm_resume: QEMU carries on emulating (QMP cont)."""
+    from xlpy.backends.libxc.qmp import Qmp
+
+    with Qmp(qmp_socket(domid)) as qmp:
+        qmp.execute("cont")
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def stop(backend, domid: int, process: subprocess.Popen | None = None) -> None:
-    """Stop the domain's QEMU, if it has one, and forget its xenstore state."""
+    """Stop the domain's QEMU, if it has one, and forget its xenstore state
+    and the device state saved or restored for it (libxl removes both files
+    as the domain goes)."""
     pid = _our_pid(backend.xs_read(pid_path(domid)), domid)
     if pid is not None:
         try:  # QEMU may exit on its own meanwhile: then there is nothing to stop
@@ -72,12 +123,9 @@ def stop(backend, domid: int, process: subprocess.Popen | None = None) -> None:
                 _wait_exit(pid, process, STOP_TIMEOUT)
         except ProcessLookupError:
             pass
-    backend.xs_rm(state_dir(domid))
-    for socket in (f"{RUN_DIR}/qmp-libxl-{domid}", f"{RUN_DIR}/qmp-libxenstat-{domid}"):
-        try:
-            os.unlink(socket)
-        except FileNotFoundError:
-            pass
+    backend.xs_rm(xenstore_dir(domid))
+    for path in (qmp_socket(domid), f"{RUN_DIR}/qmp-libxenstat-{domid}", save_file(domid), resume_file(domid)):
+        _remove(path)
 
 
 def _our_pid(text: str | None, domid: int) -> int | None:

@@ -56,10 +56,12 @@ def _failure(backend, call: str, raised: list) -> BackendError:
     return BackendError(f"{call} failed{': ' + detail if detail else ''}", call, C.get_errno() or None)
 
 
-def save(backend, domid: int, fd: int, suspend) -> None:
+def save(backend, domid: int, fd: int, suspend, logdirty=lambda enable: None) -> None:
     """Write libxc's stream of the domain to `fd`. `suspend()` is called once
     libxc wants the guest suspended and must return when it is (shut down
-    with reason suspend); anything it raises fails the save with that error."""
+    with reason suspend); `logdirty(enable)` when libxc switches the device
+    model's tracking of the pages it dirties (an HVM guest's, on and off);
+    anything either raises fails the save with that error."""
     raised: list = []
 
     def on_suspend(_data) -> int:
@@ -70,8 +72,13 @@ def save(backend, domid: int, fd: int, suspend) -> None:
             raised.append(e)
             return 0
 
-    def on_logdirty(_domid, _enable, _data) -> int:
-        return 0  # a live save's; a plain save of a guest without device model never asks
+    def on_logdirty(_domid, enable, _data) -> int:
+        try:
+            logdirty(bool(enable))
+            return 0
+        except BaseException as e:  # noqa: BLE001 - carried across the C frame and raised below
+            raised.append(e)
+            return -1
 
     callbacks = SaveCallbacks(suspend=DATA_FN(on_suspend), switch_qemu_logdirty=LOGDIRTY_FN(on_logdirty))
     rc = backend.lib.xc_domain_save(backend.xch, fd, domid, 0, C.addressof(callbacks), XC_STREAM_PLAIN, -1)

@@ -287,6 +287,14 @@ class ModelBackend:
                 raise InvalidArgument(f"HVM parameter {param}: {value} is not a 64-bit value", "xc_hvm_param_set")
             db.execute("INSERT OR REPLACE INTO hvm_params VALUES (?, ?, ?)", (domid, param, str(value)))
 
+    def get_hvm_param(self, domid: int, param: int) -> int:
+        """What the toolstack set, or else what the guest set (0 if neither)."""
+        with self.store.transaction() as db:
+            self._hvm_only(db, domid, "xc_hvm_param_get")
+            row = db.execute("SELECT value FROM hvm_params WHERE domid = ? AND param = ?", (domid, param)).fetchone()
+        value = row[0] if row else self.xs_read(f"/local/domain/{domid}/xlpy/hvm-param/{param}")
+        return int(value or 0)
+
     def set_vm_generation_id(self, domid: int, genid: bytes) -> None:
         """The model's firmware never runs, so the ID lives in xenstore only."""
         from xlpy.domain.hvm import generation_id_text
@@ -435,7 +443,7 @@ class ModelBackend:
         return BootImage(HVMLOADER_ENTRY, "pvh32", memory_map=tuple(tuple(r) for r in regions),
                          start_info=MODEL_START_INFO)
 
-    def start_device_model(self, domid: int, args: list[str]) -> None:
+    def start_device_model(self, domid: int, args: list[str], pass_fds: tuple[int, ...] = ()) -> None:
         with self.store.transaction() as db:
             self._row(db, domid)
             db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)",
