@@ -26,6 +26,7 @@ CASES = {
     "D102": (BASE + 'vif = [ "mac=zz" ]\n', BASE + 'vif = [ "mac=00:16:3e:00:00:01" ]\n'),
     "X111": (BASE.replace('"pvh"', '"hvm"') + 'vga = "stdvga"\nvideoram = 8\n',
              BASE.replace('"pvh"', '"hvm"') + 'vga = "stdvga"\nvideoram = 16\n'),
+    "X112": (BASE + 'disk = [ "/i.qcow2,qcow2,xvda,rw" ]\n', BASE + 'disk = [ "/i.img,raw,xvda,rw" ]\n'),
     "H101": (BASE + "memroy = 1\n", BASE),
     "H109": (BASE + 'disk = [ "/a,raw,xvda,rw", "/b,raw,xvda,rw" ]\n',
              BASE + 'disk = [ "/a,raw,xvda,rw", "/b,raw,xvdb,rw" ]\n'),

@@ -79,14 +79,29 @@ def check_text(text: str, filename: str, options: Options) -> FileResult:
 
 
 def _refused_at_create(cfg, dc, filename: str) -> list[Diagnostic]:
-    """What libxl's setdefault refuses when create starts, though xl parsed it."""
+    """What libxl's setdefault refuses when create starts, though xl parsed
+    it; else what xlpy's create refuses, not supporting it yet."""
+    from xlpy.domain.config import DomainType
     from xlpy.domain.setdefault import refusal
 
     problem = refusal(dc)
-    if problem is None:
+    if problem is not None:
+        s = cfg.last(problem.key) if problem.key and problem.key in cfg else None
+        return [Diagnostic("X111", Severity.ERROR, str(problem), filename, s.line if s else None,
+                           s.column if s else None)]
+    if dc.c_info.type is DomainType.HVM:
+        from xlpy.domain.devicemodel import unsupported
+
+        unsupported_here, key = unsupported(dc), None
+    else:
+        from xlpy.domain.xsdevice import unsupported_disks
+
+        unsupported_here, key = unsupported_disks(dc.disks), "disk"
+    if unsupported_here is None:
         return []
-    s = cfg.last(problem.key) if problem.key and problem.key in cfg else None
-    return [Diagnostic("X111", Severity.ERROR, str(problem), filename, s.line if s else None, s.column if s else None)]
+    s = cfg.last(key) if key and key in cfg else None
+    return [Diagnostic("X112", Severity.WARNING, f"xlpy's create refuses this, not supporting it yet: "
+                       f"{unsupported_here}", filename, s.line if s else None, s.column if s else None)]
 
 
 def _missing_files(cfg, dc, filename: str) -> list[Diagnostic]:

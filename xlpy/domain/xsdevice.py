@@ -68,6 +68,7 @@ def unsupported_disks(disks: list[DeviceDisk]) -> str | None:
     QEMU for it; xlpy runs QEMU only as an HVM guest's device model."""
     for disk in disks:
         if disk_backend(disk) is DiskBackend.QDISK:
-            return (f"disk {disk.vdev}: format {disk.format.value} needs QEMU's qdisk backend, which xlpy "
-                    f"starts only for HVM guests (use a raw image or a block device)")
+            why = "backendtype=qdisk" if disk.backend is DiskBackend.QDISK else f"format {disk.format.value}"
+            return (f"disk {disk.vdev}: {why} needs QEMU's qdisk backend, which xlpy starts only for HVM "
+                    f"guests (use a raw image or a block device)")
     return None
