@@ -34,6 +34,7 @@ X86_EMU_LAPIC, X86_EMU_ALL = 0x1, 0x3FF
 HVM_PARAM_TIMER_MODE, HVM_PARAM_HPET_ENABLED, HVM_PARAM_VPT_ALIGN, HVM_PARAM_ALTP2M, HVM_PARAM_MCA_CAP = \
     10, 11, 16, 35, 38
 MAXMEM_SLACK_KB = 1024  # LIBXL_MAXMEM_CONSTANT
+MIN_DOM0_MEM_KB = 128 * 1024  # LIBXL_MIN_DOM0_MEM
 
 
 class ToolstackError(Exception):
@@ -297,11 +298,11 @@ class Toolstack:
                                                  hvm_container=container, device_model=mode == "hvm"))
         backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb - video_kb))
         backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(max_kb))
+        backend.xs_write(f"/local/domain/{domid}/memory/videoram", str(video_kb))  # 0 but for HVM, as libxl
         started = time.time()
         if image is not None:
             image(domid, mode)
         elif mode == "hvm":
-            backend.xs_write(f"/local/domain/{domid}/memory/videoram", str(video_kb))
             # The builder loads the firmware; the guest's kernel, if any, is QEMU's to load.
             image = backend.build_image(domid, b.u.firmware or "hvmloader", None, None, mode, hvm=HvmBuild(
                 bios=b.u.bios_name, system_firmware=b.u.system_firmware, acpi_firmware=b.u.acpi_firmware,
@@ -715,20 +716,57 @@ class Toolstack:
                                   "online" if vcpu < count else "offline")
 
     def set_memory(self, domid: int, kb: int) -> None:
-        """xl mem-set: up to the static maximum; Xen's limit follows the target."""
+        """libxl_set_memory_target as xl mem-set calls it (absolute, enforced):
+        the balloon target is `kb` less the video RAM, at most the static
+        maximum (Domain-0's at least LIBXL_MIN_DOM0_MEM); Xen's limit is the
+        target plus the video RAM and LIBXL_MAXMEM_CONSTANT, an HVM
+        container's PoD target follows, and /vm/<uuid>/memory says it in MiB.
+        `list -l` reads the new target back from xenstore, as libxl's does."""
         info = self.info(domid)
-        static_max = self.backend.xs_read(f"/local/domain/{domid}/memory/static-max")
-        if static_max and kb > int(static_max):
-            raise ToolstackError(f"memory_dynamic_max must be less than or equal to memory_static_max "
-                                 f"({kb} KiB > {static_max} KiB)")
+        home = f"/local/domain/{domid}/memory"
+        target, static_max = self._memory_nodes(domid, info)
+        if target is None:
+            raise ToolstackError(f"Cannot get target memory info from /local/domain/{domid}/memory/target")
+        if static_max is None:
+            raise ToolstackError(f"Cannot get memory info from /local/domain/{domid}/memory/static-max")
+        videoram = _leading_int(self.backend.xs_read(f"{home}/videoram"))  # atoi, as libxl reads it
+        new_target = kb - videoram
+        if new_target > static_max:
+            raise ToolstackError("memory_dynamic_max must be less than or equal to memory_static_max")
+        if domid == 0 and new_target < MIN_DOM0_MEM_KB:
+            raise ToolstackError(f"New target {new_target} for dom0 is below the minimum threshold")
         try:
-            if kb + MAXMEM_SLACK_KB > info.max_pages * PAGE_SIZE // 1024:
-                self.backend.set_max_memory(domid, kb + MAXMEM_SLACK_KB)
-            self.backend.set_memory_target(domid, kb)
+            self.backend.set_max_memory(domid, new_target + videoram + MAXMEM_SLACK_KB)
+        except BackendError as e:
+            raise ToolstackError(f"xc_domain_setmaxmem memkb={new_target + videoram + MAXMEM_SLACK_KB} "
+                                 f"failed: {e.message}") from None
+        if info.hvm:  # libxl: every type but PV
+            pages = (new_target + MAXMEM_SLACK_KB) // 4
+            try:
+                self.backend.set_pod_target(domid, pages)
+            except BackendError as e:
+                raise ToolstackError(f"xc_domain_set_pod_target memkb={pages} failed: {e.message}") from None
+        try:
+            self.backend.set_memory_target(domid, new_target)
         except NoMemory as e:
             raise NotEnoughMemory(e.message) from None
         except BackendError as e:
             raise ToolstackError(e.message) from None
+        self.backend.xs_write(f"/vm/{info.uuid}/memory", str(new_target // 1024))
+
+    def _memory_nodes(self, domid: int, info: DomainInfo) -> tuple[int | None, int | None]:
+        """memory/target and memory/static-max in KiB (None where missing);
+        Domain-0's missing ones are filled in from Xen, as libxl does."""
+        from xlpy.retrieve import fill_dom0_memory
+
+        home = f"/local/domain/{domid}/memory"
+        target, static_max = self.backend.xs_read(f"{home}/target"), self.backend.xs_read(f"{home}/static-max")
+        if domid == 0 and (target is None or static_max is None):
+            target, static_max = fill_dom0_memory(self, info, target, static_max)
+        try:
+            return (None if target is None else int(target)), (None if static_max is None else int(static_max))
+        except ValueError:
+            raise ToolstackError(f"Invalid memory target {target} from {home}/target") from None
 
     def update_config(self, domid: int, config_text: str) -> None:
         """The config the domain restarts with next (xl config-update); until
@@ -757,8 +795,21 @@ class Toolstack:
             raise ToolstackError(e.message) from None
 
     def set_max_memory(self, domid: int, kb: int) -> None:
+        """libxl_domain_setmaxmem (xl mem-max): the static maximum, never
+        below the balloon target; Xen's limit is it plus LIBXL_MAXMEM_CONSTANT."""
         self.info(domid)
-        self.backend.set_max_memory(domid, kb)
+        target = self.backend.xs_read(f"/local/domain/{domid}/memory/target")
+        if target is None:
+            raise ToolstackError(f"Cannot get memory info from /local/domain/{domid}/memory/target")
+        if not target.isdigit():
+            raise ToolstackError(f"Invalid memory {target} from /local/domain/{domid}/memory/target")
+        if kb < int(target):
+            raise ToolstackError("memory_static_max must be greater than or or equal to memory_dynamic_max")
+        try:
+            self.backend.set_max_memory(domid, kb + MAXMEM_SLACK_KB)
+        except BackendError as e:
+            raise ToolstackError(f"xc_domain_setmaxmem domid={domid} memkb={kb + MAXMEM_SLACK_KB} "
+                                 f"failed: {e.message}") from None
         self.backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(kb))
 
 
@@ -783,6 +834,14 @@ def _reaped_here(monitor: str | None) -> bool:
     if monitor is not None and monitor.startswith("fg:"):
         return not _alive(monitor[3:])
     return monitor == "1"
+
+
+def _leading_int(text: str | None) -> int:
+    """C's atoi: the leading (signed) decimal number, 0 without one."""
+    import re
+
+    match = re.match(r"\s*([+-]?\d+)", text or "")
+    return int(match.group(1)) if match else 0
 
 
 def _alive(tag: str) -> bool:

@@ -242,6 +242,8 @@ class Backend(Protocol):
     # policy for the domain, adjusted for PAE, invariant TSC and nested virtualisation, then the config's
     # (leaf, subleaf, [eax, ebx, ecx, edx] bit strings) and (MSR index, 64-character policy) overrides
     def set_memory_target(self, domid: int, kb: int) -> None: ...  # balloon target via xenstore memory/target
+    def set_pod_target(self, domid: int, pages: int) -> None: ...  # xc_domain_set_pod_target: an HVM
+    # container's populate-on-demand cache follows the new target (Xen leaves a domain without PoD alone)
 
     # booting
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,

@@ -284,6 +284,10 @@ class LibxcBackend:
     def set_memory_target(self, domid: int, kb: int) -> None:
         self.xs_write(f"/local/domain/{domid}/memory/target", str(kb))
 
+    def set_pod_target(self, domid: int, pages: int) -> None:
+        self._check("xc_domain_set_pod_target",
+                    self.lib.xc_domain_set_pod_target(self.xch, domid, pages, None, None, None))
+
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
                     mode: str, hvm: HvmBuild | None = None) -> BootImage:
         from xlpy.backends.libxc.builder import build

@@ -361,6 +361,16 @@ class ModelBackend:
             db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)",
                        (f"/local/domain/{domid}/memory/target", str(kb)))
 
+    def set_pod_target(self, domid: int, pages: int) -> None:
+        """XENMEM_set_pod_target: HVM containers only, never above the
+        domain's maximum; the target is kept for domain_settings."""
+        with self.store.transaction() as db:
+            self._hvm_only(db, domid, "xc_domain_set_pod_target")
+            if pages > self._row(db, domid)["max_pages"]:
+                raise InvalidArgument(f"PoD target of {pages} pages above d{domid}'s maximum",
+                                      "xc_domain_set_pod_target")
+            self._settle(db, domid, pod_target_pages=pages)
+
     # -- booting -------------------------------------------------------------------
 
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
