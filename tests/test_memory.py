@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from xlpy.api import open as open_host
 
 HVM = 'name = "h"\ntype = "hvm"\nmemory = 128\nmaxmem = 256\nvnc = 0\n'
@@ -81,3 +83,10 @@ def test_domain_0_is_kept_above_libxl_s_minimum(xlpy, state_dir):
                        "the minimum threshold\n"
     xlpy("mem-set", "0", "512m")
     assert held(state_dir, 0)["nodes"]["target"] == "524288"
+
+
+@pytest.mark.parametrize("text", [PV, HVM, 'name = "v"\ntype = "pvh"\nkernel = "configs/kernels/demo-pvh.elf"\n'])
+def test_every_guest_type_is_built_with_claim_mode_as_xl_s_default(xlpy, state_dir, tmp_path, text):
+    created(xlpy, tmp_path, text)
+    with open_host("model") as host:
+        assert host.toolstack.backend.domain_settings(1)["claim"] is True

@@ -307,7 +307,7 @@ class Toolstack:
             image = backend.build_image(domid, b.u.firmware or "hvmloader", None, None, mode, hvm=HvmBuild(
                 bios=b.u.bios_name, system_firmware=b.u.system_firmware, acpi_firmware=b.u.acpi_firmware,
                 smbios_firmware=b.u.smbios_firmware, apic=b.apic is not False,
-                online_vcpus=frozenset(b.avail_vcpus or range(max_vcpus)), claim=bool(b.claim_mode)))
+                online_vcpus=frozenset(b.avail_vcpus or range(max_vcpus))), claim=bool(b.claim_mode))
             backend.set_vcpu_context(domid, 0, self._vcpu0_context(image))
             from xlpy.domain.hvm import generation_id
 
@@ -315,7 +315,7 @@ class Toolstack:
             if genid:  # libxl__build_post
                 backend.set_vm_generation_id(domid, genid)
         elif b.kernel:
-            image = backend.build_image(domid, b.kernel, b.ramdisk, b.cmdline, mode)
+            image = backend.build_image(domid, b.kernel, b.ramdisk, b.cmdline, mode, claim=bool(b.claim_mode))
             backend.set_vcpu_context(domid, 0, self._vcpu0_context(image))
         self._write_vm_image(domid, dc, started)
         avail = b.avail_vcpus or set(range(max_vcpus))

@@ -185,7 +185,6 @@ class HvmBuild:
     smbios_firmware: str | None = None  # SMBIOS structures hvmloader adds (smbios_firmware=)
     apic: bool = True  # hvm_info apic_mode (apic=)
     online_vcpus: frozenset[int] = frozenset({0})  # hvm_info vcpu_online: the vCPUs that start online
-    claim: bool = False  # claim the guest's memory before populating it (claim_mode)
 
 
 @dataclass(frozen=True)
@@ -247,8 +246,9 @@ class Backend(Protocol):
 
     # booting
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
-                    mode: str, hvm: HvmBuild | None = None) -> BootImage: ...  # libxenguest xc_dom_* (parse,
-    # load, start info); mode "hvm" loads the firmware named by `kernel` (hvmloader) with what `hvm` says
+                    mode: str, hvm: HvmBuild | None = None, claim: bool = False) -> BootImage: ...  # libxenguest
+    # xc_dom_* (parse, load, start info); mode "hvm" loads the firmware named by `kernel` (hvmloader) with
+    # what `hvm` says; `claim` (claim_mode) claims the guest's memory before it is populated, for every type
     def start_device_model(self, domid: int, args: list[str]) -> None: ...  # QEMU in dom0 (libxl__spawn_local_dm);
     # it runs until destroy_domain stops it
     def set_vcpu_context(self, domid: int, vcpu: int, ctx: VcpuContext) -> None: ...  # xc_vcpu_setcontext

@@ -289,7 +289,7 @@ class LibxcBackend:
                     self.lib.xc_domain_set_pod_target(self.xch, domid, pages, None, None, None))
 
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
-                    mode: str, hvm: HvmBuild | None = None) -> BootImage:
+                    mode: str, hvm: HvmBuild | None = None, claim: bool = False) -> BootImage:
         from xlpy.backends.libxc.builder import build
 
         if mode not in ("pv", "pvh", "hvm"):
@@ -306,7 +306,7 @@ class LibxcBackend:
         regions = self._maps.get(domid) or memory_map(pages * PAGE_SIZE, hvm_container=mode in ("pvh", "hvm"),
                                                       device_model=mode == "hvm")
         built = build(self, domid, kernel, ramdisk, cmdline, mode in ("pvh", "hvm"), pages, regions, info.max_vcpus,
-                      firmware, hvm)
+                      firmware, hvm, claim)
         self._publish_rings(domid, built)
         regs = self._vcpu0_registers(domid)
         return BootImage(regs["rip"], "pv64" if mode == "pv" else "pvh32", memory_map=built.memory_map,

@@ -374,7 +374,12 @@ class ModelBackend:
     # -- booting -------------------------------------------------------------------
 
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
-                    mode: str, hvm: HvmBuild | None = None) -> BootImage:
+                    mode: str, hvm: HvmBuild | None = None, claim: bool = False) -> BootImage:
+        """`claim` is kept for domain_settings: the claim itself ends with the
+        build, as libxenguest drops it once the memory is populated."""
+        with self.store.transaction() as db:
+            self._row(db, domid)
+            self._settle(db, domid, claim=claim)
         if mode == "hvm":
             return self._build_firmware(domid, kernel, hvm or HvmBuild())
         image = read_kernel(kernel)
@@ -436,8 +441,7 @@ class ModelBackend:
                        if data}
             self._settle(db, domid, firmware={
                 "image": firmware, "bios": hvm.bios, "system_firmware": hvm.system_firmware, "modules": modules,
-                "apic_mode": int(hvm.apic), "nr_vcpus": row["max_vcpus"], "vcpu_online": sorted(hvm.online_vcpus),
-                "claim": hvm.claim})
+                "apic_mode": int(hvm.apic), "nr_vcpus": row["max_vcpus"], "vcpu_online": sorted(hvm.online_vcpus)})
             extra = "".join(f", {name} module {length} bytes" for name, length in modules.items())
             self._console(db, domid, f"builder: firmware {firmware} with {hvm.bios}{extra}, "
                                      f"pvh32 entry {HVMLOADER_ENTRY:#x}")
