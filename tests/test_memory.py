@@ -90,3 +90,20 @@ def test_every_guest_type_is_built_with_claim_mode_as_xl_s_default(xlpy, state_d
     created(xlpy, tmp_path, text)
     with open_host("model") as host:
         assert host.toolstack.backend.domain_settings(1)["claim"] is True
+
+
+
+def test_a_save_d_file_is_restored_with_its_domid_and_refused_while_it_is_taken(xlpy, state_dir, tmp_path):
+    (tmp_path / "guest.cfg").write_text(PV)
+    xlpy("create", "-q", str(tmp_path / "guest.cfg"))  # running: a paused one has no vCPU online to save
+    xlpy("create", "-p", "-q", str(tmp_path / "guest.cfg"), 'name="q"')  # domid 2
+    saved = tmp_path / "p.save"
+    xlpy("save", "-D", "p", str(saved))
+    xlpy("create", "-p", "-q", str(tmp_path / "guest.cfg"), 'name="r"')  # Xen gives the next one, 3
+    assert xlpy("domid", "r").stdout == "3\n"
+    xlpy("restore", "-p", str(saved))
+    assert xlpy("domid", "p").stdout == "1\n"
+    xlpy("rename", "p", "p2")
+    r = xlpy("restore", "-p", str(saved), ok=False)  # domid 1 is taken: Xen says EEXIST, as libxl reports it
+    assert r.returncode != 0 and r.stderr.splitlines()[-1].endswith("Domain 1:domain creation fail: File exists")
+    assert [line.split()[0] for line in xlpy("list").stdout.splitlines()[1:]] == ["Domain-0", "p2", "q", "r"]

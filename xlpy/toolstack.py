@@ -15,6 +15,8 @@ and carries out the actions itself (`monitor`) for as long as it lives.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import errno
 import os
 import time
 from dataclasses import dataclass
@@ -137,6 +139,8 @@ class Toolstack:
         except DefaultsError as e:
             raise CreateFailed(f"cannot create {name!r}: {e}") from None
         mode, flags = self._boot_plan(dc)
+        if 0 < dc.c_info.domid < DOMID_FIRST_RESERVED:  # a restore of `save -D`'s file: that domid, as libxl asks
+            flags = dataclasses.replace(flags, domid=dc.c_info.domid)
         if mode == "hvm":  # refused before the domain exists, whichever the backend
             from xlpy.domain.devicemodel import unsupported
 
@@ -146,9 +150,12 @@ class Toolstack:
         try:
             domid = self.backend.create_domain(flags, dc.c_info.uuid or NIL_UUID,
                                                name=name, owner=_process_tag(os.getpid()))
-        except Exists as e:
-            raise NameInUse(e.message) from None
         except BackendError as e:
+            if e.call == "xc_domain_create" and e.errno == errno.EEXIST:  # the domid asked for is taken
+                raise CreateFailed(f"cannot create {name!r}: Domain {flags.domid}:domain creation fail: "
+                                   f"{os.strerror(errno.EEXIST)}") from None
+            if isinstance(e, Exists):
+                raise NameInUse(e.message) from None
             raise CreateFailed(f"cannot create domain: {e.message}") from None
         base = f"/local/domain/{domid}"
         try:

@@ -87,6 +87,8 @@ class CreateFlags:
     max_maptrack_frames: int = 1024
     max_grant_version: int = 2  # grant_opts: the newest grant table version the guest may use
     vmtrace_size: int = 0  # bytes of processor trace buffer per vCPU
+    domid: int = 0  # xc_domain_create's in/out domid: a guest's (1..0x7FEF) is asked for and refused if taken
+    # (EEXIST); anything else lets Xen pick the next free one
 
 
 @dataclass(frozen=True)

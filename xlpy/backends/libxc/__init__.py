@@ -162,7 +162,7 @@ class LibxcBackend:
         config.grant_opts = flags.max_grant_version  # XEN_DOMCTL_GRANT_version(v): the low 4 bits
         config.vmtrace_size = flags.vmtrace_size
         config.arch.emulation_flags = flags.emulation_flags
-        domid = C.c_uint32(0)
+        domid = C.c_uint32(flags.domid)
         self._check("xc_domain_create", self.lib.xc_domain_create(self.xch, C.byref(domid), C.byref(config)))
         try:  # all of it or none: a domain without its xenstore home would be orphaned
             self._make_xenstore_home(domid.value)

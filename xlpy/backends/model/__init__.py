@@ -133,9 +133,16 @@ class ModelBackend:
             raise InvalidArgument("nested virtualisation needs an HVM container with HAP", "xc_domain_create")
         uuidlib.UUID(uuid)
         with self.store.transaction() as db:
+            if 0 < flags.domid < DOMID_FIRST_RESERVED:  # as Xen: the domid asked for, if free
+                domid = flags.domid
+                if db.execute("SELECT 1 FROM domains WHERE domid = ?", (domid,)).fetchone():
+                    raise Exists(f"domain {domid} already exists", "xc_domain_create", 17)
+            else:
+                domid = None
             if name is not None and self._name_taken(db, name):
                 raise Exists(f"domain with name {name!r} already exists", "xs_write", 17)
-            domid = self._allocate_domid(db)
+            if domid is None:
+                domid = self._allocate_domid(db)
             db.execute(
                 "INSERT INTO domains (domid, uuid, hvm, hap, legacy_pvh, emulation_flags, max_vcpus, created, "
                 "settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
