@@ -92,7 +92,6 @@ def test_every_guest_type_is_built_with_claim_mode_as_xl_s_default(xlpy, state_d
         assert host.toolstack.backend.domain_settings(1)["claim"] is True
 
 
-
 def test_a_save_d_file_is_restored_with_its_domid_and_refused_while_it_is_taken(xlpy, state_dir, tmp_path):
     (tmp_path / "guest.cfg").write_text(PV)
     xlpy("create", "-q", str(tmp_path / "guest.cfg"))  # running: a paused one has no vCPU online to save
@@ -107,3 +106,20 @@ def test_a_save_d_file_is_restored_with_its_domid_and_refused_while_it_is_taken(
     r = xlpy("restore", "-p", str(saved), ok=False)  # domid 1 is taken: Xen says EEXIST, as libxl reports it
     assert r.returncode != 0 and r.stderr.splitlines()[-1].endswith("Domain 1:domain creation fail: File exists")
     assert [line.split()[0] for line in xlpy("list").stdout.splitlines()[1:]] == ["Domain-0", "p2", "q", "r"]
+
+
+def test_an_hvm_guest_gets_the_keyboard_qemu_serves_unless_vkb_device_0(xlpy, state_dir, tmp_path):
+    created(xlpy, tmp_path, HVM)
+    with open_host("model") as host:
+        xs = host.toolstack.backend
+        assert {key: xs.xs_read(f"/local/domain/1/device/vkbd/0/{key}") for key in xs.xs_list(
+            "/local/domain/1/device/vkbd/0")} == {"backend": "/local/domain/0/backend/vkbd/1/0",
+                                                  "backend-id": "0", "state": "1"}
+        assert {key: xs.xs_read(f"/local/domain/0/backend/vkbd/1/0/{key}") for key in xs.xs_list(
+            "/local/domain/0/backend/vkbd/1/0")} == {"frontend": "/local/domain/1/device/vkbd/0",
+                                                     "frontend-id": "1", "online": "1", "state": "1"}
+    xlpy("destroy", "h")
+    xlpy("create", "-p", "-q", str(tmp_path / "guest.cfg"), "vkb_device=0")
+    with open_host("model") as host:
+        assert host.toolstack.backend.xs_list("/local/domain/0/backend/vkbd/2") == []
+        assert host.toolstack.backend.xs_list("/local/domain/0/backend/vkbd/1") == []

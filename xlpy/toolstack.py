@@ -231,6 +231,9 @@ class Toolstack:
         self.backend.destroy_domain(domid)
         if vm_path:
             self.backend.xs_rm(vm_path)
+        # An HVM guest's keyboard (_add_qemu_vkb), as libxl removes its devices.
+        self.backend.xs_rm(f"/local/domain/0/backend/vkbd/{domid}")
+        self.backend.xs_rm(f"/libxl/{domid}/device/vkbd")
 
     def _boot_plan(self, dc: DomainConfig) -> tuple[str, CreateFlags]:
         """The builder mode and create flags for the guest type (and its kernel)."""
@@ -342,7 +345,22 @@ class Toolstack:
         for nic in dc.nics:
             self.attach_nic(domid, nic, connect=False)
         if mode == "hvm":
+            if b.u.vkb_device is not False:  # libxl 4.17's default: on
+                self._add_qemu_vkb(domid)
             self._start_device_model(domid, dc)
+
+    def _add_qemu_vkb(self, domid: int) -> None:
+        """The PV keyboard QEMU serves an HVM guest, as libxl__device_add
+        writes a vkb of backend_type "qemu" (devid 0, backend in Domain-0):
+        backend kind vkbd, both ends Initialising, the backend's entries
+        copied under /libxl. It is not added to the stored config."""
+        frontend, backend = f"/local/domain/{domid}/device/vkbd/0", f"/local/domain/0/backend/vkbd/{domid}/0"
+        back = {"frontend-id": str(domid), "online": "1", "state": "1"}
+        for path, entries in ((f"/libxl/{domid}/device/vkbd/0", {"frontend": frontend, "backend": backend, **back}),
+                              (frontend, {"backend": backend, "backend-id": "0", "state": "1"}),
+                              (backend, {"frontend": frontend, **back})):
+            for key, value in entries.items():
+                self.backend.xs_write(f"{path}/{key}", value)
 
     def _cpuid_policy(self, domid: int, dc: DomainConfig, mode: str) -> None:
         """libxl__cpuid_legacy: PAE is the HVM guest's choice (always there for
