@@ -34,7 +34,10 @@ def held(state_dir, domid: int) -> dict:
 
 def test_mem_set_on_an_hvm_guest_leaves_its_video_ram_out_and_sets_xen_s_limit_and_pod(xlpy, state_dir, tmp_path):
     created(xlpy, tmp_path, HVM)
-    assert held(state_dir, 1)["nodes"] == {"target": "122880", "static-max": "262144", "videoram": "8192"}
+    # as xl leaves them (the lab compares): the target less the video RAM and, below maxmem, LIBXL_MAXMEM_CONSTANT
+    assert held(state_dir, 1)["nodes"] == {"target": "121856", "static-max": "262144", "videoram": "8192"}
+    b_info = json.loads(xlpy("list", "-l", "h").stdout)[0]["config"]["b_info"]
+    assert (b_info["target_memkb"], b_info["max_memkb"]) == (131072, 262144)  # memory and maxmem, as given
     xlpy("mem-set", "h", "200")
     # target = 200 MiB - 8 MiB of video RAM; Xen's limit adds both back plus
     # LIBXL_MAXMEM_CONSTANT; the PoD target is the target plus the constant, in pages.

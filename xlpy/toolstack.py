@@ -306,7 +306,10 @@ class Toolstack:
         container = mode in ("pvh", "hvm")
         backend.set_memory_map(domid, memory_map(((max_kb if container else target_kb) - video_kb) * 1024,
                                                  hvm_container=container, device_model=mode == "hvm"))
-        backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb - video_kb))
+        # libxl__build_post: the target less libxl__get_targetmem_fudge (the video
+        # RAM, and LIBXL_MAXMEM_CONSTANT for an HVM guest below its maxmem).
+        fudge_kb = video_kb + (MAXMEM_SLACK_KB if mode == "hvm" and max_kb > target_kb else 0)
+        backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb - fudge_kb))
         backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(max_kb))
         backend.xs_write(f"/local/domain/{domid}/memory/videoram", str(video_kb))  # 0 but for HVM, as libxl
         started = time.time()
