@@ -42,7 +42,7 @@ def retrieve_config(toolstack: Toolstack, domid: int, info: DomainInfo | None = 
     target = backend.xs_read(f"/local/domain/{domid}/memory/target")
     static_max = backend.xs_read(f"/local/domain/{domid}/memory/static-max")
     if domid == 0 and (target is None or static_max is None):
-        target, static_max = _fill_dom0_memory(toolstack, info, target, static_max)
+        target, static_max = fill_dom0_memory(toolstack, info, target, static_max)
     if target is not None and static_max is not None:
         hvm_fudge = (MAXMEM_SLACK_KB if b.type is DomainType.HVM and (b.max_memkb or 0) > (b.target_memkb or 0)
                      else 0)
@@ -61,7 +61,7 @@ def retrieve_config(toolstack: Toolstack, domid: int, info: DomainInfo | None = 
     return dc
 
 
-def _fill_dom0_memory(toolstack: Toolstack, info: DomainInfo, target: str | None,
+def fill_dom0_memory(toolstack: Toolstack, info: DomainInfo, target: str | None,
                       static_max: str | None) -> tuple[str, str]:
     """libxl__fill_dom0_memory_info: Domain-0's missing memory nodes, from
     what Xen reports, written to xenstore for whoever reads them next."""

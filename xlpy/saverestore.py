@@ -342,7 +342,7 @@ def restore_image(toolstack: Toolstack, dc: DomainConfig, state: dict | StreamIm
     try:
         # Xen's limit as it was; the static maximum (xenstore) comes from the config.
         toolstack.backend.set_max_memory(domid, state["max_memory_kb"])
-        toolstack.set_memory(domid, state["memory_kb"])
+        toolstack.backend.set_memory_target(domid, state["memory_kb"])
         toolstack.set_vcpus(domid, state["vcpus_online"])
     except BaseException:
         toolstack.destroy(domid)

@@ -15,6 +15,8 @@ and carries out the actions itself (`monitor`) for as long as it lives.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import errno
 import os
 import time
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ X86_EMU_LAPIC, X86_EMU_ALL = 0x1, 0x3FF
 HVM_PARAM_TIMER_MODE, HVM_PARAM_HPET_ENABLED, HVM_PARAM_VPT_ALIGN, HVM_PARAM_ALTP2M, HVM_PARAM_MCA_CAP = \
     10, 11, 16, 35, 38
 MAXMEM_SLACK_KB = 1024  # LIBXL_MAXMEM_CONSTANT
+MIN_DOM0_MEM_KB = 128 * 1024  # LIBXL_MIN_DOM0_MEM
 
 
 class ToolstackError(Exception):
@@ -134,6 +137,8 @@ class Toolstack:
         except DefaultsError as e:
             raise CreateFailed(f"cannot create {name!r}: {e}") from None
         mode, flags = self._boot_plan(dc)
+        if 0 < dc.c_info.domid < DOMID_FIRST_RESERVED:  # a restore of `save -D`'s file: that domid, as libxl asks
+            flags = dataclasses.replace(flags, domid=dc.c_info.domid)
         # Refused before the domain exists, whichever the backend.
         if mode == "hvm":
             from xlpy.domain.devicemodel import unsupported
@@ -148,9 +153,12 @@ class Toolstack:
         try:
             domid = self.backend.create_domain(flags, dc.c_info.uuid or NIL_UUID,
                                                name=name, owner=_process_tag(os.getpid()))
-        except Exists as e:
-            raise NameInUse(e.message) from None
         except BackendError as e:
+            if e.call == "xc_domain_create" and e.errno == errno.EEXIST:  # the domid asked for is taken
+                raise CreateFailed(f"cannot create {name!r}: Domain {flags.domid}:domain creation fail: "
+                                   f"{os.strerror(errno.EEXIST)}") from None
+            if isinstance(e, Exists):
+                raise NameInUse(e.message) from None
             raise CreateFailed(f"cannot create domain: {e.message}") from None
         base = f"/local/domain/{domid}"
         try:
@@ -228,6 +236,9 @@ class Toolstack:
         self.backend.destroy_domain(domid)
         if vm_path:
             self.backend.xs_rm(vm_path)
+        # An HVM guest's keyboard (_add_qemu_vkb), as libxl removes its devices.
+        self.backend.xs_rm(f"/local/domain/0/backend/vkbd/{domid}")
+        self.backend.xs_rm(f"/libxl/{domid}/device/vkbd")
 
     def _boot_plan(self, dc: DomainConfig) -> tuple[str, CreateFlags]:
         """The builder mode and create flags for the guest type (and its kernel)."""
@@ -301,8 +312,12 @@ class Toolstack:
         container = mode in ("pvh", "hvm")
         backend.set_memory_map(domid, memory_map(((max_kb if container else target_kb) - video_kb) * 1024,
                                                  hvm_container=container, device_model=mode == "hvm"))
-        backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb - video_kb))
+        # libxl__build_post: the target less libxl__get_targetmem_fudge (the video
+        # RAM, and LIBXL_MAXMEM_CONSTANT for an HVM guest below its maxmem).
+        fudge_kb = video_kb + (MAXMEM_SLACK_KB if mode == "hvm" and max_kb > target_kb else 0)
+        backend.xs_write(f"/local/domain/{domid}/memory/target", str(target_kb - fudge_kb))
         backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(max_kb))
+        backend.xs_write(f"/local/domain/{domid}/memory/videoram", str(video_kb))  # 0 but for HVM, as libxl
         started = time.time()
         if mode == "hvm":
             backend.xs_write(f"/local/domain/{domid}/memory/videoram", str(video_kb))
@@ -313,7 +328,7 @@ class Toolstack:
             image = backend.build_image(domid, b.u.firmware or "hvmloader", None, None, mode, hvm=HvmBuild(
                 bios=b.u.bios_name, system_firmware=b.u.system_firmware, acpi_firmware=b.u.acpi_firmware,
                 smbios_firmware=b.u.smbios_firmware, apic=b.apic is not False,
-                online_vcpus=frozenset(b.avail_vcpus or range(max_vcpus)), claim=bool(b.claim_mode)))
+                online_vcpus=frozenset(b.avail_vcpus or range(max_vcpus))), claim=bool(b.claim_mode))
             backend.set_vcpu_context(domid, 0, self._vcpu0_context(image))
             from xlpy.domain.hvm import generation_id
 
@@ -321,7 +336,7 @@ class Toolstack:
             if genid:  # libxl__build_post
                 backend.set_vm_generation_id(domid, genid)
         elif b.kernel:
-            image = backend.build_image(domid, b.kernel, b.ramdisk, b.cmdline, mode)
+            image = backend.build_image(domid, b.kernel, b.ramdisk, b.cmdline, mode, claim=bool(b.claim_mode))
             backend.set_vcpu_context(domid, 0, self._vcpu0_context(image))
         self._write_vm_image(domid, dc, started)
         avail = b.avail_vcpus or set(range(max_vcpus))
@@ -341,7 +356,17 @@ class Toolstack:
         for nic in dc.nics:
             self.attach_nic(domid, nic, connect=False)
         if mode == "hvm":
+            if b.u.vkb_device is not False:  # libxl 4.17's default: on
+                self._add_qemu_vkb(domid)
             self._start_device_model(domid, dc, restored=restoring)
+
+    def _add_qemu_vkb(self, domid: int) -> None:
+        """The PV keyboard QEMU serves an HVM guest, as libxl__device_add
+        writes a vkb of backend_type "qemu" (devid 0, backend in Domain-0):
+        backend kind vkbd, both ends Initialising, the backend's entries
+        copied under /libxl. It is not added to the stored config."""
+        self.backend.add_device(domid, "vkbd", 0, {"frontend-id": str(domid), "online": "1", "state": "1"},
+                                {"backend-id": "0", "state": "1"})
 
     def _cpuid_policy(self, domid: int, dc: DomainConfig, mode: str) -> None:
         """libxl__cpuid_legacy: PAE is the HVM guest's choice (always there for
@@ -747,20 +772,57 @@ class Toolstack:
                                   "online" if vcpu < count else "offline")
 
     def set_memory(self, domid: int, kb: int) -> None:
-        """xl mem-set: up to the static maximum; Xen's limit follows the target."""
+        """libxl_set_memory_target as xl mem-set calls it (absolute, enforced):
+        the balloon target is `kb` less the video RAM, at most the static
+        maximum (Domain-0's at least LIBXL_MIN_DOM0_MEM); Xen's limit is the
+        target plus the video RAM and LIBXL_MAXMEM_CONSTANT, an HVM
+        container's PoD target follows, and /vm/<uuid>/memory says it in MiB.
+        `list -l` reads the new target back from xenstore, as libxl's does."""
         info = self.info(domid)
-        static_max = self.backend.xs_read(f"/local/domain/{domid}/memory/static-max")
-        if static_max and kb > int(static_max):
-            raise ToolstackError(f"memory_dynamic_max must be less than or equal to memory_static_max "
-                                 f"({kb} KiB > {static_max} KiB)")
+        home = f"/local/domain/{domid}/memory"
+        target, static_max = self._memory_nodes(domid, info)
+        if target is None:
+            raise ToolstackError(f"Cannot get target memory info from /local/domain/{domid}/memory/target")
+        if static_max is None:
+            raise ToolstackError(f"Cannot get memory info from /local/domain/{domid}/memory/static-max")
+        videoram = _leading_int(self.backend.xs_read(f"{home}/videoram"))  # atoi, as libxl reads it
+        new_target = kb - videoram
+        if new_target > static_max:
+            raise ToolstackError("memory_dynamic_max must be less than or equal to memory_static_max")
+        if domid == 0 and new_target < MIN_DOM0_MEM_KB:
+            raise ToolstackError(f"New target {new_target} for dom0 is below the minimum threshold")
         try:
-            if kb + MAXMEM_SLACK_KB > info.max_pages * PAGE_SIZE // 1024:
-                self.backend.set_max_memory(domid, kb + MAXMEM_SLACK_KB)
-            self.backend.set_memory_target(domid, kb)
+            self.backend.set_max_memory(domid, new_target + videoram + MAXMEM_SLACK_KB)
+        except BackendError as e:
+            raise ToolstackError(f"xc_domain_setmaxmem memkb={new_target + videoram + MAXMEM_SLACK_KB} "
+                                 f"failed: {e.message}") from None
+        if info.hvm:  # libxl: every type but PV
+            pages = (new_target + MAXMEM_SLACK_KB) // 4
+            try:
+                self.backend.set_pod_target(domid, pages)
+            except BackendError as e:
+                raise ToolstackError(f"xc_domain_set_pod_target memkb={pages} failed: {e.message}") from None
+        try:
+            self.backend.set_memory_target(domid, new_target)
         except NoMemory as e:
             raise NotEnoughMemory(e.message) from None
         except BackendError as e:
             raise ToolstackError(e.message) from None
+        self.backend.xs_write(f"/vm/{info.uuid}/memory", str(new_target // 1024))
+
+    def _memory_nodes(self, domid: int, info: DomainInfo) -> tuple[int | None, int | None]:
+        """memory/target and memory/static-max in KiB (None where missing);
+        Domain-0's missing ones are filled in from Xen, as libxl does."""
+        from xlpy.retrieve import fill_dom0_memory
+
+        home = f"/local/domain/{domid}/memory"
+        target, static_max = self.backend.xs_read(f"{home}/target"), self.backend.xs_read(f"{home}/static-max")
+        if domid == 0 and (target is None or static_max is None):
+            target, static_max = fill_dom0_memory(self, info, target, static_max)
+        try:
+            return (None if target is None else int(target)), (None if static_max is None else int(static_max))
+        except ValueError:
+            raise ToolstackError(f"Invalid memory target {target} from {home}/target") from None
 
     def update_config(self, domid: int, config_text: str) -> None:
         """The config the domain restarts with next (xl config-update); until
@@ -789,8 +851,21 @@ class Toolstack:
             raise ToolstackError(e.message) from None
 
     def set_max_memory(self, domid: int, kb: int) -> None:
+        """libxl_domain_setmaxmem (xl mem-max): the static maximum, never
+        below the balloon target; Xen's limit is it plus LIBXL_MAXMEM_CONSTANT."""
         self.info(domid)
-        self.backend.set_max_memory(domid, kb)
+        target = self.backend.xs_read(f"/local/domain/{domid}/memory/target")
+        if target is None:
+            raise ToolstackError(f"Cannot get memory info from /local/domain/{domid}/memory/target")
+        if not target.isdigit():
+            raise ToolstackError(f"Invalid memory {target} from /local/domain/{domid}/memory/target")
+        if kb < int(target):
+            raise ToolstackError("memory_static_max must be greater than or or equal to memory_dynamic_max")
+        try:
+            self.backend.set_max_memory(domid, kb + MAXMEM_SLACK_KB)
+        except BackendError as e:
+            raise ToolstackError(f"xc_domain_setmaxmem domid={domid} memkb={kb + MAXMEM_SLACK_KB} "
+                                 f"failed: {e.message}") from None
         self.backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(kb))
 
 
@@ -815,6 +890,14 @@ def _reaped_here(monitor: str | None) -> bool:
     if monitor is not None and monitor.startswith("fg:"):
         return not _alive(monitor[3:])
     return monitor == "1"
+
+
+def _leading_int(text: str | None) -> int:
+    """C's atoi: the leading (signed) decimal number, 0 without one."""
+    import re
+
+    match = re.match(r"\s*([+-]?\d+)", text or "")
+    return int(match.group(1)) if match else 0
 
 
 def _alive(tag: str) -> bool:

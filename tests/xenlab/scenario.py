@@ -109,6 +109,18 @@ def boot(prefix: str, tool: list[str], name: str, cfg: str, marker: str, waited:
         wait_gone(f"{prefix}-first-attempt-gone", name, timeout=30)
 
 
+# What Xen and xenstore hold of a domain's memory, as xlpy's libxc backend reads them.
+HELD = ("import json, sys\nfrom xlpy.backends.libxc import LibxcBackend\nb = LibxcBackend()\n"
+        "d = next(i for i in b.list_domains() if i.name == sys.argv[1])\n"
+        "print(json.dumps({'domid': d.domid, 'tot_kb': d.tot_pages * 4, 'max_kb': d.max_pages * 4, "
+        "'outstanding_pages': d.outstanding_pages, 'vm_memory': b.xs_read(f'/vm/{d.uuid}/memory'), "
+        "'memory': {k: b.xs_read(f'/local/domain/{d.domid}/memory/{k}') for k in ('target', 'static-max', 'videoram')}}))")
+
+
+def held(step: str, name: str) -> None:
+    run(step, [sys.executable, "-c", HELD, name])
+
+
 def main() -> None:
     run("python-bare", [sys.executable, "-c", "pass"])  # what any Python command pays to start
     run("xlpy-info", XLPY + ["info"])
@@ -267,6 +279,37 @@ def guests() -> None:
         cfg = config(name, type="pv", extra=GUEST_CONSOLE)
         boot(f"time-{tool}", argv, name, cfg, "XLPY_GUEST_DONE", f"time-{tool}-done")
         run(f"time-{tool}-destroy", XL + ["destroy", name])
+    memory_twins()
+
+
+def mem_commands(prefix: str, argv: list[str], name: str, plan) -> None:
+    """mem-set/mem-max (`plan`: (step suffix, command, size)) on `name` with
+    `argv`'s toolstack, then what Xen and xenstore hold and its list -l shows."""
+    held(f"{prefix}-created", name)
+    for suffix, command, size in plan:
+        run(f"{prefix}-{suffix}", argv + [command, name, size])
+    held(f"{prefix}-held", name)
+    run(f"{prefix}-list-l", argv + ["list", "-l", name])
+
+
+# mem-set within, above the static maximum (256), mem-max below the target, then raised, and mem-set up to it.
+MEM_PLAN = (("set", "mem-set", "200"), ("set-above", "mem-set", "300"), ("max-below", "mem-max", "100"),
+            ("max", "mem-max", "320"), ("set-again", "mem-set", "300"))
+
+
+def memory_twins() -> None:
+    """The same PVH guest, created paused by each toolstack and resized by
+    the same one; then a PV guest, which like the PVH one xlpy builds with
+    claim_mode on (xl's default): Xen holds no claim once they are built."""
+    for tool, argv in (("xlpy", XLPY), ("xl", XL)):
+        run(f"mem-{tool}-create", argv + ["create", "-p", config(f"lab-mem-{tool}", type="pvh")])
+        mem_commands(f"mem-{tool}", argv, f"lab-mem-{tool}", MEM_PLAN)
+    run("claim-pv-create", XLPY + ["create", "-p", config("lab-claim-pv", type="pv")])
+    held("claim-pv-held", "lab-claim-pv")
+    run("claim-xl-info", XL + ["info"])
+    for name in ("lab-mem-xlpy", "lab-mem-xl", "lab-claim-pv"):
+        run(f"{name}-destroy", XL + ["destroy", name])
+        wait_gone(f"{name}-gone", name, timeout=30)
 
 
 COUNT = re.compile(r"=== XLPY_COUNT (\d+)")
@@ -335,6 +378,7 @@ def save_restore() -> None:
             wait_gone("sr-trunc-gone", "lab-sr-trunc", timeout=30)
             Path(path).unlink(missing_ok=True)
             wait_count("sr-pv-checkpoint-continues", name, since, last + 2, "sr-pv-checkpoint")
+            saved_with_domid(name)
         run(f"sr-{kind}-destroy", XLPY + ["destroy", name])
         wait_gone(f"sr-{kind}-gone", name, timeout=30)
     # Across: xlpy's file restored by xl, xl's file restored by xlpy (PV guests, for time beside xlpy's).
@@ -345,6 +389,26 @@ def save_restore() -> None:
         saved_then_restored(prefix, name, save + ["save"], restore + ["restore"])
         run(f"{prefix}-destroy", XL + ["destroy", name])
         wait_gone(f"{prefix}-gone", name, timeout=30)
+
+
+def domid_of(name: str) -> str:
+    return subprocess.run(XL + ["domid", name], capture_output=True, text=True).stdout.strip()
+
+
+def saved_with_domid(name: str) -> None:
+    """save -D keeps the domid in the file; restore asks Xen for it again.
+    Xen refuses a domid still held by the dying domain (EEXIST): then one
+    more try, kept as its own step."""
+    path = str(CONFIGS / "keep-domid.save")
+    record("sr-keep-before", {"domid": domid_of(name)})
+    run("sr-keep-save", XLPY + ["save", "-D", name, path])
+    restored = run("sr-keep-restore", XLPY + ["restore", path])
+    if restored["rc"] != 0 and "File exists" in restored["stderr"]:
+        record("sr-keep-restore-first-attempt", restored)
+        time.sleep(3)
+        run("sr-keep-restore", XLPY + ["restore", path])
+    record("sr-keep-after", {"domid": domid_of(name)})
+    Path(path).unlink(missing_ok=True)
 
 
 # QEMU in dom0 under emulation inside emulation: everything HVM is slow.
@@ -484,6 +548,21 @@ def hvm_pod_paused() -> None:
         run(f"pod-paused-{tool}-create", argv + ["create", "-p", config(f"lab-pod-{tool}", **POD)], timeout=600)
     run("pod-paused-xl-list", XL + ["list"])
     run("pod-paused-xlpy-list", XLPY + ["list"])
+    # HVM memory=128, maxmem=256, 8 MiB of video RAM: mem-set/mem-max by each toolstack on its own guest.
+    plan = (("set", "mem-set", "200"), ("set-above", "mem-set", "300"), ("max-below", "mem-max", "150"),
+            ("max", "mem-max", "320"), ("set-again", "mem-set", "300"))
+    for tool, argv in (("xlpy", XLPY), ("xl", XL)):
+        name = f"lab-pod-{tool}"
+        run(f"pod-{tool}-vkb", ["sh", "-c", f"d=$(xl domid {name}); xenstore-ls /local/domain/$d/device/vkbd; "
+                                            "echo ===; xenstore-ls /local/domain/0/backend/vkbd/$d; echo ===; "
+                                            "xenstore-ls /libxl/$d/device/vkbd"])
+        mem_commands(f"pod-{tool}", argv, name, plan)
+    # vkb_device=0: no keyboard for QEMU to serve.
+    run("novkb-create", XLPY + ["create", "-p", config("lab-novkb", **POD, vkb_device=0)], timeout=600)
+    run("novkb-vkb", ["sh", "-c", "d=$(xl domid lab-novkb); xenstore-ls /local/domain/$d/device; echo ===; "
+                                  "xenstore-ls /local/domain/0/backend/vkbd/$d; echo ===; xenstore-ls /libxl/$d"])
+    run("novkb-destroy", XLPY + ["destroy", "lab-novkb"])
+    wait_gone("novkb-gone", "lab-novkb", timeout=60)
     for tool in ("xlpy", "xl"):
         run(f"pod-paused-{tool}-destroy", XL + ["destroy", f"lab-pod-{tool}"])
         wait_gone(f"pod-paused-{tool}-gone", f"lab-pod-{tool}", timeout=60)

@@ -491,3 +491,72 @@ def test_a_missing_disk_file_fails_create_in_one_line_and_leaves_nothing(steps):
     lines = failed["stderr"].strip().splitlines()  # after xl's "Parsing config from ..."
     assert len(lines) == 2 and "no-such.img" in lines[1], failed["stderr"]
     assert "lab-disk-missing" not in xl_rows(steps["disk-missing-xl-list"])
+
+
+def held_json(step: dict) -> dict:
+    return json.loads(ok(step)["stdout"])
+
+
+def masked_domid(text: str, domid: int) -> str:
+    import re
+
+    return re.sub(rf"(?<![0-9]){domid}(?![0-9])", "D", text)
+
+
+@pytest.mark.parametrize("prefix", ["mem", "pod"])
+def test_mem_set_and_mem_max_leave_what_xl_leaves(steps, prefix):
+    """The same guest (PVH; HVM with PoD and video RAM) created paused by each
+    toolstack, resized by the same one: the same memory nodes and Xen limit
+    once created, the same refusals (xl's line, libxl's reason), then the same
+    target, static-max, videoram, Xen limit and /vm/<uuid>/memory, and the
+    same memory in each one's list -l."""
+    seen = {}
+    for tool in ("xlpy", "xl"):
+        rcs = {suffix: steps[f"{prefix}-{tool}-{suffix}"]["rc"]
+               for suffix in ("set", "set-above", "max-below", "max", "set-again")}
+        assert rcs == {"set": 0, "set-above": 1, "max-below": 1, "max": 0, "set-again": 0}, (tool, rcs)
+        created = held_json(steps[f"{prefix}-{tool}-created"])
+        domid, after = created["domid"], held_json(steps[f"{prefix}-{tool}-held"])
+        b_info = json.loads(ok(steps[f"{prefix}-{tool}-list-l"])["stdout"])[0]["config"]["b_info"]
+        refusals = [masked_domid(steps[f"{prefix}-{tool}-{suffix}"]["stderr"], domid)
+                    for suffix in ("set-above", "max-below")]
+        seen[tool] = {"created": (created["memory"], created["max_kb"]), "memory": after["memory"], "max_kb": after["max_kb"], "vm_memory": after["vm_memory"],
+                      "list_l": (b_info["target_memkb"], b_info["max_memkb"]), "refusals": refusals}
+    ours, theirs = seen.pop("xlpy"), seen.pop("xl")
+    for mine, xl_said in zip(ours.pop("refusals"), theirs.pop("refusals")):
+        *libxl_lines, xl_line = [line for line in xl_said.splitlines() if line.strip()]
+        reason = libxl_lines[-1].split("Domain D:", 1)[-1].split(":")[0]  # LOGED adds errno's text
+        assert len(mine.splitlines()) == 1 and mine.startswith(xl_line) and reason in mine, (mine, xl_said)
+    assert ours == theirs
+
+
+def test_claim_mode_builds_pv_and_pvh_guests_and_leaves_no_claim(steps):
+    """xlpy builds every guest with claim_mode on, as xl does by default;
+    libxenguest drops the claim once the memory is in."""
+    for step in ("claim-pv", "mem-xlpy"):
+        ok(steps[f"{step}-create"])
+        created = held_json(steps[f"{step}-held" if step == "claim-pv" else f"{step}-created"])
+        assert created["outstanding_pages"] == 0 and created["tot_kb"] >= 250 * 1024, created
+    assert info_fields(steps["claim-xl-info"])["outstanding_claims"] == "0"
+    assert steps["lab-claim-pv-gone"]["gone"]
+
+
+def test_save_d_then_restore_keeps_the_domid(steps):
+    ok(steps["sr-keep-save"]), ok(steps["sr-keep-restore"])
+    before, after = steps["sr-keep-before"]["domid"], steps["sr-keep-after"]["domid"]
+    assert before.isdigit() and after == before, (before, after)
+
+
+def test_hvm_guests_get_the_keyboard_qemu_serves_as_xl_gives_it(steps):
+    """vkb_device's default: the vkbd nodes libxl writes, the same (but for
+    the domid) for xlpy's guest as for xl's; vkb_device=0 leaves them out."""
+    trees = {}
+    for tool in ("xlpy", "xl"):
+        domid = held_json(steps[f"pod-{tool}-created"])["domid"]
+        trees[tool] = [xenstore_tree(masked_domid(part, domid))
+                       for part in steps[f"pod-{tool}-vkb"]["stdout"].split("===\n")]
+    assert trees["xlpy"] == trees["xl"], trees
+    assert trees["xl"][0] and trees["xl"][1], trees  # frontend and backend are there
+    ok(steps["novkb-create"])
+    assert "vkbd" not in steps["novkb-vkb"]["stdout"], steps["novkb-vkb"]["stdout"]
+    assert steps["novkb-gone"]["gone"]

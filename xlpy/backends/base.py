@@ -87,6 +87,8 @@ class CreateFlags:
     max_maptrack_frames: int = 1024
     max_grant_version: int = 2  # grant_opts: the newest grant table version the guest may use
     vmtrace_size: int = 0  # bytes of processor trace buffer per vCPU
+    domid: int = 0  # xc_domain_create's in/out domid: a guest's (1..0x7FEF) is asked for and refused if taken
+    # (EEXIST); anything else lets Xen pick the next free one
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,6 @@ class HvmBuild:
     smbios_firmware: str | None = None  # SMBIOS structures hvmloader adds (smbios_firmware=)
     apic: bool = True  # hvm_info apic_mode (apic=)
     online_vcpus: frozenset[int] = frozenset({0})  # hvm_info vcpu_online: the vCPUs that start online
-    claim: bool = False  # claim the guest's memory before populating it (claim_mode)
 
 
 @dataclass(frozen=True)
@@ -243,11 +244,14 @@ class Backend(Protocol):
     # policy for the domain, adjusted for PAE, invariant TSC and nested virtualisation, then the config's
     # (leaf, subleaf, [eax, ebx, ecx, edx] bit strings) and (MSR index, 64-character policy) overrides
     def set_memory_target(self, domid: int, kb: int) -> None: ...  # balloon target via xenstore memory/target
+    def set_pod_target(self, domid: int, pages: int) -> None: ...  # xc_domain_set_pod_target: an HVM
+    # container's populate-on-demand cache follows the new target (Xen leaves a domain without PoD alone)
 
     # booting
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
-                    mode: str, hvm: HvmBuild | None = None) -> BootImage: ...  # libxenguest xc_dom_* (parse,
-    # load, start info); mode "hvm" loads the firmware named by `kernel` (hvmloader) with what `hvm` says
+                    mode: str, hvm: HvmBuild | None = None, claim: bool = False) -> BootImage: ...  # libxenguest
+    # xc_dom_* (parse, load, start info); mode "hvm" loads the firmware named by `kernel` (hvmloader) with
+    # what `hvm` says; `claim` (claim_mode) claims the guest's memory before it is populated, for every type
     def start_device_model(self, domid: int, args: list[str],
                            pass_fds: tuple[int, ...] = ()) -> None: ...  # QEMU in dom0 (libxl__spawn_local_dm)
     # with `pass_fds` open in it; it runs until destroy_domain stops it

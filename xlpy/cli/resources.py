@@ -47,13 +47,7 @@ def vcpu_set(g, ignore_host, domain, count) -> None:
 @click.pass_obj
 def mem_set(g, domain, size) -> None:
     """Set the current memory of a domain: <Domain> <Size>"""
-    from xlpy.toolstack import ToolstackError
-
-    toolstack = open_toolstack(g)
-    try:
-        toolstack.set_memory(resolve(toolstack, domain), parse_memory(size))
-    except ToolstackError as e:
-        fail(str(e))
+    _memory_command(g, domain, size, "dynamic", lambda toolstack: toolstack.set_memory)
 
 
 @click.command("mem-max")
@@ -62,8 +56,20 @@ def mem_set(g, domain, size) -> None:
 @click.pass_obj
 def mem_max(g, domain, size) -> None:
     """Set the maximum memory of a domain: <Domain> <Size>"""
+    _memory_command(g, domain, size, "static", lambda toolstack: toolstack.set_max_memory)
+
+
+def _memory_command(g, domain, size, which, method) -> None:
+    """xl's mem-set and mem-max: on failure xl's line, then libxl's reason."""
+    from xlpy.toolstack import ToolstackError
+
     toolstack = open_toolstack(g)
-    toolstack.set_max_memory(resolve(toolstack, domain), parse_memory(size))
+    domid = resolve(toolstack, domain)
+    kb = parse_memory(size)
+    try:
+        method(toolstack)(domid, kb)
+    except ToolstackError as e:
+        fail(f"cannot set domid {domid} {which} max memory to : {size}: {e}")
 
 
 @click.command("vcpu-pin", context_settings={"ignore_unknown_options": True})

@@ -67,7 +67,7 @@ HVM_FIELDS = {
     "usb": "refused (emulated USB)",
     "usbversion": "refused (emulated USB)",
     "usbdevice": "refused (emulated USB)",
-    "vkb_device": "not added: the PV keyboard device libxl adds by default (QEMU serves it) is left out",
+    "vkb_device": "xenstore: the vkbd device QEMU serves (libxl's default), left out with vkb_device=0",
     "soundhw": "device model: -device",
     "xen_platform_pci": "device model: -machine xenfv or pc",
     "usbdevice_list": "refused (emulated USB)",

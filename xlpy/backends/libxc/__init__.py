@@ -164,7 +164,7 @@ class LibxcBackend:
         config.grant_opts = flags.max_grant_version  # XEN_DOMCTL_GRANT_version(v): the low 4 bits
         config.vmtrace_size = flags.vmtrace_size
         config.arch.emulation_flags = flags.emulation_flags
-        domid = C.c_uint32(0)
+        domid = C.c_uint32(flags.domid)
         self._check("xc_domain_create", self.lib.xc_domain_create(self.xch, C.byref(domid), C.byref(config)))
         try:  # all of it or none: a domain without its xenstore home would be orphaned
             self._make_xenstore_home(domid.value)
@@ -307,8 +307,12 @@ class LibxcBackend:
     def set_memory_target(self, domid: int, kb: int) -> None:
         self.xs_write(f"/local/domain/{domid}/memory/target", str(kb))
 
+    def set_pod_target(self, domid: int, pages: int) -> None:
+        self._check("xc_domain_set_pod_target",
+                    self.lib.xc_domain_set_pod_target(self.xch, domid, pages, None, None, None))
+
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
-                    mode: str, hvm: HvmBuild | None = None) -> BootImage:
+                    mode: str, hvm: HvmBuild | None = None, claim: bool = False) -> BootImage:
         from xlpy.backends.libxc.builder import build
 
         if mode not in ("pv", "pvh", "hvm"):
@@ -325,7 +329,7 @@ class LibxcBackend:
         regions = self._maps.get(domid) or memory_map(pages * PAGE_SIZE, hvm_container=mode in ("pvh", "hvm"),
                                                       device_model=mode == "hvm")
         built = build(self, domid, kernel, ramdisk, cmdline, mode in ("pvh", "hvm"), pages, regions, info.max_vcpus,
-                      firmware, hvm)
+                      firmware, hvm, claim)
         self._publish_rings(domid, built)
         regs = self._vcpu0_registers(domid)
         return BootImage(regs["rip"], "pv64" if mode == "pv" else "pvh32", memory_map=built.memory_map,

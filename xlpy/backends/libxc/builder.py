@@ -67,12 +67,15 @@ def _load_acpi(dom, image: AcpiImage) -> list:
 
 def build(backend, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None, hvm_container: bool,
           pages: int, regions, max_vcpus: int, system_firmware: bytes | None = None,
-          hvm: HvmBuild | None = None) -> Built:
+          hvm: HvmBuild | None = None, claim: bool = False) -> Built:
     """`system_firmware` (the BIOS hvmloader hands over to) makes this an HVM
     guest with a device model; `kernel` is then hvmloader itself, and `hvm`
     says what else it loads and what its hvm_info table says. `pages` are
     populated at once; the rest of the RAM `regions` lay out is populated
-    on demand (PoD), as libxenguest does when its target is below the total."""
+    on demand (PoD), as libxenguest does when its target is below the total.
+    With `claim` the builder claims the guest's pages before it populates
+    them and drops what is left of the claim once done, as libxl asks it to
+    for every guest type when claim_mode is on."""
     device_model = system_firmware is not None
     hvm = hvm or HvmBuild()
     lib, xch = backend.lib, backend.xch
@@ -109,10 +112,10 @@ def build(backend, domid: int, kernel: str, ramdisk: str | None, cmdline: str | 
                 module(dom.acpi_modules[0], acpi_tables)
             if smbios_tables:
                 module(dom.smbios_module, smbios_tables)
-            dom.claim_enabled = int(hvm.claim)
         if ramdisk:
             step("xc_dom_module_file", lib.xc_dom_module_file(handle, ramdisk.encode(), None))
         dom.flags = 0
+        dom.claim_enabled = int(claim)
         dom.console_evtchn, dom.console_domid = console_port, console_domid
         dom.xenstore_evtchn, dom.xenstore_domid = store_port, store_domid
         dom.max_vcpus = max_vcpus

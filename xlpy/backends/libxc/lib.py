@@ -30,6 +30,7 @@ BINDINGS = {
         "xc_domain_shutdown": (C.c_int, [P, C.c_uint32, C.c_int]),
         "xc_domain_max_vcpus": (C.c_int, [P, C.c_uint32, C.c_uint]),
         "xc_domain_setmaxmem": (C.c_int, [P, C.c_uint32, C.c_uint64]),
+        "xc_domain_set_pod_target": (C.c_int, [P, C.c_uint32, C.c_uint64, P, P, P]),
         "xc_domain_set_memory_map": (C.c_int, [P, C.c_uint32, C.POINTER(S.E820Entry), C.c_uint32]),
         "xc_domain_populate_physmap_exact": (C.c_int, [P, C.c_uint32, C.c_ulong, C.c_uint, C.c_uint,
                                                         C.POINTER(C.c_uint64)]),

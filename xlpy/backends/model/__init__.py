@@ -133,9 +133,16 @@ class ModelBackend:
             raise InvalidArgument("nested virtualisation needs an HVM container with HAP", "xc_domain_create")
         uuidlib.UUID(uuid)
         with self.store.transaction() as db:
+            if 0 < flags.domid < DOMID_FIRST_RESERVED:  # as Xen: the domid asked for, if free
+                domid = flags.domid
+                if db.execute("SELECT 1 FROM domains WHERE domid = ?", (domid,)).fetchone():
+                    raise Exists(f"domain {domid} already exists", "xc_domain_create", 17)
+            else:
+                domid = None
             if name is not None and self._name_taken(db, name):
                 raise Exists(f"domain with name {name!r} already exists", "xs_write", 17)
-            domid = self._allocate_domid(db)
+            if domid is None:
+                domid = self._allocate_domid(db)
             db.execute(
                 "INSERT INTO domains (domid, uuid, hvm, hap, legacy_pvh, emulation_flags, max_vcpus, created, "
                 "settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -370,10 +377,25 @@ class ModelBackend:
             db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)",
                        (f"/local/domain/{domid}/memory/target", str(kb)))
 
+    def set_pod_target(self, domid: int, pages: int) -> None:
+        """XENMEM_set_pod_target: HVM containers only, never above the
+        domain's maximum; the target is kept for domain_settings."""
+        with self.store.transaction() as db:
+            self._hvm_only(db, domid, "xc_domain_set_pod_target")
+            if pages > self._row(db, domid)["max_pages"]:
+                raise InvalidArgument(f"PoD target of {pages} pages above d{domid}'s maximum",
+                                      "xc_domain_set_pod_target")
+            self._settle(db, domid, pod_target_pages=pages)
+
     # -- booting -------------------------------------------------------------------
 
     def build_image(self, domid: int, kernel: str, ramdisk: str | None, cmdline: str | None,
-                    mode: str, hvm: HvmBuild | None = None) -> BootImage:
+                    mode: str, hvm: HvmBuild | None = None, claim: bool = False) -> BootImage:
+        """`claim` is kept for domain_settings: the claim itself ends with the
+        build, as libxenguest drops it once the memory is populated."""
+        with self.store.transaction() as db:
+            self._row(db, domid)
+            self._settle(db, domid, claim=claim)
         if mode == "hvm":
             return self._build_firmware(domid, kernel, hvm or HvmBuild())
         image = read_kernel(kernel)
@@ -435,8 +457,7 @@ class ModelBackend:
                        if data}
             self._settle(db, domid, firmware={
                 "image": firmware, "bios": hvm.bios, "system_firmware": hvm.system_firmware, "modules": modules,
-                "apic_mode": int(hvm.apic), "nr_vcpus": row["max_vcpus"], "vcpu_online": sorted(hvm.online_vcpus),
-                "claim": hvm.claim})
+                "apic_mode": int(hvm.apic), "nr_vcpus": row["max_vcpus"], "vcpu_online": sorted(hvm.online_vcpus)})
             extra = "".join(f", {name} module {length} bytes" for name, length in modules.items())
             self._console(db, domid, f"builder: firmware {firmware} with {hvm.bios}{extra}, "
                                      f"pvh32 entry {HVMLOADER_ENTRY:#x}")
