@@ -163,6 +163,7 @@ class Toolstack:
         base = f"/local/domain/{domid}"
         try:
             self._link_vm_node(domid, dc.c_info.uuid or NIL_UUID, name)
+            self.backend.xs_write(f"/libxl/{domid}/type", dc.c_info.type.value)  # libxl__domain_make's, which xl reads
             self._build(domid, dc, mode, image)
             stored = for_storage(given, dc)
             if not 0 < stored.c_info.domid < DOMID_FIRST_RESERVED:  # xl's domid_policy, xl.conf's default

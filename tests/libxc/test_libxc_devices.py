@@ -57,8 +57,8 @@ def script(tmp_path, body: str) -> str:
     return str(path)
 
 
-def plug(host, script_path):
-    devices.add(host, 7, "vbd", 51712, {"params": "/img", "script": script_path, "state": "1"},
+def plug(host, script_path, params=__file__):  # any regular file does as the image
+    devices.add(host, 7, "vbd", 51712, {"params": params, "script": script_path, "state": "1", "type": "phy"},
                 {"state": "1", "virtual-device": "51712"})
 
 
@@ -69,7 +69,7 @@ def test_the_guest_owns_its_frontend_and_domain_0_the_backend(tmp_path):
     assert host.perms == {FRONT: [(7, S.XS_PERM_NONE), (0, S.XS_PERM_READ)],
                           BACK: [(0, S.XS_PERM_NONE), (7, S.XS_PERM_READ)]}
     assert (host.store[f"{FRONT}/backend"], host.store[f"{BACK}/frontend"]) == (BACK, FRONT)
-    assert (host.store[f"{LIBXL}/backend"], host.store[f"{LIBXL}/params"]) == (BACK, "/img")
+    assert (host.store[f"{LIBXL}/backend"], host.store[f"{LIBXL}/params"]) == (BACK, __file__)
     assert log.read_text() == "add vbd backend/vbd/7/51712 backend\n"
     devices.remove(host, 7, "vbd", 51712, force=True)
     assert log.read_text().splitlines()[-1] == "remove vbd backend/vbd/7/51712 backend"
@@ -87,8 +87,8 @@ def test_a_backend_driver_that_never_answers_fails_the_add_and_leaves_nothing(tm
 
 def test_a_failing_script_says_why_and_leaves_nothing(tmp_path):
     host = Host()
-    failing = script(tmp_path, '[ "$1" = add ] && { echo "/img does not exist" >&2; exit 1; }; exit 0\n')
-    with pytest.raises(BackendError, match=r"block add failed: /img does not exist"):
+    failing = script(tmp_path, '[ "$1" = add ] && { echo "the image is busy" >&2; exit 1; }; exit 0\n')
+    with pytest.raises(BackendError, match=r"block add failed: the image is busy"):
         plug(host, failing)
     assert host.store == {}
 
@@ -101,3 +101,12 @@ def test_consoles_and_qemu_backends_just_lose_their_nodes(tmp_path):
     devices.remove(host, 7, "console", 1, force=True)  # no wait for a driver that is not there
     assert host.store == {}
 
+
+
+@pytest.mark.parametrize("target, why", [("/no/such.img", "failed to stat /no/such.img: No such file or directory"),
+                                         ("/", "/ is neither a block device nor a file")])
+def test_a_target_blkback_cannot_take_is_refused_before_any_node(tmp_path, target, why):
+    host = Host()
+    with pytest.raises(BackendError, match=why):
+        plug(host, script(tmp_path, "exit 0\n"), params=target)
+    assert host.store == {}

@@ -165,8 +165,8 @@ def disks() -> None:
         run(f"disk-{tool}-frontend", ["sh", "-c", f"xenstore-ls /local/domain/$(xl domid {name})/device/vbd"])
     for tool, argv in (("xlpy", XLPY), ("xl", XL)):
         run(f"disk-xlpy-{tool}-block-list", argv + ["block-list", "lab-disk-xlpy"])
-    for tool, argv in (("xlpy", XLPY), ("xl", XL)):
-        run(f"disk-{tool}-destroy", argv + ["destroy", f"lab-disk-{tool}"])
+    for tool, other in (("xlpy", XL), ("xl", XLPY)):  # each unplugs the other's disk
+        run(f"disk-{tool}-destroy", other + ["destroy", f"lab-disk-{tool}"])
         wait_gone(f"disk-{tool}-gone", f"lab-disk-{tool}", timeout=30)
     run("disk-loops-after", ["losetup", "-a"])
     run("disk-backends-after", ["xenstore-ls", "/local/domain/0/backend"])

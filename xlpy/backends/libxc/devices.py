@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes as C
 import os
+import stat
 import subprocess
 import time
 
@@ -29,6 +30,8 @@ NO_BACKEND_DRIVER = {"console", "vuart", "qdisk", "vfb", "qusb", "vkbd"}
 
 def add(backend, domid: int, kind: str, devid: int, back: dict[str, str], front: dict[str, str],
         backend_kind: str | None = None) -> None:
+    if back.get("type") == "phy":
+        _check_phy_target(back.get("params", ""))
     front_path, back_path, libxl_path = device_paths(domid, kind, devid, backend_kind)
     guest_owned = _perms((domid, S.XS_PERM_NONE), (0, S.XS_PERM_READ))
     dom0_owned = _perms((0, S.XS_PERM_NONE), (domid, S.XS_PERM_READ))
@@ -92,6 +95,17 @@ def remove(backend, domid: int, kind: str, devid: int, force: bool = False) -> N
     finally:
         for path in (front_path, back_path, libxl_path):
             _path_cleanup(backend, path)
+
+
+def _check_phy_target(path: str) -> None:
+    """libxl__device_disk_set_backend's check, before anything is written:
+    blkback takes a block device, or a regular file the block script loops."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        raise BackendError(f"failed to stat {path}: {e.strerror}", "stat", e.errno) from None
+    if not (stat.S_ISBLK(mode) or stat.S_ISREG(mode)):
+        raise BackendError(f"{path} is neither a block device nor a file", "stat")
 
 
 def _hotplug(backend, script: str, action: str, domid: int, kind: str, devid: int) -> None:
