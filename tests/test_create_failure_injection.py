@@ -39,6 +39,7 @@ def test_failure_at_each_step_leaves_nothing(step, state_dir, monkeypatch):
     assert [d.domid for d in backend.list_domains()] == [0]
     assert backend.physinfo().free_pages == free
     assert backend.xs_list("/local/domain") == ["0"]
+    assert backend.xs_list("/libxl") == [] and backend.xs_list("/local/domain/0/backend/vbd") == []
 
 
 @pytest.mark.parametrize("step", ["build_image", "start_device_model", "unpause_domain"])
@@ -56,6 +57,7 @@ def test_an_hvm_create_failing_after_its_device_model_leaves_nothing(step, state
     assert [d.domid for d in backend.list_domains()] == [0]
     assert backend.xs_list("/local/domain") == ["0"]
     assert backend.xs_list("/local/domain/0/device-model") == []
+    assert backend.xs_list("/libxl") == [] and backend.xs_list("/local/domain/0/backend/vkbd") == []
 
 
 def test_an_hvm_guest_gets_firmware_platform_keys_and_its_device_model(state_dir, monkeypatch):

@@ -232,14 +232,13 @@ class Toolstack:
         return int(value.split(".")[0]) if value else None
 
     def _destroy_domain(self, domid: int) -> None:
-        """The domain and its /vm node (libxl removes the one its domain links to)."""
+        """The domain (the backend unplugs its devices first), its /vm node
+        and /libxl/<domid>, as libxl__destroy_domid removes them."""
         vm_path = self.backend.xs_read(f"/local/domain/{domid}/vm")
         self.backend.destroy_domain(domid)
         if vm_path:
             self.backend.xs_rm(vm_path)
-        # An HVM guest's keyboard (_add_qemu_vkb), as libxl removes its devices.
-        self.backend.xs_rm(f"/local/domain/0/backend/vkbd/{domid}")
-        self.backend.xs_rm(f"/libxl/{domid}/device/vkbd")
+        self.backend.xs_rm(f"/libxl/{domid}")
 
     def _boot_plan(self, dc: DomainConfig) -> tuple[str, CreateFlags]:
         """The builder mode and create flags for the guest type (and its kernel)."""
@@ -569,7 +568,6 @@ class Toolstack:
             self._destroy_domain(domid)
         except NoSuchDomain:  # another toolstack destroyed it since we looked
             raise DomainNotFound(f"Domain {domid} does not exist.") from None
-        self.backend.xs_rm(f"/libxl/{domid}")
 
     def pause(self, domid: int) -> None:
         self.info(domid)
@@ -627,7 +625,6 @@ class Toolstack:
             tag = self.backend.xs_read(f"/local/domain/{info.domid}/xlpy/create-pid")
             if tag and not _alive(tag):
                 self._destroy_domain(info.domid)
-                self.backend.xs_rm(f"/libxl/{info.domid}")
                 done.append((info.domid, "removed half-created domain"))
                 continue
             if not info.shutdown or not _reaped_here(self.backend.xs_read(f"/libxl/{info.domid}/xlpy/monitor")):

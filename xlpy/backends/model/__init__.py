@@ -192,7 +192,10 @@ class ModelBackend:
             db.execute("DELETE FROM userdata WHERE domid = ?", (domid,))
             db.execute("DELETE FROM xenstore WHERE path = ?", (f"/local/domain/{domid}",))
             db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?", _subtree(f"/local/domain/{domid}"))
-            for kind in ("vbd", "qdisk", "vif", "console"):
+            # Its devices, whatever their kind, as the libxc backend unplugs them.
+            kinds = {path.split("/")[5] for (path,) in db.execute(
+                "SELECT path FROM xenstore WHERE path >= ? AND path < ?", _subtree("/local/domain/0/backend"))}
+            for kind in kinds:
                 db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?",
                            _subtree(f"/local/domain/0/backend/{kind}/{domid}"))
             db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?",
