@@ -319,8 +319,6 @@ class Toolstack:
         backend.xs_write(f"/local/domain/{domid}/memory/static-max", str(max_kb))
         backend.xs_write(f"/local/domain/{domid}/memory/videoram", str(video_kb))  # 0 but for HVM, as libxl
         started = time.time()
-        if mode == "hvm":
-            backend.xs_write(f"/local/domain/{domid}/memory/videoram", str(video_kb))
         if image is not None:
             image(domid, mode)
         elif mode == "hvm":
