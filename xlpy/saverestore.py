@@ -103,13 +103,16 @@ def _write_file(path: str, header: SaveHeader, report, write_image) -> None:
 
 
 def _has_device_model(toolstack: Toolstack, domid: int, info) -> bool:
-    """An HVM guest (not PVH): QEMU holds part of its state."""
+    """An HVM guest (not PVH): QEMU holds part of its state. A guest in an
+    HVM container whose type no toolstack recorded counts as HVM only when
+    it has a device model's xenstore directory."""
     from xlpy.domain.config import DomainType
     from xlpy.domain.devicemodel import xenstore_dir
 
-    stored = toolstack.stored_config(domid)
-    hvm = stored is not None and stored.c_info.type is DomainType.HVM
-    return info.hvm and (hvm or bool(toolstack.backend.xs_list(xenstore_dir(domid))))
+    if toolstack.domain_type(domid, info) is not DomainType.HVM:
+        return False
+    return toolstack.backend.xs_read(f"/libxl/{domid}/type") is not None or \
+        bool(toolstack.backend.xs_list(xenstore_dir(domid)))
 
 
 def _save_stream(toolstack: Toolstack, domid: int, path: str, header: SaveHeader, report, hvm: bool) -> None:

@@ -121,6 +121,16 @@ class Toolstack:
         except ValueError as e:
             raise ToolstackError(f"domain {domid}: its stored configuration cannot be read: {e}") from None
 
+    def domain_type(self, domid: int, info: DomainInfo | None = None):
+        """libxl__domain_type: PV unless Xen runs the domain in an HVM
+        container; then PVH if /libxl/<domid>/type says so, else HVM."""
+        from xlpy.domain.config import DomainType
+
+        if not (info or self.info(domid)).hvm:
+            return DomainType.PV
+        recorded = self.backend.xs_read(f"/libxl/{domid}/type")
+        return DomainType.PVH if recorded == DomainType.PVH.value else DomainType.HVM
+
     # -- create ----------------------------------------------------------------
 
     def create(self, dc: DomainConfig, paused: bool = False, config_text: str = "",
@@ -471,8 +481,7 @@ class Toolstack:
         if self.backend.xs_read(f"/local/domain/{domid}/device/vbd/{devid}/state") is not None:
             raise ToolstackError(f"device {disk.vdev} is already attached")
         if domain_type is None:
-            stored = self.stored_config(domid)
-            domain_type = stored.c_info.type if stored else DomainType.PV
+            domain_type = self.domain_type(domid)
             problem = None if domain_type is DomainType.HVM else unsupported_disks([disk])
             if problem:
                 raise ToolstackError(problem)
