@@ -23,7 +23,6 @@ class Host:
 
     def __init__(self, driver: bool = True):
         self.store, self.perms, self.driver = {}, {}, driver
-        self.lib, self.xsh = self, None
 
     def xs_read(self, path, transaction=0):
         return self.store.get(path)
@@ -45,9 +44,8 @@ class Host:
     def xs_transaction(self, body):
         body(1)
 
-    def xs_set_permissions(self, xsh, transaction, path, perms, count):
-        self.perms[path.decode()] = [(p.id, p.perms) for p in perms[:count]]
-        return True
+    def xs_set_permissions(self, path, perms, transaction=0):
+        self.perms[path] = list(perms)
 
 
 def script(tmp_path, body: str) -> str:

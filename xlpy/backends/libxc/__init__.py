@@ -181,15 +181,15 @@ class LibxcBackend:
         """/local/domain/N as libxl__domain_make leaves it: the guest may read
         its home and write only where guests report back to the toolstack."""
         home = f"/local/domain/{domid}"
-        read_only = (S.XsPermissions * 2)(S.XsPermissions(0, S.XS_PERM_NONE), S.XsPermissions(domid, S.XS_PERM_READ))
-        writable = (S.XsPermissions * 1)(S.XsPermissions(domid, S.XS_PERM_NONE))
+        read_only = [(0, S.XS_PERM_NONE), (domid, S.XS_PERM_READ)]
+        writable = [(domid, S.XS_PERM_NONE)]
         for path, perms in ((home, read_only), (f"{home}/device", read_only), (f"{home}/control", read_only),
                             *((f"{home}/{sub}", writable) for sub in (
                                 "control/shutdown", "control/feature-poweroff", "control/feature-reboot",
                                 "control/feature-suspend", "control/sysrq", "data", "drivers", "feature",
                                 "attr", "error"))):
             self.xs_write(path, "")
-            self.lib.xs_set_permissions(self.xsh, 0, path.encode(), perms, len(perms))
+            self.xs_set_permissions(path, perms)
         self.xs_write(f"{home}/domid", str(domid))
 
     def destroy_domain(self, domid: int) -> None:
@@ -567,6 +567,13 @@ class LibxcBackend:
 
     def xs_rm(self, path: str, transaction: int = 0) -> None:
         self.lib.xs_rm(self.xsh, transaction, path.encode())
+
+    def xs_set_permissions(self, path: str, perms: list[tuple[int, int]], transaction: int = 0) -> None:
+        """`perms`: the owner (domid, its bits for everyone else) first, then (domid, bits) for others."""
+        array = (S.XsPermissions * len(perms))(*(S.XsPermissions(domid, bits) for domid, bits in perms))
+        if not self.lib.xs_set_permissions(self.xsh, transaction, path.encode(), array, len(perms)):
+            raise BackendError(f"xs_set_permissions {path}: {os.strerror(C.get_errno())}", "xs_set_permissions",
+                               C.get_errno())
 
     def add_device(self, domid: int, kind: str, devid: int, backend: dict[str, str], frontend: dict[str, str],
                    backend_kind: str | None = None) -> None:

@@ -10,7 +10,6 @@ awaited, the script's remove, the nodes gone.
 
 from __future__ import annotations
 
-import ctypes as C
 import os
 import stat
 import subprocess
@@ -33,8 +32,8 @@ def add(backend, domid: int, kind: str, devid: int, back: dict[str, str], front:
     if back.get("type") == "phy":
         _check_phy_target(back.get("params", ""))
     front_path, back_path, libxl_path = device_paths(domid, kind, devid, backend_kind)
-    guest_owned = _perms((domid, S.XS_PERM_NONE), (0, S.XS_PERM_READ))
-    dom0_owned = _perms((0, S.XS_PERM_NONE), (domid, S.XS_PERM_READ))
+    guest_owned = [(domid, S.XS_PERM_NONE), (0, S.XS_PERM_READ)]
+    dom0_owned = [(0, S.XS_PERM_NONE), (domid, S.XS_PERM_READ)]
 
     def write(transaction: int) -> None:
         for path in (libxl_path, front_path, back_path):
@@ -42,7 +41,7 @@ def add(backend, domid: int, kind: str, devid: int, back: dict[str, str], front:
         for path, nodes, perms in ((front_path, {"backend": back_path, **front}, guest_owned),
                                    (back_path, {"frontend": front_path, **back}, dom0_owned)):
             backend.xs_write(path, "", transaction)
-            _set_perms(backend, path, perms, transaction)
+            backend.xs_set_permissions(path, perms, transaction)
             for key, value in nodes.items():
                 backend.xs_write(f"{path}/{key}", value, transaction)
         for key, value in {"frontend": front_path, "backend": back_path, **back}.items():
@@ -146,12 +145,3 @@ def _wait_state(backend, back_path: str, wanted: set[int], timeout: float) -> bo
             return state is None and XENBUS_CLOSED in wanted
         time.sleep(0.05)
 
-
-def _perms(*entries: tuple[int, int]):
-    return (S.XsPermissions * len(entries))(*(S.XsPermissions(domid, perm) for domid, perm in entries))
-
-
-def _set_perms(backend, path: str, perms, transaction: int) -> None:
-    if not backend.lib.xs_set_permissions(backend.xsh, transaction, path.encode(), perms, len(perms)):
-        raise BackendError(f"xs_set_permissions {path}: {os.strerror(C.get_errno())}", "xs_set_permissions",
-                           C.get_errno())
