@@ -198,7 +198,7 @@ class LibxcBackend:
         # QEMU first: a domain whose memory it still maps cannot finish dying.
         devicemodel.stop(self, domid, self._device_models.pop(domid, None))
         self._remove_devices(domid)
-        userdata = self._userdata_path(domid, "?", "*")
+        userdata = self._userdata_path(domid, self.domain_info(domid).uuid, "?", "*")
         self._check("xc_domain_destroy", self.lib.xc_domain_destroy(self.xch, domid))
         self.xs_rm(f"/local/domain/{domid}")
         for path in userdata.parent.glob(userdata.name):  # libxl__userdata_destroyall
@@ -272,17 +272,14 @@ class LibxcBackend:
         from xlpy.domain.hvm import HVM_PARAM_VM_GENERATION_ID_ADDR, generation_id_text
 
         self.xs_write(f"/local/domain/{domid}/platform/generation-id", generation_id_text(genid))
-        address = C.c_uint64(0)
-        self._check("xc_hvm_param_get", self.lib.xc_hvm_param_get(self.xch, domid, HVM_PARAM_VM_GENERATION_ID_ADDR,
-                                                                  C.byref(address)))
-        if not address.value:
+        address = self.get_hvm_param(domid, HVM_PARAM_VM_GENERATION_ID_ADDR)
+        if not address:
             return
-        page = self.lib.xc_map_foreign_range(self.xch, domid, PAGE_SIZE, PROT_READ | PROT_WRITE,
-                                             address.value // PAGE_SIZE)
+        page = self.lib.xc_map_foreign_range(self.xch, domid, PAGE_SIZE, PROT_READ | PROT_WRITE, address // PAGE_SIZE)
         if not page:
             raise BackendError(f"cannot map d{domid}'s generation ID page", "xc_map_foreign_range", C.get_errno())
         try:
-            C.memmove(page + address.value % PAGE_SIZE, genid, len(genid))
+            C.memmove(page + address % PAGE_SIZE, genid, len(genid))
         finally:
             self.lib.munmap(C.c_void_p(page), PAGE_SIZE)
 
@@ -606,27 +603,29 @@ class LibxcBackend:
     def libxl_userdata(self, domid: int, userid: str) -> bytes | None:
         # libxl writes a new file and renames it over the old: a read needs no lock.
         try:
-            return self._userdata_path(domid, "d", userid).read_bytes() or None
+            return self._userdata_path(domid, self.domain_info(domid).uuid, "d", userid).read_bytes() or None
         except FileNotFoundError:
             return None
 
     def store_libxl_userdata(self, domid: int, userid: str, data: bytes) -> None:
         """As libxl_userdata_store: under libxl's per-domain userdata lock, a
         new file (mode 0600) renamed over the old, so readers see either."""
-        path = self._userdata_path(domid, "d", userid)
-        with _file_lock(self._userdata_path(domid, "l", "domain-userdata-lock")):
+        uuid = self.domain_info(domid).uuid
+        path = self._userdata_path(domid, uuid, "d", userid)
+        with _file_lock(self._userdata_path(domid, uuid, "l", "domain-userdata-lock")):
             self.domain_info(domid)  # libxl checks again under the lock
             if not data:
                 path.unlink(missing_ok=True)
                 return
-            new = self._userdata_path(domid, "n", userid)
+            new = self._userdata_path(domid, uuid, "n", userid)
             with open(os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
                 f.write(data)
             new.rename(path)
 
-    def _userdata_path(self, domid: int, kind: str, userid: str) -> Path:
+    @staticmethod
+    def _userdata_path(domid: int, uuid: str, kind: str, userid: str) -> Path:
         """libxl__userdata_path: d(ata), n(ew) or l(ock) file of the domain's userdata."""
-        return USERDATA_DIR / f"userdata-{kind}.{domid}.{self.domain_info(domid).uuid}.{userid}"
+        return USERDATA_DIR / f"userdata-{kind}.{domid}.{uuid}.{userid}"
 
     def console(self, domid: int) -> str:
         path = f"/var/log/xen/console/guest-{self.xs_read(f'/local/domain/{domid}/name') or domid}.log"
