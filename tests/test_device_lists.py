@@ -70,6 +70,30 @@ def test_a_disk_s_nodes_are_libxl_s_and_detach_removes_them_all(xlpy):
         assert [xs.xs_list(path) for path in (back, front, "/libxl/1/device/vbd/51728")] == [[], [], []]
 
 
+def test_a_vif_s_nodes_are_libxl_s_and_detach_removes_them_all(xlpy):
+    """The keys libxl__set_xenstore_nic writes (the lab compares their values
+    with the real xl's): an MTU other than 1500 and a rate reach netback, the
+    MAC is printed as libxl prints it, the script is Xen's vif-bridge."""
+    from xlpy.api import open as open_host
+
+    xlpy("create", "-q", "configs/pvh.cfg")
+    xlpy("network-attach", "demo-pvh", "mac=00:16:3E:AB:CD:EF", "mtu=9000", "rate=10Mb/s", "vifname=web0")
+    with open_host("model") as host:
+        xs = host.toolstack.backend
+        back, front = "/local/domain/0/backend/vif/1/1", "/local/domain/1/device/vif/1"  # after the config's vif 0
+        assert sorted(xs.xs_list(back)) == sorted([
+            "bridge", "frontend", "frontend-id", "handle", "hotplug-status", "mac", "mtu", "online", "rate",
+            "script", "state", "type", "vifname"])
+        assert [xs.xs_read(f"{back}/{key}") for key in ("mac", "mtu", "rate", "script", "type", "bridge")] == \
+            ["00:16:3e:ab:cd:ef", "9000", "62500,50000", "/etc/xen/scripts/vif-bridge", "vif", "xenbr0"]
+        assert sorted(xs.xs_list(front)) == ["backend", "backend-id", "handle", "mac", "mtu", "state", "trusted"]
+        assert [xs.xs_read(f"{front}/{key}") for key in ("mtu", "trusted")] == ["9000", "1"]
+    xlpy("network-detach", "demo-pvh", "1")
+    with open_host("model") as host:
+        xs = host.toolstack.backend
+        assert [xs.xs_list(path) for path in (back, front, "/libxl/1/device/vif/1")] == [[], [], []]
+
+
 def test_a_pv_guest_s_qcow2_disk_is_refused_before_any_domain_exists(xlpy, tmp_path):
     cfg = tmp_path / "q.cfg"
     cfg.write_text('name = "q"\ntype = "pvh"\nkernel = "%s"\nmemory = 64\n'

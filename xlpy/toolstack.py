@@ -361,12 +361,12 @@ class Toolstack:
             backend.sched_credit(domid, b.sched_params.weight, b.sched_params.cap)
         for disk in dc.disks:
             self.attach_disk(domid, disk, connect=False, domain_type=dc.c_info.type)
-        for nic in dc.nics:
-            self.attach_nic(domid, nic, connect=False)
         if mode == "hvm":
             if b.u.vkb_device is not False:  # libxl 4.17's default: on
                 self._add_qemu_vkb(domid)
             self._start_device_model(domid, dc, restored=restoring)
+        for nic in dc.nics:  # after QEMU, which opens an emulated twin's tap for the script to bridge
+            self.attach_nic(domid, nic, connect=False)
 
     def _add_qemu_vkb(self, domid: int) -> None:
         """The PV keyboard QEMU serves an HVM guest, as libxl__device_add
@@ -497,27 +497,34 @@ class Toolstack:
         return devid
 
     def attach_nic(self, domid: int, nic, connect: bool = True) -> int:
-        """Attach a vif. At create `nic` comes with libxl's defaults; hot-plugged
-        (`connect`), it gets them here, in `nic` too, with the devid after the
-        highest in use, and joins the stored config as libxl adds it."""
+        """Plug a vif as libxl does. At create `nic` comes with libxl's
+        defaults; hot-plugged (`connect`), it gets them here, in `nic` too,
+        with the devid after the highest in use, and joins the stored config
+        as libxl adds it."""
+        from xlpy.domain.xsdevice import nic_nodes
+
         if connect:
-            from xlpy.domain.config import DomainType
             from xlpy.domain.setdefault import DefaultsError, nic_setdefault, nic_update_config
 
             given = copy.deepcopy(nic)
-            stored = self.stored_config(domid)
-            domain_type = stored.c_info.type if stored else DomainType.PV
             try:
-                nic_setdefault(nic, domain_type, hotplug=True)
+                nic_setdefault(nic, self.domain_type(domid), hotplug=True)
             except DefaultsError as e:
                 raise ToolstackError(str(e)) from None
             if nic.devid is None:
                 nic.devid = max(map(int, self.backend.xs_list(f"/local/domain/{domid}/device/vif")), default=-1) + 1
+            elif self.backend.xs_read(f"/local/domain/{domid}/device/vif/{nic.devid}/state") is not None:
+                raise ToolstackError(f"device vif {nic.devid} is already attached")
             nic_update_config(given, nic)
-        self.backend.add_device(domid, "vif", nic.devid, {"mac": nic.mac, "bridge": nic.bridge}, {"state": "1"})
-        if connect and stored is not None:
-            stored.nics.append(given)
-            self._store_config(domid, stored)
+        backend, frontend, read_only = nic_nodes(domid, nic)
+        try:
+            self.backend.add_device(domid, "vif", nic.devid, backend, frontend, read_only_frontend=read_only)
+        except BackendError as e:
+            if not connect:  # create undoes the domain and says which vif
+                raise BackendError(f"vif {nic.devid}: {e.message}", e.call, e.errno) from None
+            raise ToolstackError(f"vif {nic.devid}: {e.message}") from None
+        if connect:
+            self._update_stored(domid, lambda config: config.nics.append(given))
         return nic.devid
 
     def detach(self, domid: int, kind: str, devid: int) -> None:

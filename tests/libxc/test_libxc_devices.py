@@ -29,10 +29,8 @@ class Host:
 
     def xs_write(self, path, value, transaction=0):
         self.store[path] = value
-        if self.driver and path == f"{BACK}/state" and value == "1":
-            self.store[path] = "2"  # blkback probed the device
-        if self.driver and path == f"{BACK}/state" and value == "5":
-            self.store[path] = "6"
+        if self.driver and path.startswith("/local/domain/0/backend/") and path.endswith("/state"):
+            self.store[path] = {"1": "2", "5": "6"}.get(value, value)  # probed; closed once offline
 
     def xs_rm(self, path, transaction=0):
         for key in [k for k in self.store if k == path or k.startswith(path + "/")]:
@@ -107,4 +105,60 @@ def test_a_target_blkback_cannot_take_is_refused_before_any_node(tmp_path, targe
     host = Host()
     with pytest.raises(BackendError, match=why):
         plug(host, script(tmp_path, "exit 0\n"), params=target)
+    assert host.store == {}
+
+
+def plug_vif(host, script_path, nic):
+    from xlpy.domain.xsdevice import nic_nodes
+
+    back, front, read_only = nic_nodes(7, nic)
+    devices.add(host, 7, "vif", nic.devid, {**back, "script": script_path}, front, None, read_only)
+
+
+def vif(**settings):
+    from xlpy.domain.devices import DeviceNic, NicType
+    from xlpy.domain.setdefault import nic_setdefault
+    from xlpy.domain.config import DomainType
+
+    nic = DeviceNic(devid=0, mac="00:16:3e:00:00:01", **settings)
+    nic_setdefault(nic, DomainType.HVM if nic.nictype is NicType.VIF_IOEMU else DomainType.PVH, hotplug=False)
+    return nic
+
+
+def test_a_vif_is_bridged_by_its_script_with_libxl_s_arguments_and_names(tmp_path):
+    """libxl runs vif-bridge `online type_if=vif` (`offline` on removal), with
+    netback's interface name and the gateway device in the environment; the
+    guest may read its MTU but not change it."""
+    log = tmp_path / "calls"
+    host = Host()
+    plug_vif(host, script(tmp_path, f'echo "$* vif=$vif netdev=$netdev INTERFACE=$INTERFACE '
+                                    f'$XENBUS_PATH" >> {log}\n'), vif(gatewaydev="eth1"))
+    front, back = "/local/domain/7/device/vif/0", "/local/domain/0/backend/vif/7/0"
+    assert host.perms[f"{front}/mtu"] == [(0, S.XS_PERM_NONE), (7, S.XS_PERM_READ)]
+    assert host.perms[front] == [(7, S.XS_PERM_NONE), (0, S.XS_PERM_READ)]
+    assert (host.store[f"{front}/mtu"], host.store[f"{back}/hotplug-status"]) == ("1500", "")
+    assert log.read_text() == "online type_if=vif vif=vif7.0 netdev=eth1 INTERFACE= backend/vif/7/0\n"
+    devices.remove(host, 7, "vif", 0)
+    assert log.read_text().splitlines()[-1] == "offline type_if=vif vif=vif7.0 netdev=eth1 INTERFACE= backend/vif/7/0"
+    assert host.store == {}
+
+
+def test_an_emulated_twin_s_tap_is_bridged_by_a_second_run(tmp_path):
+    from xlpy.domain.devices import NicType
+
+    log = tmp_path / "calls"
+    host = Host()
+    plug_vif(host, script(tmp_path, f'echo "$* vif=$vif INTERFACE=$INTERFACE" >> {log}\n'),
+             vif(nictype=NicType.VIF_IOEMU))
+    devices.remove(host, 7, "vif", 0)
+    assert log.read_text().splitlines() == [
+        "online type_if=vif vif=vif7.0 INTERFACE=vif7.0-emu", "add type_if=tap vif=vif7.0 INTERFACE=vif7.0-emu",
+        "offline type_if=vif vif=vif7.0 INTERFACE=vif7.0-emu", "remove type_if=tap vif=vif7.0 INTERFACE=vif7.0-emu"]
+
+
+def test_a_failing_vif_script_fails_the_add_and_leaves_nothing(tmp_path):
+    host = Host()
+    failing = script(tmp_path, '[ "$1" = offline ] && exit 0\necho "Could not find bridge device xenbr9" >&2; exit 1\n')
+    with pytest.raises(BackendError, match="online failed: Could not find bridge device xenbr9"):
+        plug_vif(host, failing, vif(bridge="xenbr9"))
     assert host.store == {}

@@ -273,10 +273,12 @@ class Backend(Protocol):
     def xs_list(self, path: str) -> list[str]: ...
 
     # PV devices (vbd, vif) as libxl__device_generic_add writes them: the frontend's nodes owned by the
-    # guest, the backend's by the driver domain, a copy under /libxl/<domid>/device; then, on a real
-    # host, the backend driver's InitWait and the hotplug script (`script` among the backend's nodes).
+    # guest (`read_only_frontend`'s by the driver domain, the guest reading), the backend's by the
+    # driver domain, a copy under /libxl/<domid>/device; then, on a real host, the backend driver's
+    # InitWait and the hotplug script (`script` among the backend's nodes).
     def add_device(self, domid: int, kind: str, devid: int, backend: dict[str, str], frontend: dict[str, str],
-                   backend_kind: str | None = None) -> None: ...  # backend_kind: "qdisk" for QEMU's, else `kind`
+                   backend_kind: str | None = None,  # "qdisk" for QEMU's, else `kind`
+                   read_only_frontend: dict[str, str] | None = None) -> None: ...
     # libxl's removal: backend offline and Closing, its Closed awaited (the frontend's nodes removed
     # first when `force`, as for a domain being destroyed), the script's remove, then every node.
     def remove_device(self, domid: int, kind: str, devid: int, force: bool = False) -> None: ...

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from xlpy.domain.devices import ChannelConnection, DiskFormat, NicType
 from xlpy.domain.layout import max_memory_kb
 from xlpy.domain.vdev import disk_index, vdev_number
+from xlpy.domain.xsdevice import nic_devname
 
 if TYPE_CHECKING:  # the libxc backend reads RUN_DIR here without loading the config types
     from xlpy.domain.config import DomainConfig
@@ -157,13 +158,14 @@ def _vnc_address(vnc) -> str:
 
 def _nic_args(dc: DomainConfig, domid: int) -> list[str]:
     """Emulated NICs (an HVM guest's default type) on tap devices QEMU
-    creates and plugs into the bridge itself (no hotplug script)."""
+    creates; the vif's hotplug script, run again for the tap, bridges it
+    (`br=` is for QEMU's bridge helper, which script=no leaves out)."""
     args = []
     for nic in dc.nics:
         if nic.nictype is not NicType.VIF_IOEMU:
             continue
         devid = nic.devid
-        ifname = f"{nic.ifname}-emu" if nic.ifname else f"vif{domid}.{devid}-emu"
+        ifname = nic_devname(domid, devid, emulated=True)  # the hotplug script renames it to vifname=
         args += ["-device", f"{nic.model},id=nic{devid},netdev=net{devid},mac={nic.mac}",
                  "-netdev", f"type=tap,id=net{devid},ifname={ifname},br={nic.bridge},"
                             "script=no,downscript=no"]

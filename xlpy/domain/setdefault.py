@@ -30,6 +30,8 @@ VIDEO_MEMKB = {
 }
 DEFAULT_BRIDGE = "xenbr0"
 DEFAULT_NIC_MODEL = "rtl8139"
+DEFAULT_NIC_MTU = 1500  # LIBXL_DEVICE_NIC_MTU_DEFAULT
+DEFAULT_NIC_SCRIPT = "vif-bridge"  # in Xen's script directory
 EMULATED_NIC_ON_PV = "trying to create PV or PVH guest with an emulated interface"
 
 
@@ -101,18 +103,24 @@ def nic_update_config(stored: DeviceNic, chosen: DeviceNic) -> None:
 
 
 def nic_setdefault(nic: DeviceNic, domain_type: DomainType, hotplug: bool) -> None:
-    """libxl__device_nic_setdefault: a model for QEMU, a MAC in Xen's OUI, the default bridge,
-    and the nic type: an HVM guest's nics get an emulated twin unless
-    hot-plugged; PV and PVH guests have no emulated interfaces."""
+    """libxl__device_nic_setdefault: the MTU, a model for QEMU, a MAC in Xen's OUI, the default
+    bridge and hotplug script, trusted, and the nic type: an HVM guest's nics get an emulated
+    twin unless hot-plugged; PV and PVH guests have no emulated interfaces."""
     from xlpy.domain.config import DomainType
     from xlpy.domain.devices import NicType
 
+    if not nic.mtu:
+        nic.mtu = DEFAULT_NIC_MTU
     if not nic.model:
         nic.model = DEFAULT_NIC_MODEL
     if not nic.mac:
         nic.mac = random_mac()
     if not nic.bridge:
         nic.bridge = DEFAULT_BRIDGE
+    if not nic.script:
+        nic.script = DEFAULT_NIC_SCRIPT
+    if nic.trusted is None:
+        nic.trusted = True
     if domain_type is DomainType.HVM:
         if nic.nictype is NicType.UNKNOWN:
             nic.nictype = NicType.VIF if hotplug else NicType.VIF_IOEMU

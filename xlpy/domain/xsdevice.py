@@ -1,6 +1,7 @@
 """A PV device's xenstore nodes as libxl writes them (libxl_disk.c
-device_disk_add): the backend's, which the driver domain's backend driver
-and hotplug script read, and the frontend's, which the guest reads.
+device_disk_add, libxl_nic.c libxl__set_xenstore_nic): the backend's, which
+the driver domain's backend driver and hotplug script read, and the
+frontend's, which the guest reads.
 
 Both sets start in XenbusStateInitialising; the backend driver, the hotplug
 script and the guest's frontend take it from there.
@@ -9,7 +10,7 @@ script and the guest's frontend take it from there.
 from __future__ import annotations
 
 from xlpy.domain.config import DomainType
-from xlpy.domain.devices import DeviceDisk, DiskBackend, DiskFormat
+from xlpy.domain.devices import DeviceDisk, DeviceNic, DiskBackend, DiskFormat
 
 XEN_SCRIPT_DIR = "/etc/xen/scripts"  # libxl__xen_script_dir_path
 XENBUS_STATE_INITIALISING = "1"
@@ -51,6 +52,34 @@ def disk_nodes(domid: int, devid: int, disk: DeviceDisk,
     if domain_type is DomainType.PV:  # for frontends older than Linux 2.6.26
         frontend["protocol"] = NATIVE_PROTOCOL
     return backend, frontend
+
+
+def nic_nodes(domid: int, nic: DeviceNic) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """(backend, frontend, read-only frontend) nodes of a vif whose defaults
+    are set. The MTU the guest may read but not change is the last group;
+    an empty hotplug-status holds netback back until the script has run."""
+    from xlpy.domain.setdefault import DEFAULT_NIC_MTU
+
+    backend = {"frontend-id": str(domid), "online": "1", "state": XENBUS_STATE_INITIALISING,
+               "script": _script_path(nic.script or "")}
+    optional = {"vifname": nic.ifname, "mac": nic.mac, "ip": nic.ip, "gatewaydev": nic.gatewaydev}
+    backend.update({key: value for key, value in optional.items() if value is not None})
+    if nic.rate_interval_usecs > 0:
+        backend["rate"] = f"{nic.rate_bytes_per_interval},{nic.rate_interval_usecs}"
+    if nic.mtu != DEFAULT_NIC_MTU:
+        backend["mtu"] = str(nic.mtu)
+    backend.update({"bridge": nic.bridge or "", "handle": str(nic.devid), "type": nic.nictype.value,
+                    "hotplug-status": ""})
+    frontend = {"backend-id": str(nic.backend_domid), "state": XENBUS_STATE_INITIALISING,
+                "handle": str(nic.devid), "mac": nic.mac or "", "trusted": "1" if nic.trusted else "0"}
+    return backend, frontend, {"mtu": str(nic.mtu)}
+
+
+def nic_devname(domid: int, devid: int, emulated: bool = False) -> str:
+    """libxl__device_nic_devname: netback's interface for the vif, or the tap
+    QEMU opens for its emulated twin; the hotplug script renames either to
+    the vif's vifname= when one is given."""
+    return f"vif{domid}.{devid}" + ("-emu" if emulated else "")
 
 
 def _script_path(script: str) -> str:

@@ -573,10 +573,10 @@ class LibxcBackend:
                                C.get_errno())
 
     def add_device(self, domid: int, kind: str, devid: int, backend: dict[str, str], frontend: dict[str, str],
-                   backend_kind: str | None = None) -> None:
+                   backend_kind: str | None = None, read_only_frontend: dict[str, str] | None = None) -> None:
         from xlpy.backends.libxc import devices
 
-        devices.add(self, domid, kind, devid, backend, frontend, backend_kind)
+        devices.add(self, domid, kind, devid, backend, frontend, backend_kind, read_only_frontend)
 
     def remove_device(self, domid: int, kind: str, devid: int, force: bool = False) -> None:
         from xlpy.backends.libxc import devices

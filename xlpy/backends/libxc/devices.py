@@ -4,8 +4,9 @@ Add: the frontend's nodes (the guest owns them, Domain-0 reads), the
 backend's (Domain-0 owns them, the guest reads) and libxl's copy, in one
 xenstore transaction; then the backend driver's InitWait, and the hotplug
 script named in the backend (`block` loops a file and writes the
-physical-device the driver waits for). Remove: offline and Closing, Closed
-awaited, the script's remove, the nodes gone.
+physical-device the driver waits for; `vif-bridge` puts netback's interface,
+and an HVM guest's emulated twin's tap, on the bridge). Remove: offline and
+Closing, Closed awaited, the script's remove, the nodes gone.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ NO_BACKEND_DRIVER = {"console", "vuart", "qdisk", "vfb", "qusb", "vkbd"}
 
 
 def add(backend, domid: int, kind: str, devid: int, back: dict[str, str], front: dict[str, str],
-        backend_kind: str | None = None) -> None:
+        backend_kind: str | None = None, read_only_front: dict[str, str] | None = None) -> None:
     if back.get("type") == "phy":
         _check_phy_target(back.get("params", ""))
     front_path, back_path, libxl_path = device_paths(domid, kind, devid, backend_kind)
@@ -44,6 +45,9 @@ def add(backend, domid: int, kind: str, devid: int, back: dict[str, str], front:
             backend.xs_set_permissions(path, perms, transaction)
             for key, value in nodes.items():
                 backend.xs_write(f"{path}/{key}", value, transaction)
+        for key, value in (read_only_front or {}).items():
+            backend.xs_write(f"{front_path}/{key}", value, transaction)
+            backend.xs_set_permissions(f"{front_path}/{key}", dom0_owned, transaction)
         for key, value in {"frontend": front_path, "backend": back_path, **back}.items():
             backend.xs_write(f"{libxl_path}/{key}", value, transaction)
 
@@ -55,7 +59,7 @@ def add(backend, domid: int, kind: str, devid: int, back: dict[str, str], front:
         if not _wait_state(backend, back_path, {XENBUS_INIT_WAIT}, INIT_TIMEOUT):
             raise BackendError(f"unable to initialize device {back_path}: its backend driver did not answer "
                                f"within {INIT_TIMEOUT}s (is xen-blkback/xen-netback loaded?)", "add_device")
-        _hotplug(backend, script, "add", domid, kind, devid)
+        _hotplug(backend, script, True, domid, kind, devid)
     except BaseException:
         try:
             remove(backend, domid, kind, devid, force=True)
@@ -90,7 +94,7 @@ def remove(backend, domid: int, kind: str, devid: int, force: bool = False) -> N
         return
     try:
         if script and backend.xs_read(f"{back_path}/state") is not None:
-            _hotplug(backend, script, "remove", domid, kind, devid)
+            _hotplug(backend, script, False, domid, kind, devid)
     finally:
         for path in (front_path, back_path, libxl_path):
             _path_cleanup(backend, path)
@@ -107,22 +111,43 @@ def _check_phy_target(path: str) -> None:
         raise BackendError(f"{path} is neither a block device nor a file", "stat")
 
 
-def _hotplug(backend, script: str, action: str, domid: int, kind: str, devid: int) -> None:
-    """Run the device's script as libxl does (its environment, no terminal),
-    and fail with what the script left in hotplug-error."""
+def _hotplug(backend, script: str, adding: bool, domid: int, kind: str, devid: int) -> None:
+    """Run the device's script as libxl does (its environment and arguments,
+    no terminal), and fail with what the script left in hotplug-error."""
     base = f"backend/{kind}/{domid}/{devid}"
     env = {**os.environ, "script": script, "XENBUS_TYPE": kind, "XENBUS_PATH": base, "XENBUS_BASE_PATH": "backend"}
-    try:
-        done = subprocess.run([script, action], env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=HOTPLUG_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise BackendError(f"hotplug script {script} {action}: {e}", "hotplug") from None
-    if done.returncode != 0:
-        why = backend.xs_read(f"/local/domain/0/{base}/hotplug-error")
-        if not why:
-            lines = done.stderr.strip().splitlines()
-            why = lines[-1] if lines else f"exit status {done.returncode}"
-        raise BackendError(f"{script} {action} failed: {why}", "hotplug")
+    for args, extra in _script_runs(backend, base, kind, domid, devid, adding):
+        try:
+            done = subprocess.run([script, *args], env={**env, **extra}, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, timeout=HOTPLUG_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise BackendError(f"hotplug script {script} {args[0]}: {e}", "hotplug") from None
+        if done.returncode != 0:
+            why = backend.xs_read(f"/local/domain/0/{base}/hotplug-error")
+            if not why:
+                lines = done.stderr.strip().splitlines()
+                why = lines[-1] if lines else f"exit status {done.returncode}"
+            raise BackendError(f"{script} {args[0]} failed: {why}", "hotplug")
+
+
+def _script_runs(backend, base: str, kind: str, domid: int, devid: int,
+                 adding: bool) -> list[tuple[list[str], dict[str, str]]]:
+    """libxl__get_hotplug_script_info: (arguments, environment) of each run.
+    A vbd's script runs once (add/remove); a vif's once for netback's
+    interface (online/offline) and, for an emulated twin, again for QEMU's
+    tap, both knowing the two names and the gateway device."""
+    if kind != "vif":
+        return [(["add" if adding else "remove"], {})]
+    from xlpy.domain.xsdevice import nic_devname
+
+    emulated = backend.xs_read(f"/local/domain/0/{base}/type") == "vif_ioemu"
+    env = {"netdev": backend.xs_read(f"/local/domain/0/{base}/gatewaydev") or "",
+           "vif": nic_devname(domid, devid),
+           **({"INTERFACE": nic_devname(domid, devid, emulated=True)} if emulated else {})}
+    runs = [(["online" if adding else "offline", "type_if=vif"], env)]
+    if emulated:
+        runs.append((["add" if adding else "remove", "type_if=tap"], env))
+    return runs
 
 
 def _path_cleanup(backend, path: str) -> None:

@@ -718,7 +718,7 @@ class ModelBackend:
         db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?", _subtree(path))
 
     def add_device(self, domid: int, kind: str, devid: int, backend: dict[str, str], frontend: dict[str, str],
-                   backend_kind: str | None = None) -> None:
+                   backend_kind: str | None = None, read_only_frontend: dict[str, str] | None = None) -> None:
         """The nodes in one transaction (the model's xenstore keeps no
         permissions); the simulated backend driver is ready at once and a
         running guest's frontend connects, as it does to devices at boot."""
@@ -727,7 +727,8 @@ class ModelBackend:
             row = self._row(db, domid)
             for path in (front, back, libxl):
                 self._xs_rm(db, path)
-            nodes = {**{f"{front}/{key}": value for key, value in {"backend": back, **frontend}.items()},
+            frontend = {"backend": back, **frontend, **(read_only_frontend or {})}
+            nodes = {**{f"{front}/{key}": value for key, value in frontend.items()},
                      **{f"{back}/{key}": value for key, value in {"frontend": front, **backend}.items()},
                      f"{libxl}/frontend": front, f"{libxl}/backend": back,
                      **{f"{libxl}/{key}": value for key, value in backend.items()}}
