@@ -197,3 +197,27 @@ def test_userdata_is_kept_where_and_as_libxl_keeps_it(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == [data.name]  # no lock or new file left
     backend.store_libxl_userdata(7, "libxl-json", b"")
     assert backend.libxl_userdata(7, "libxl-json") is None and list(tmp_path.iterdir()) == []
+
+
+def test_a_device_that_fails_to_go_is_reported_and_the_others_still_go(capsys):
+    """libxl__devices_destroy logs a device it could not remove and carries
+    on: the domain is destroyed either way, and the admin learns why a
+    loop device or bridge port may be left."""
+    import xlpy.backends.libxc as libxc
+    from xlpy.backends.base import BackendError
+
+    records = {"/libxl/7/device": ["vbd", "vif"], "/libxl/7/device/vbd": ["51712"], "/libxl/7/device/vif": ["0", "1"]}
+    removed = []
+
+    def remove_device(domid, kind, devid, force=False):
+        if (kind, devid) == ("vif", 0):
+            raise BackendError("/etc/xen/scripts/vif-bridge offline failed: exit status 1", "hotplug")
+        removed.append((kind, devid, force))
+
+    backend = libxc.LibxcBackend.__new__(libxc.LibxcBackend)
+    backend.xs_list = lambda path, transaction=0: records.get(path, [])
+    backend.remove_device = remove_device
+    backend._remove_devices(7)
+    assert removed == [("vbd", 51712, True), ("vif", 1, True)]
+    assert capsys.readouterr().err == ("xlpy: domain 7: unable to remove vif 0: "
+                                       "/etc/xen/scripts/vif-bridge offline failed: exit status 1\n")

@@ -15,6 +15,7 @@ import errno
 import fcntl
 import os
 import re
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -209,14 +210,14 @@ class LibxcBackend:
 
     def _remove_devices(self, domid: int) -> None:
         """libxl__devices_destroy: every device libxl's records name, forced
-        (the guest is not asked), each one's script run; a failure is
-        logged by the script and the next device goes on."""
+        (the guest is not asked), each one's script run; a device that fails
+        is reported, as libxl logs it, and the domain still goes."""
         for kind in self.xs_list(f"/libxl/{domid}/device"):
             for devid in self.xs_list(f"/libxl/{domid}/device/{kind}"):
                 try:
                     self.remove_device(domid, kind, int(devid), force=True)
-                except BackendError:
-                    pass
+                except BackendError as e:
+                    sys.stderr.write(f"xlpy: domain {domid}: unable to remove {kind} {devid}: {e.message}\n")
 
     def pause_domain(self, domid: int) -> None:
         self._check("xc_domain_pause", self.lib.xc_domain_pause(self.xch, domid))
