@@ -32,7 +32,13 @@ PAIRS = [("info", "xlpy-info", "xl-info"), ("list", "xlpy-list-dom0", "xl-list-d
          # The same 256 MiB HVM guest, counting: each saves it with QEMU's device state,
          # and each restores the other's file.
          ("save (HVM guest)", "hvm-sr-to-xl-save", "hvm-sr-from-xl-save"),
-         ("restore (HVM guest)", "hvm-sr-from-xl-restore", "hvm-sr-to-xl-restore")]
+         ("restore (HVM guest)", "hvm-sr-from-xl-restore", "hvm-sr-to-xl-restore"),
+         # PVH twins with a PV device each: a raw-file disk (block script), a vif (vif-bridge).
+         ("create (PVH + disk)", "disk-xlpy-create", "disk-xl-create"),
+         ("create (PVH + vif)", "net-xlpy-create", "net-xl-create"),
+         # A second vif hot-plugged to each toolstack's own running guest, then unplugged.
+         ("network-attach", "net-attach", "net-xl-attach"),
+         ("network-detach", "net-detach", "net-xl-detach")]
 
 
 def main() -> None:

@@ -12,9 +12,14 @@ mount -t devpts devpts /dev/pts
 ln -sf /proc/self/fd /dev/fd; ln -sf fd/0 /dev/stdin; ln -sf fd/1 /dev/stdout; ln -sf fd/2 /dev/stderr
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
-for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkback loop virtio_pci 9pnet_virtio 9p; do
+for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkback xen-netback bridge loop virtio_pci \
+        9pnet_virtio 9p; do
     modprobe $m || mark "modprobe $m failed"
 done
+for m in /xlpy-modules/*.ko; do insmod $m || mark "insmod $m failed"; done
+# The bridge vifs join by default, with an address the guests ping.
+{ ip link add name xenbr0 type bridge stp_state 0 forward_delay 0 && ip address add 10.0.0.1/24 dev xenbr0 \
+    && ip link set xenbr0 up; } || mark "no bridge xenbr0"
 mount -t xenfs xenfs /proc/xen
 mkdir -p /run/xenstored /var/run/xen /var/log/xen/console /var/lib/xen
 XENSTORED_ROOTDIR=/run/xenstored xenstored --pid-file /run/xenstore.pid

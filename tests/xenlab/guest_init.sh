@@ -20,6 +20,20 @@ case "$(cat /proc/cmdline)" in
         for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do [ -b /dev/xvda ] && break; sleep 0.5; done
         echo "=== XLPY_DISK $(head -c 16 /dev/xvda 2>&1)" ;;
 esac
+# xlpy.net=<address>: the PV network interface eth0 (xen-netfront) on the
+# toolstack's vif, given the address, pinging dom0's bridge 10.0.0.1.
+for word in $(cat /proc/cmdline); do
+    case "$word" in
+        xlpy.net=*)
+            address=${word#xlpy.net=}
+            insmod /xen-netfront.ko
+            for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do [ -e /sys/class/net/eth0 ] && break; sleep 0.5; done
+            ifconfig eth0 "$address" netmask 255.255.255.0 up
+            answered=no
+            for i in 1 2 3 4 5 6 7 8 9 10; do ping -c 1 -W 2 10.0.0.1 >/dev/null 2>&1 && answered=yes && break; done
+            echo "=== XLPY_NET address=$address mac=$(cat /sys/class/net/eth0/address 2>&1) ping=$answered" ;;
+    esac
+done
 # A Xen shutdown request runs /sbin/poweroff, which signals PID 1.
 trap 'echo "=== XLPY_GUEST_SHUTDOWN_REQUESTED"; poweroff -f' USR2 TERM
 # xlpy.count: a line a second, numbered from 0, until asked to stop: a guest

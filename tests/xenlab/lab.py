@@ -3,8 +3,9 @@
 
 ../shared/xenlab/setup.sh builds the hypervisor, dom0 kernel and dom0
 initramfs from Debian packages (about a minute, root, ~150 MB download). This
-module adds xlpy's own part: what HVM guests need in dom0 (QEMU and SeaBIOS,
-installed into a copy of the root filesystem and kept as a cpio archive), a
+module adds xlpy's own part: what dom0 lacks for HVM guests (QEMU and SeaBIOS)
+and for vifs (iproute2, which vif-bridge runs), installed into a copy of the
+root filesystem and kept as a cpio archive; a
 dom0 init (appended to the initramfs as a further cpio archive), a guest
 initramfs, and a 9p share holding xlpy as `pip install` puts it, plus the
 scenario. dom0 runs the scenario, writes
@@ -24,11 +25,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BOOT_TIMEOUT = 2400  # seconds; TCG is slow and slower still on a busy machine, and HVM guests slower still
-GUEST_APPLETS = ("sh", "mount", "cat", "grep", "head", "tr", "sleep", "poweroff", "echo", "insmod")
+GUEST_APPLETS = ("sh", "mount", "cat", "grep", "head", "tr", "sleep", "poweroff", "echo", "insmod", "ifconfig", "ping")
 QEMU = "qemu-system-x86_64"
-# What HVM guests need in dom0 beyond the shared lab's root: the device model
-# (which brings SeaBIOS, the firmware hvmloader hands control to).
-HVM_PACKAGES = ("qemu-system-xen",)
+# What dom0 needs beyond the shared lab's root: HVM guests' device model (which
+# brings SeaBIOS, the firmware hvmloader hands control to), and `ip` for the
+# vif-bridge hotplug script.
+DOM0_PACKAGES = ("qemu-system-xen", "iproute2")
+OVERLAY = "dom0-overlay.cpio"
+# What dom0 loads beyond the shared lab's modules: the tun device QEMU opens for an emulated NIC.
+DOM0_MODULES = ("drivers/net/tun.ko",)
+# The PV drivers the guest's initramfs loads (Debian builds them as modules without dependencies).
+GUEST_MODULES = ("drivers/block/xen-blkfront.ko", "drivers/net/xen-netfront.ko")
 PARTS = ("guests", "saverestore", "hvm", "inject")  # as scenario.py names them
 OVERLAY_SKIP = ("./usr/share/doc", "./usr/share/man", "./usr/share/locale", "./var/cache/apt", "./var/lib/apt/lists")
 
@@ -52,11 +59,11 @@ def ensure_built(shared: Path, log: Path) -> Path:
     lab = lab_dir()
     if not all((lab / name).exists() for name in ("xen-4.17.elf", "vmlinuz", "dom0-initrd.cpio")) \
             or not shutil.which(QEMU):
-        (lab / "hvm-overlay.cpio").unlink(missing_ok=True)  # built from the root filesystem being replaced
+        (lab / OVERLAY).unlink(missing_ok=True)  # built from the root filesystem being replaced
         with open(log, "w") as out:
             subprocess.run(["bash", str(shared / "xenlab" / "setup.sh")], env={**os.environ, "L": str(lab)},
                            stdout=out, stderr=subprocess.STDOUT, check=True)
-    ensure_hvm_overlay(lab, log)
+    ensure_dom0_overlay(lab, log)
     return lab
 
 
@@ -74,14 +81,15 @@ def _tree_names(tree: Path) -> list[str]:
     return subprocess.run(["find", "."], cwd=tree, capture_output=True, text=True, check=True).stdout.split()
 
 
-def ensure_hvm_overlay(lab: Path, log: Path) -> Path:
-    """The files installing HVM_PACKAGES adds to dom0's root, as a cpio archive
+def ensure_dom0_overlay(lab: Path, log: Path) -> Path:
+    """The files installing DOM0_PACKAGES adds to dom0's root, as a cpio archive
     appended to the dom0 initramfs; built once (about a minute) and kept in
-    the lab directory. HVM guests need the device model and SeaBIOS, which
-    the shared dom0 lacks; the shared root filesystem is left as it is."""
-    overlay = lab / "hvm-overlay.cpio"
-    if overlay.exists():
+    the lab directory with the list it was built from, rebuilt when the list
+    changes. The shared root filesystem is left as it is."""
+    overlay, built_from = lab / OVERLAY, lab / f"{OVERLAY}.packages"
+    if overlay.exists() and built_from.exists() and built_from.read_text() == " ".join(DOM0_PACKAGES):
         return overlay
+    (lab / "hvm-overlay.cpio").unlink(missing_ok=True)  # its forerunner, QEMU alone
     root = lab / "hvm-rootfs"
     if os.path.ismount(root / "proc"):  # an earlier build was cut short
         subprocess.run(["umount", str(root / "proc")], check=True)
@@ -89,7 +97,7 @@ def ensure_hvm_overlay(lab: Path, log: Path) -> Path:
     subprocess.run(["cp", "-a", str(lab / "rootfs"), str(root)], check=True)
     before = set(_tree_names(root))
     install = ("apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
-               f"--no-install-recommends {' '.join(HVM_PACKAGES)}")
+               f"--no-install-recommends {' '.join(DOM0_PACKAGES)}")
     subprocess.run(["mount", "--bind", "/proc", str(root / "proc")], check=True)
     try:
         with open(log, "a") as out:
@@ -101,6 +109,7 @@ def ensure_hvm_overlay(lab: Path, log: Path) -> Path:
     partial = overlay.with_suffix(".partial")
     _cpio(root, partial, added)
     partial.rename(overlay)
+    built_from.write_text(" ".join(DOM0_PACKAGES))
     shutil.rmtree(root)
     return overlay
 
@@ -114,24 +123,27 @@ def _guest_initrd(work: Path, target: Path) -> None:
         (tree / "bin" / applet).symlink_to("busybox")
     (tree / "sbin" / "poweroff").symlink_to("../bin/busybox")  # the kernel's orderly poweroff runs it
     shutil.copy2(HERE / "guest_init.sh", tree / "init")
-    # The PV disk driver, which Debian's kernel builds as a module (no dependencies).
-    for module in sorted(lab_dir().glob("rootfs/lib/modules/*/kernel/drivers/block/xen-blkfront.ko"))[:1]:
-        shutil.copy2(module, tree / "xen-blkfront.ko")
+    for module in GUEST_MODULES:  # from the kernel package setup.sh unpacked
+        for found in sorted(lab_dir().glob(f"x/linux/lib/modules/*/kernel/{module}"))[:1]:
+            shutil.copy2(found, tree / found.name)
     _cpio(tree, work / "guest.cpio")
     with open(work / "guest.cpio", "rb") as raw, gzip.open(target, "wb", compresslevel=1) as packed:
         shutil.copyfileobj(raw, packed)
 
 
 def _dom0_initrd(lab: Path, work: Path) -> Path:
-    """Debian's dom0 initramfs, then what HVM guests need, then xlpy's init,
+    """Debian's dom0 initramfs, then the packages dom0 lacks, then xlpy's init,
     each a cpio archive of its own: the kernel unpacks them in turn."""
     tree = work / "overlay"
-    tree.mkdir()
+    (tree / "xlpy-modules").mkdir(parents=True)
     shutil.copy2(HERE / "dom0_init.sh", tree / "xlpy-lab-init")
+    for module in DOM0_MODULES:
+        for found in sorted(lab.glob(f"x/linux/lib/modules/*/kernel/{module}"))[:1]:
+            shutil.copy2(found, tree / "xlpy-modules" / found.name)
     _cpio(tree, work / "overlay.cpio")
     combined = work / "dom0-initrd.cpio"
     with open(combined, "wb") as out:
-        for part in (lab / "dom0-initrd.cpio", lab / "hvm-overlay.cpio", work / "overlay.cpio"):
+        for part in (lab / "dom0-initrd.cpio", lab / OVERLAY, work / "overlay.cpio"):
             with open(part, "rb") as f:
                 shutil.copyfileobj(f, out, 1 << 20)
     return combined

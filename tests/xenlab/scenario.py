@@ -175,6 +175,45 @@ def disks() -> None:
 
 
 
+def networks() -> None:
+    """A PVH guest's vif, plugged by xlpy and, for a twin, by xl: netback's
+    interface put on dom0's bridge xenbr0 (10.0.0.1) by vif-bridge,
+    xen-netfront in the guest, which pings dom0 and is pinged back."""
+    for n, (tool, argv) in enumerate((("xlpy", XLPY), ("xl", XL)), start=1):
+        name = f"lab-net-{tool}"
+        cfg = config(name, type="pvh", vif=[f"mac=00:16:3e:00:00:0{n}"],
+                     extra=f"{GUEST_CONSOLE} xlpy.net=10.0.0.1{n} xlpy.stay")
+        boot(f"net-{tool}", argv, name, cfg, "=== XLPY_NET", f"net-{tool}-ping")
+        run(f"net-{tool}-backend", ["sh", "-c", f"xenstore-ls /local/domain/0/backend/vif/$(xl domid {name})"])
+        run(f"net-{tool}-frontend", ["sh", "-c", f"xenstore-ls /local/domain/$(xl domid {name})/device/vif"])
+        run(f"net-{tool}-pinged", ["busybox", "ping", "-c", "1", "-W", "5", f"10.0.0.1{n}"])
+    run("net-ports", ["ls", "/sys/class/net/xenbr0/brif"])
+    for tool, argv in (("xlpy", XLPY), ("xl", XL)):
+        run(f"net-xlpy-{tool}-network-list", argv + ["network-list", "lab-net-xlpy"])
+    # Hot-plugged to the running guest, whose netfront connects it; then unplugged.
+    run("net-attach", XLPY + ["network-attach", "lab-net-xlpy", "mac=00:16:3e:00:00:09"])
+    run("net-attached-state", ["sh", "-c", "for i in $(seq 40); do s=$(xenstore-read "
+        "/local/domain/$(xl domid lab-net-xlpy)/device/vif/1/state); [ \"$s\" = 4 ] && break; sleep 0.5; done; "
+        "echo $s"])
+    run("net-attached-ports", ["ls", "/sys/class/net/xenbr0/brif"])
+    run("net-detach", XLPY + ["network-detach", "lab-net-xlpy", "1"])
+    run("net-detached-ports", ["ls", "/sys/class/net/xenbr0/brif"])
+    run("net-detached-list", XL + ["network-list", "lab-net-xlpy"])
+    # The same hot-plug by xl on its guest, for time.
+    run("net-xl-attach", XL + ["network-attach", "lab-net-xl", "mac=00:16:3e:00:00:0a"])
+    run("net-xl-detach", XL + ["network-detach", "lab-net-xl", "1"])
+    for tool, other in (("xlpy", XL), ("xl", XLPY)):  # each unplugs the other's vif
+        run(f"net-{tool}-destroy", other + ["destroy", f"lab-net-{tool}"])
+        wait_gone(f"net-{tool}-gone", f"lab-net-{tool}", timeout=30)
+    run("net-ports-after", ["ls", "/sys/class/net/xenbr0/brif"])
+    run("net-backends-after", ["xenstore-ls", "/local/domain/0/backend"])
+    # A bridge that does not exist: vif-bridge says so, nothing is left.
+    missing = config("lab-net-nobridge", type="pvh", vif=["bridge=xenbr9"])
+    run("net-nobridge-create", XLPY + ["create", missing])
+    run("net-nobridge-xl-list", XL + ["list"])
+    run("net-nobridge-backends", ["xenstore-ls", "/local/domain/0/backend"])
+
+
 def tidy() -> None:
     """Save files and disk images go once a part is done: /tmp/lab is a
     tmpfs in dom0's memory, and a whole run's files would not fit in it."""
@@ -248,6 +287,7 @@ def guests() -> None:
     run("xlpy-pv-userdata-after", ["ls", "/var/lib/xen"])
 
     disks()
+    networks()
 
     # on_poweroff="rename-restart": the next xlpy command preserves the dead
     # domain under a dated name and starts the config again.
@@ -267,10 +307,11 @@ def guests() -> None:
     boot("crash", XLPY, "lab-crash", crash, "XLPY_GUEST_CRASHING", "crash-said")
     time.sleep(3)
     run("crash-xl-list", XL + ["list", "lab-crash"])
+    run("crash-xl-dump-core", XL + ["dump-core", "lab-crash", "/var/lib/xen/dump/xl-lab-crash"])  # to compare
     run("crash-list-reaps", XLPY + ["list"])
     wait_gone("crash-gone", "lab-crash", timeout=60)
-    run("crash-core", ["sh", "-c", "stat -c %s /var/lib/xen/dump/lab-crash && head -c 4 /var/lib/xen/dump/lab-crash "
-                       "| od -An -c && rm -f /var/lib/xen/dump/lab-crash"])
+    run("crash-core", ["sh", "-c", "cd /var/lib/xen/dump && stat -c %s lab-crash xl-lab-crash && head -c 4 lab-crash "
+                       "| od -An -c && rm -f lab-crash xl-lab-crash"])
 
     # A create that fails half-way leaves nothing behind.
     bad = config("lab-bad", type="pvh", kernel="/etc/hostname")
@@ -456,8 +497,9 @@ def hvm_guests() -> None:
     (firmware / "ssdt.aml").write_bytes(ssdt())
     (firmware / "smbios.bin").write_bytes(smbios_system())
     hvm = config("lab-hvm", **POD, extra="console=hvc0 xlpy.stay", acpi_firmware=str(firmware / "ssdt.aml"),
-                 smbios_firmware=str(firmware / "smbios.bin"))
+                 smbios_firmware=str(firmware / "smbios.bin"), vif=["mac=00:16:3e:00:00:05"])
     boot("hvm", XLPY, "lab-hvm", hvm, "XLPY_GUEST_ALIVE", "hvm-alive", HVM_BOOT_TIMEOUT)
+    run("hvm-bridge-ports", ["ls", "/sys/class/net/xenbr0/brif"])  # its vif and the emulated twin's tap
     record("hvm-device-models", {"ps": device_models()})
     run("hvm-xl-list", XL + ["list", "lab-hvm"])
     run("hvm-xlpy-list", XLPY + ["list", "lab-hvm"])
@@ -471,6 +513,7 @@ def hvm_guests() -> None:
     wait_console("hvm-shutdown-seen", "lab-hvm", "XLPY_GUEST_SHUTDOWN_REQUESTED", "hvm-shutdown", 30)
     wait_gone("hvm-gone", "lab-hvm", timeout=60)
     record("hvm-device-models-after", {"ps": device_models()})
+    run("hvm-bridge-ports-after", ["ls", "/sys/class/net/xenbr0/brif"])
     run("hvm-xenstore-after", ["xenstore-list", "/local/domain/0/device-model"])
 
     # QEMU refuses to start: nothing is left, neither the domain nor QEMU nor xenstore entries.

@@ -104,14 +104,17 @@ def test_uptime_is_xl_s(steps):
 
 
 def test_a_crash_dumps_the_core_then_destroys(steps):
-    """on_crash="coredump-destroy": an ELF core of the guest's memory (96 MiB)
-    in xl's dump directory, named after the guest, and the domain gone."""
+    """on_crash="coredump-destroy": an ELF core of the guest's memory in xl's
+    dump directory, named after the guest, as large as `xl dump-core` makes
+    of the same crashed guest (the pages its p2m lists, which a 96 MiB PV
+    guest has shown as 62 to 68 MiB), and the domain gone."""
     assert steps["crash-said"]["found"], steps["crash-said"]["console"]
     assert "c" in xl_rows(steps["crash-xl-list"])["lab-crash"][3]  # crashed, waiting for the toolstack
     ok(steps["crash-list-reaps"])
     assert steps["crash-gone"]["gone"]
-    size, magic = ok(steps["crash-core"])["stdout"].split("\n", 1)
-    assert int(size) >= 64 << 20 and magic.split() == ["177", "E", "L", "F"], steps["crash-core"]["stdout"]
+    ok(steps["crash-xl-dump-core"])
+    ours, theirs, magic = ok(steps["crash-core"])["stdout"].split("\n", 2)
+    assert int(ours) == int(theirs) > 32 << 20 and magic.split() == ["177", "E", "L", "F"], steps["crash-core"]["stdout"]
 
 
 def test_list_long_shows_dom0_as_xl_does(steps):
@@ -292,6 +295,17 @@ def test_shutting_down_an_hvm_guest_waits_and_stops_its_device_model(steps):
     assert steps["hvm-gone"]["gone"]
     assert steps["hvm-device-models-after"]["ps"] == ""
     assert ok(steps["hvm-xenstore-after"])["stdout"] == ""
+
+
+def test_an_hvm_guest_s_vif_and_its_emulated_twin_are_both_bridged(steps):
+    """An HVM guest's vif (type ioemu by default): QEMU's rtl8139 on the tap
+    vif<domid>.0-emu, which the vif's script, run a second time, bridges
+    beside netback's vif<domid>.0; both leave the bridge with the guest."""
+    ok(steps["hvm-create"])
+    domid = xl_rows(steps["hvm-xl-list"])["lab-hvm"][0]
+    assert f"-netdev type=tap,id=net0,ifname=vif{domid}.0-emu," in steps["hvm-device-models"]["ps"]
+    assert set(ok(steps["hvm-bridge-ports"])["stdout"].split()) == {f"vif{domid}.0", f"vif{domid}.0-emu"}
+    assert ok(steps["hvm-bridge-ports-after"])["stdout"] == ""
 
 
 def test_acpi_and_smbios_firmware_reach_the_guest(steps):
@@ -495,6 +509,61 @@ def test_a_missing_disk_file_fails_create_in_one_line_and_leaves_nothing(steps):
     assert len(lines) == 2 and lines[1].endswith("disk xvda: failed to stat /tmp/lab/no-such.img: "
                                                  "No such file or directory"), failed["stderr"]
     assert "lab-disk-missing" not in xl_rows(steps["disk-missing-xl-list"])
+
+
+# What differs between two guests' vifs by nature: ids, the MAC, the event channel and rings.
+VIF_PER_GUEST = {"frontend", "frontend-id", "mac", "event-channel", "tx-ring-ref", "rx-ring-ref",
+                 "request-rx-copy", "backend", "backend-id"}
+
+
+def vif_tree(step: dict) -> dict[str, str]:
+    tree = xenstore_tree(ok(step)["stdout"])
+    return {k: v for k, v in tree.items() if not set(k.split("/")) & VIF_PER_GUEST}
+
+
+def test_a_vif_is_plugged_as_libxl_plugs_it(steps):
+    """netback's interface goes on the bridge through vif-bridge, the guest's
+    netfront pings dom0 and answers dom0's ping; the nodes are xl's, `xl
+    network-list` shows xlpy's vif as xlpy does; a vif hot-plugged to the
+    running guest connects and leaves the bridge on detach; destroy, xl's of
+    xlpy's guest and xlpy's of xl's, leaves no port or backend behind."""
+    for n, tool in enumerate(("xlpy", "xl"), start=1):
+        ok(steps[f"net-{tool}-create"])
+        console = steps[f"net-{tool}-ping"]["console"]
+        assert f"=== XLPY_NET address=10.0.0.1{n} mac=00:16:3e:00:00:0{n} ping=yes" in console, \
+            (tool, console[-1500:])
+        ok(steps[f"net-{tool}-pinged"])
+    ours, theirs = (vif_tree(steps[f"net-{tool}-backend"]) for tool in ("xlpy", "xl"))
+    assert ours == theirs and ours["0/hotplug-status"] == "connected" and ours["0/state"] == "4"
+    ours, theirs = (vif_tree(steps[f"net-{tool}-frontend"]) for tool in ("xlpy", "xl"))
+    assert sorted(ours) == sorted(theirs)
+    domids = {tool: xenstore_tree(steps[f"net-{tool}-backend"]["stdout"])["0/frontend-id"] for tool in ("xlpy", "xl")}
+    ports = {f"vif{domids['xlpy']}.0", f"vif{domids['xl']}.0"}
+    assert set(ok(steps["net-ports"])["stdout"].split()) == ports
+    assert ok(steps["net-xlpy-xlpy-network-list"])["stdout"] == ok(steps["net-xlpy-xl-network-list"])["stdout"]
+    ok(steps["net-attach"])
+    assert ok(steps["net-attached-state"])["stdout"].strip() == "4"
+    assert set(ok(steps["net-attached-ports"])["stdout"].split()) == ports | {f"vif{domids['xlpy']}.1"}
+    ok(steps["net-detach"])
+    assert set(ok(steps["net-detached-ports"])["stdout"].split()) == ports
+    assert len(ok(steps["net-detached-list"])["stdout"].splitlines()) == 2  # the header and vif 0
+    for tool in ("xlpy", "xl"):
+        ok(steps[f"net-{tool}-destroy"])
+        assert steps[f"net-{tool}-gone"]["gone"]
+    assert steps["net-xlpy-destroy"]["stderr"] == ""
+    assert ok(steps["net-ports-after"])["stdout"] == ""
+    backends = steps["net-backends-after"]
+    assert "vif" not in backends["stdout"].split() and (backends["rc"] == 0 or "No such file" in backends["stderr"])
+
+
+def test_a_vif_on_a_missing_bridge_fails_create_in_one_line_and_leaves_nothing(steps):
+    failed = steps["net-nobridge-create"]
+    assert failed["rc"] != 0 and "Traceback" not in failed["stderr"]
+    lines = failed["stderr"].strip().splitlines()
+    assert len(lines) == 2 and "vif 0: " in lines[1] and "xenbr9" in lines[1], failed["stderr"]
+    assert "lab-net-nobridge" not in xl_rows(steps["net-nobridge-xl-list"])
+    backends = steps["net-nobridge-backends"]
+    assert "vif" not in backends["stdout"].split()
 
 
 def held_json(step: dict) -> dict:
