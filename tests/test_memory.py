@@ -95,7 +95,7 @@ def test_every_guest_type_is_built_with_claim_mode_as_xl_s_default(xlpy, state_d
         assert host.toolstack.backend.domain_settings(1)["claim"] is True
 
 
-def test_a_save_d_file_is_restored_with_its_domid_and_refused_while_it_is_taken(xlpy, state_dir, tmp_path):
+def test_a_save_d_file_is_restored_with_its_domid_and_refused_while_it_is_recent_or_taken(xlpy, state_dir, tmp_path):
     (tmp_path / "guest.cfg").write_text(PV)
     xlpy("create", "-q", str(tmp_path / "guest.cfg"))  # running: a paused one has no vCPU online to save
     xlpy("create", "-p", "-q", str(tmp_path / "guest.cfg"), 'name="q"')  # domid 2
@@ -103,6 +103,12 @@ def test_a_save_d_file_is_restored_with_its_domid_and_refused_while_it_is_taken(
     xlpy("save", "-D", "p", str(saved))
     xlpy("create", "-p", "-q", str(tmp_path / "guest.cfg"), 'name="r"')  # Xen gives the next one, 3
     assert xlpy("domid", "r").stdout == "3\n"
+    # The save destroyed domain 1 a moment ago: libxl refuses it as recently used.
+    r = xlpy("restore", "-p", str(saved), ok=False)
+    assert (r.returncode, r.stderr.splitlines()[-1]) == (1, "xlpy: cannot create 'p': Domain 1:domain id recently used")
+    history = state_dir / "domid-history"  # its minute over (LIBXL_DOMID_REUSE_TIMEOUT)
+    history.write_text("".join(f"{int(sec) - 61} {domid}\n"
+                               for sec, domid in map(str.split, history.read_text().splitlines())))
     xlpy("restore", "-p", str(saved))
     assert xlpy("domid", "p").stdout == "1\n"
     xlpy("rename", "p", "p2")

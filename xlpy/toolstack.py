@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from xlpy.backends.base import (
-    DOMID_FIRST_RESERVED, INVALID_DOMID, PAGE_SIZE, Backend, BackendError, BootImage, CreateFlags, DomainInfo,
-    Exists, HvmBuild, NoMemory, NoSuchDomain, ShutdownReason, VcpuContext,
+    DOMID_FIRST_RESERVED, INVALID_DOMID, PAGE_SIZE, RANDOM_DOMID, Backend, BackendError, BootImage, CreateFlags,
+    DomainInfo, Exists, HvmBuild, NoMemory, NoSuchDomain, ShutdownReason, VcpuContext,
 )
 from xlpy.domain.layout import max_memory_kb, memory_map
 
@@ -37,6 +37,7 @@ HVM_PARAM_TIMER_MODE, HVM_PARAM_HPET_ENABLED, HVM_PARAM_VPT_ALIGN, HVM_PARAM_ALT
     10, 11, 16, 35, 38
 MAXMEM_SLACK_KB = 1024  # LIBXL_MAXMEM_CONSTANT
 MIN_DOM0_MEM_KB = 128 * 1024  # LIBXL_MIN_DOM0_MEM
+DOMID_MASK = 0x7FFF  # xen.h: the bits a random domid is drawn from
 
 
 class ToolstackError(Exception):
@@ -82,8 +83,23 @@ def _process_tag(pid: int) -> str:
 
 
 class Toolstack:
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, domid_policy: int | None = None) -> None:
+        """`domid_policy` is the domid a domain whose config asks for none is
+        created with (xl's role): INVALID_DOMID (Xen picks) or RANDOM_DOMID;
+        by default, xl.conf's domid_policy, read when first needed."""
         self.backend = backend
+        self._domid_policy = domid_policy
+
+    @property
+    def domid_policy(self) -> int:
+        if self._domid_policy is None:
+            from xlpy.xlconf import XlConfError, domid_policy
+
+            try:
+                self._domid_policy = domid_policy()
+            except XlConfError as e:
+                raise ToolstackError(str(e)) from None
+        return self._domid_policy
 
     # -- lookups ---------------------------------------------------------------
 
@@ -147,8 +163,8 @@ class Toolstack:
         except DefaultsError as e:
             raise CreateFailed(f"cannot create {name!r}: {e}") from None
         mode, flags = self._boot_plan(dc)
-        if 0 < dc.c_info.domid < DOMID_FIRST_RESERVED:  # a restore of `save -D`'s file: that domid, as libxl asks
-            flags = dataclasses.replace(flags, domid=dc.c_info.domid)
+        # A restore of `save -D`'s file asks for its domid; else xl.conf's policy (xl's create_domain).
+        wanted = dc.c_info.domid if _valid_guest(dc.c_info.domid) else self.domid_policy
         # Refused before the domain exists, whichever the backend.
         if mode == "hvm":
             from xlpy.domain.devicemodel import unsupported
@@ -160,23 +176,14 @@ class Toolstack:
             problem = unsupported_disks(dc.disks)
         if problem:
             raise CreateFailed(f"cannot create {name!r}: {problem}")
-        try:
-            domid = self.backend.create_domain(flags, dc.c_info.uuid or NIL_UUID,
-                                               name=name, owner=_process_tag(os.getpid()))
-        except BackendError as e:
-            if e.call == "xc_domain_create" and e.errno == errno.EEXIST:  # the domid asked for is taken
-                raise CreateFailed(f"cannot create {name!r}: Domain {flags.domid}:domain creation fail: "
-                                   f"{os.strerror(errno.EEXIST)}") from None
-            if isinstance(e, Exists):
-                raise NameInUse(e.message) from None
-            raise CreateFailed(f"cannot create domain: {e.message}") from None
+        domid = self._make_domain(flags, wanted, dc.c_info.uuid or NIL_UUID, name)
         base = f"/local/domain/{domid}"
         try:
             self._link_vm_node(domid, dc.c_info.uuid or NIL_UUID, name)
             self.backend.xs_write(f"/libxl/{domid}/type", dc.c_info.type.value)  # libxl__domain_make's, which xl reads
             self._build(domid, dc, mode, image)
             stored = for_storage(given, dc)
-            if not 0 < stored.c_info.domid < DOMID_FIRST_RESERVED:  # xl's domid_policy, xl.conf's default
+            if not _valid_guest(stored.c_info.domid):  # Xen's or a random choice, not kept
                 stored.c_info.domid = INVALID_DOMID
             self._store_config(domid, stored)
             self.backend.xs_write(f"/libxl/{domid}/xlpy/config-text", config_text)
@@ -194,6 +201,46 @@ class Toolstack:
                 raise CreateFailed(f"cannot create {name!r}: {e.message}") from None
             raise
         return Created(domid, dc.pvh_generation.value if dc.pvh_generation else None, mode)
+
+    def _make_domain(self, flags: CreateFlags, wanted: int, uuid: str, name: str) -> int:
+        """The domain, as libxl__domain_make's loop gets it: with the domid
+        `wanted` (a guest's), a random one (RANDOM_DOMID) or Xen's choice;
+        a domid destroyed within the reuse timeout (libxl_files) is not
+        taken: asked for, the create is refused (the domain made is
+        destroyed as libxl's failed create destroys it, which marks the domid
+        recent again); else that domain goes and another domid is tried."""
+        while True:
+            domid = wanted
+            if wanted == RANDOM_DOMID:
+                domid = int.from_bytes(os.urandom(2), "little") & DOMID_MASK
+                if not _valid_guest(domid):
+                    continue
+            asked = dataclasses.replace(flags, domid=domid if _valid_guest(domid) else 0)
+            try:
+                domid = self.backend.create_domain(asked, uuid, name=name, owner=_process_tag(os.getpid()))
+            except BackendError as e:
+                if e.call == "xc_domain_create" and e.errno == errno.EEXIST:  # the domid asked for is taken
+                    if wanted == RANDOM_DOMID:
+                        continue
+                    raise CreateFailed(f"cannot create {name!r}: Domain {domid}:domain creation fail: "
+                                       f"{os.strerror(errno.EEXIST)}") from None
+                if isinstance(e, Exists):
+                    raise NameInUse(e.message) from None
+                raise CreateFailed(f"cannot create domain: {e.message}") from None
+            try:
+                recent = self.backend.domid_recent(domid)
+                if recent and not _valid_guest(wanted):
+                    self.backend.destroy_domain(domid)  # as libxl: not marked, a domid never used
+                    continue
+            except BaseException as e:
+                self._undo(domid)
+                if isinstance(e, BackendError):
+                    raise CreateFailed(f"cannot create {name!r}: {e.message}") from None
+                raise
+            if not recent:
+                return domid
+            self._undo(domid)
+            raise CreateFailed(f"cannot create {name!r}: Domain {domid}:domain id recently used")
 
     def _undo(self, domid: int) -> None:
         try:
@@ -245,6 +292,11 @@ class Toolstack:
         """The domain (the backend unplugs its devices first), its /vm node
         and /libxl/<domid>, as libxl__destroy_domid removes them."""
         vm_path = self.backend.xs_read(f"/local/domain/{domid}/vm")
+        # Remembered first, so that no new domain gets the domid while a script
+        # or a backend may still act on this one. libxl marks it after the
+        # devices are gone, just before xc_domain_destroy; here a history that
+        # cannot be written stops the destroy before anything is torn down.
+        self.backend.mark_domid_recent(domid)
         self.backend.destroy_domain(domid)
         if vm_path:
             self.backend.xs_rm(vm_path)
@@ -582,6 +634,8 @@ class Toolstack:
             self._destroy_domain(domid)
         except NoSuchDomain:  # another toolstack destroyed it since we looked
             raise DomainNotFound(f"Domain {domid} does not exist.") from None
+        except BackendError as e:  # as xl, after libxl's reason
+            raise ToolstackError(f"{e.message}; destroy failed (rc=-3)") from None
 
     def pause(self, domid: int) -> None:
         self.info(domid)
@@ -902,6 +956,11 @@ def _reaped_here(monitor: str | None) -> bool:
     if monitor is not None and monitor.startswith("fg:"):
         return not _alive(monitor[3:])
     return monitor == "1"
+
+
+def _valid_guest(domid: int) -> bool:
+    """libxl_domid_valid_guest."""
+    return 0 < domid < DOMID_FIRST_RESERVED
 
 
 def _leading_int(text: str | None) -> int:

@@ -425,14 +425,21 @@ def save_restore() -> None:
             Path(path).unlink(missing_ok=True)
             wait_count("sr-pv-checkpoint-continues", name, since, last + 2, "sr-pv-checkpoint")
             saved_with_domid(name)
+        before = domid_of(name)
         run(f"sr-{kind}-destroy", XLPY + ["destroy", name])
+        record(f"sr-{kind}-destroyed", {"domid": before})
+        domid_history(f"sr-{kind}-destroy-history")
         wait_gone(f"sr-{kind}-gone", name, timeout=30)
     # Across: xlpy's file restored by xl, xl's file restored by xlpy (PV guests, for time beside xlpy's).
     for prefix, creator, save, restore in (("sr-to-xl", XLPY, XLPY, XL), ("sr-from-xl", XL, XL, XLPY)):
         name = f"lab-{prefix}"
         cfg = config(name, type="pv", memory=128, extra=f"{GUEST_CONSOLE} xlpy.count")
         boot(prefix, creator, name, cfg, "XLPY_COUNT 3", f"{prefix}-counting")
+        before = domid_of(name)
         saved_then_restored(prefix, name, save + ["save"], restore + ["restore"])
+        if prefix == "sr-from-xl":  # xl's save destroyed `before`: xlpy reads xl's entry (and 4000 is not recent)
+            domid_history("sr-from-xl-history")
+            run("sr-from-xl-recent", [sys.executable, "-c", RECENT, before, "4000"])
         run(f"{prefix}-destroy", XL + ["destroy", name])
         wait_gone(f"{prefix}-gone", name, timeout=30)
 
@@ -441,20 +448,48 @@ def domid_of(name: str) -> str:
     return subprocess.run(XL + ["domid", name], capture_output=True, text=True).stdout.strip()
 
 
+def restored_once_dead(step: str, argv: list[str]) -> None:
+    """Xen refuses a domid still held by a dying domain (EEXIST): then more
+    tries, the first kept as its own step."""
+    for attempt in range(4):
+        done = run(step, argv)
+        if done["rc"] == 0 or "File exists" not in done["stderr"]:
+            return
+        if not attempt:
+            record(f"{step}-first-attempt", done)
+        time.sleep(3)
+
+
+def domid_history(step: str) -> None:
+    """libxl's domid history as dom0 holds it, and dom0's CLOCK_MONOTONIC, its time base."""
+    try:
+        text = Path("/var/run/xen/domid-history").read_text()
+    except OSError as e:
+        text = f"<{e.strerror}>"
+    record(step, {"text": text, "monotonic": time.clock_gettime(time.CLOCK_MONOTONIC)})
+
+
 def saved_with_domid(name: str) -> None:
     """save -D keeps the domid in the file; restore asks Xen for it again.
-    Xen refuses a domid still held by the dying domain (EEXIST): then one
-    more try, kept as its own step."""
+    The save destroyed the domain a moment ago, so the domid is in libxl's
+    history of recent ones: xlpy and xl alike refuse it. With
+    LIBXL_DOMID_REUSE_TIMEOUT=0, a second later, it is free again."""
     path = str(CONFIGS / "keep-domid.save")
     record("sr-keep-before", {"domid": domid_of(name)})
     run("sr-keep-save", XLPY + ["save", "-D", name, path])
-    restored = run("sr-keep-restore", XLPY + ["restore", path])
-    if restored["rc"] != 0 and "File exists" in restored["stderr"]:
-        record("sr-keep-restore-first-attempt", restored)
-        time.sleep(3)
-        run("sr-keep-restore", XLPY + ["restore", path])
+    domid_history("sr-keep-history")
+    restored_once_dead("sr-keep-refused-xlpy", XLPY + ["restore", path])
+    restored_once_dead("sr-keep-refused-xl", XL + ["restore", path])
+    domid_history("sr-keep-history-refused")
+    time.sleep(2)
+    restored_once_dead("sr-keep-restore", ["env", "LIBXL_DOMID_REUSE_TIMEOUT=0"] + XLPY + ["restore", path])
     record("sr-keep-after", {"domid": domid_of(name)})
     Path(path).unlink(missing_ok=True)
+
+
+# Whether xlpy's libxc backend finds each domid recent in libxl's history.
+RECENT = ("import sys\nfrom xlpy.backends.libxc import LibxcBackend\nb = LibxcBackend()\n"
+          "print(*(int(b.domid_recent(int(d))) for d in sys.argv[1:]))")
 
 
 # QEMU in dom0 under emulation inside emulation: everything HVM is slow.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 
 import pytest
@@ -618,6 +619,45 @@ def test_save_d_then_restore_keeps_the_domid(steps):
     ok(steps["sr-keep-save"]), ok(steps["sr-keep-restore"])
     before, after = steps["sr-keep-before"]["domid"], steps["sr-keep-after"]["domid"]
     assert before.isdigit() and after == before, (before, after)
+
+
+def history_entries(step: dict) -> list[tuple[int, int]]:
+    """/var/run/xen/domid-history's lines, each "<seconds> <domid>" as libxl writes them."""
+    lines = step["text"].splitlines()
+    assert lines and all(re.fullmatch(r"\d+ \d+", line) for line in lines), step["text"]
+    return [(int(sec), int(domid)) for sec, domid in map(str.split, lines)]
+
+
+@pytest.mark.parametrize("destroyed, history", [("sr-keep-before", "sr-keep-history"),
+                                                ("sr-pv-destroyed", "sr-pv-destroy-history"),
+                                                ("sr-pvh-destroyed", "sr-pvh-destroy-history")])
+def test_xlpy_s_destroy_leaves_the_domid_in_libxl_s_history(steps, destroyed, history):
+    """By save (-D) and by destroy: the last entry is the domid, stamped with
+    dom0's monotonic clock a moment before the history was read."""
+    domid, step = int(steps[destroyed]["domid"]), steps[history]
+    sec, last = history_entries(step)[-1]
+    assert last == domid and 0 <= step["monotonic"] - sec < 30, (sec, last, step)
+
+
+def test_a_recent_domid_is_refused_by_xlpy_and_by_xl_alike(steps):
+    """The restore of a save -D file right after the save: both exit 1 with
+    libxl's reason, and each destroys the domain it made, which marks the
+    domid again (the save's entry, xlpy's, xl's)."""
+    domid = int(steps["sr-keep-before"]["domid"])
+    ours, xl = steps["sr-keep-refused-xlpy"], steps["sr-keep-refused-xl"]
+    assert (ours["rc"], xl["rc"]) == (1, 1)
+    assert ours["stderr"].splitlines()[-1] == f"xlpy: cannot create 'lab-sr-pv': Domain {domid}:domain id recently used"
+    assert f"Domain {domid}:domain id recently used" in xl["stderr"], xl["stderr"]
+    marked = [sec for sec, entry in history_entries(steps["sr-keep-history-refused"]) if entry == domid]
+    assert len(marked) == 3 and marked == sorted(marked), marked
+
+
+def test_xlpy_reads_the_entry_xl_s_destroy_left(steps):
+    """xl save destroyed its guest: xlpy finds that domid recent, and another not."""
+    ok(steps["sr-from-xl-save"])
+    recent = ok(steps["sr-from-xl-recent"])
+    assert int(recent["argv"][-2]) in {domid for _, domid in history_entries(steps["sr-from-xl-history"])}
+    assert recent["stdout"].split() == ["1", "0"]
 
 
 def test_hvm_guests_get_the_keyboard_qemu_serves_as_xl_gives_it(steps):

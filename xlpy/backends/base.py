@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 PAGE_SIZE = 4096
 DOMID_FIRST_RESERVED = 0x7FF0  # xen.h: the domids above a guest's
 INVALID_DOMID = 0xFFFFFFFF  # libxl's: no domid chosen yet
+RANDOM_DOMID = INVALID_DOMID - 1  # libxl's: a random one (xl.conf's domid_policy="random")
 
 
 class BackendError(Exception):
@@ -290,6 +291,10 @@ class Backend(Protocol):
     # "xl" a config-update's text. Destroying the domain removes all of it.
     def libxl_userdata(self, domid: int, userid: str) -> bytes | None: ...  # libxl__userdata_retrieve
     def store_libxl_userdata(self, domid: int, userid: str, data: bytes) -> None: ...  # b"" removes it
+    # libxl's history of recently destroyed domids (xlpy.backends.libxl_files): libxl's own file,
+    # /var/run/xen/domid-history, on a real host; the same file in the model's state directory.
+    def mark_domid_recent(self, domid: int) -> None: ...  # libxl__mark_domid_recent
+    def domid_recent(self, domid: int) -> bool: ...  # libxl__is_domid_recent
 
     def ioport_permission(self, domid: int, first: int, count: int,
                           allow: bool) -> None: ...  # xc_domain_ioport_permission

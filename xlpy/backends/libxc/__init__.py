@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import ctypes as C
 import errno
-import fcntl
 import os
 import re
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 from xlpy.backends.base import (
@@ -24,6 +22,7 @@ from xlpy.backends.base import (
     NoSuchDomain, NotAvailable, PhysInfo, ShutdownReason, VcpuContext, VcpuInfo,
 )
 from xlpy.backends.libxc import structs as S
+from xlpy.backends.libxl_files import DomidHistory, file_lock
 from xlpy.domain.layout import memory_map
 
 PRIVCMD = ("/dev/xen/privcmd", "/proc/xen/privcmd")
@@ -613,7 +612,7 @@ class LibxcBackend:
         new file (mode 0600) renamed over the old, so readers see either."""
         uuid = self.domain_info(domid).uuid
         path = self._userdata_path(domid, uuid, "d", userid)
-        with _file_lock(self._userdata_path(domid, uuid, "l", "domain-userdata-lock")):
+        with file_lock(self._userdata_path(domid, uuid, "l", "domain-userdata-lock")):
             self.domain_info(domid)  # libxl checks again under the lock
             if not data:
                 path.unlink(missing_ok=True)
@@ -622,6 +621,18 @@ class LibxcBackend:
             with open(os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
                 f.write(data)
             new.rename(path)
+
+    @staticmethod
+    def _domid_history() -> DomidHistory:
+        from xlpy.domain.devicemodel import RUN_DIR  # libxl's XEN_RUN_DIR
+
+        return DomidHistory(RUN_DIR)
+
+    def mark_domid_recent(self, domid: int) -> None:
+        self._domid_history().mark(domid)
+
+    def domid_recent(self, domid: int) -> bool:
+        return self._domid_history().is_recent(domid)
 
     @staticmethod
     def _userdata_path(domid: int, uuid: str, kind: str, userid: str) -> Path:
@@ -643,24 +654,3 @@ def _boot_time() -> float:
 
     with open("/proc/uptime") as f:
         return time.time() - float(f.read().split()[0])
-
-
-@contextmanager
-def _file_lock(path: Path):
-    """libxl__lock_file: flock a file that the holder unlinks when done. A
-    waiter may get the lock on a file already unlinked, so it checks that its
-    file is still the one at the path, and tries again if not."""
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            if os.stat(path).st_ino == os.fstat(fd).st_ino:
-                break
-        except FileNotFoundError:
-            pass
-        os.close(fd)
-    try:
-        yield
-    finally:
-        path.unlink(missing_ok=True)
-        os.close(fd)

@@ -30,6 +30,7 @@ from xlpy.backends.base import (
     NoSuchDomain, NotImplementedHypercall, PermissionDenied, PhysInfo, ShutdownReason, VcpuContext, VcpuInfo, device_paths,
 )
 from xlpy.backends.kernel import read_kernel
+from xlpy.backends.libxl_files import DomidHistory
 from xlpy.backends.model.host import load_profile
 from xlpy.domain.layout import memory_map
 from xlpy.backends.model.store import Store
@@ -664,6 +665,12 @@ class ModelBackend:
                            (domid, userid, data))
             else:
                 db.execute("DELETE FROM userdata WHERE domid = ? AND userid = ?", (domid, userid))
+
+    def mark_domid_recent(self, domid: int) -> None:
+        DomidHistory(self.store.directory).mark(domid)
+
+    def domid_recent(self, domid: int) -> bool:
+        return DomidHistory(self.store.directory).is_recent(domid)
 
     def xs_read(self, path: str) -> str | None:
         return self._xs(self.store.db, path)
