@@ -12,6 +12,8 @@ mount -t devpts devpts /dev/pts
 ln -sf /proc/self/fd /dev/fd; ln -sf fd/0 /dev/stdin; ln -sf fd/1 /dev/stdout; ln -sf fd/2 /dev/stderr
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
+# Guest cores (on_crash=coredump-*): the root filesystem has too little room left for one.
+mkdir -p /var/lib/xen/dump && mount -t tmpfs tmpfs /var/lib/xen/dump
 for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkback xen-netback bridge loop virtio_pci \
         9pnet_virtio 9p; do
     modprobe $m || mark "modprobe $m failed"

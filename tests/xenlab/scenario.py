@@ -531,7 +531,9 @@ def hvm_guests() -> None:
     firmware.mkdir(parents=True, exist_ok=True)
     (firmware / "ssdt.aml").write_bytes(ssdt())
     (firmware / "smbios.bin").write_bytes(smbios_system())
-    hvm = config("lab-hvm", **POD, extra="console=hvc0 xlpy.stay", acpi_firmware=str(firmware / "ssdt.aml"),
+    # Its vif has an emulated twin, which the guest's kernel is told to keep (it unplugs it by default).
+    hvm = config("lab-hvm", **POD, extra="console=hvc0 xlpy.stay xen_emul_unplug=never",
+                 acpi_firmware=str(firmware / "ssdt.aml"),
                  smbios_firmware=str(firmware / "smbios.bin"), vif=["mac=00:16:3e:00:00:05"])
     boot("hvm", XLPY, "lab-hvm", hvm, "XLPY_GUEST_ALIVE", "hvm-alive", HVM_BOOT_TIMEOUT)
     run("hvm-bridge-ports", ["ls", "/sys/class/net/xenbr0/brif"])  # its vif and the emulated twin's tap
