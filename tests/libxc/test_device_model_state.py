@@ -154,23 +154,25 @@ def spawn(dirs, tmp_path, monkeypatch):
     """devicemodel.start of a given binary, on the QMP socket it pre-opens, as
     the toolstack hands them over; QEMUs it leaves are killed at the end."""
     monkeypatch.setattr(devicemodel, "LOG_DIR", str(tmp_path / "log"))
-    started = []
+    stores = []
 
     def spawn(binary: str, args: list[str], timeout: float = 30, store=None, pass_fds=(), stopped=True):
         monkeypatch.setattr(devicemodel, "QEMU", binary)
+        store = store or Store()
+        stores.append(store)
         monitor = devicemodel.open_monitor(DOMID)
         args = ["-chardev", f"socket,id=libxl-cmd,fd={monitor},server=on,wait=off", *(["-S"] if stopped else []),
                 "-mon", "chardev=libxl-cmd,mode=control", *args]
         try:
-            process = devicemodel.start(store or Store(), DOMID, args, "guest", timeout, (monitor, *pass_fds))
+            return devicemodel.start(store, DOMID, args, "guest", timeout, (monitor, *pass_fds))
         finally:
             os.close(monitor)
-        started.append(process)
-        return process
 
     yield spawn
-    for process in started:
-        process.kill(), process.wait()
+    for store in stores:  # the host's QEMU has no -xen-domid for stop() to know it by
+        pid = store.nodes.get(devicemodel.pid_path(DOMID))
+        if pid and devicemodel._alive(int(pid)):
+            os.kill(int(pid), 9)
 
 
 QEMU_NONE = ["-machine", "none", "-accel", "tcg", "-nodefaults", "-display", "none", *AS_UNDER_XEN]
