@@ -483,7 +483,8 @@ def test_save_c_resumes_an_hvm_guest_s_qemu_before_the_guest(host, tmp_path, mon
     assert not toolstack.info(domid).shutdown
 
 
-HVM_RESTORE_STEPS = ["restore_domain_stream", "physmap", "start_device_model", "unpause_domain"]
+HVM_RESTORE_STEPS = ["restore_domain_stream", "physmap", "start_device_model", "start_device_model-stopped",
+                     "resume_device_model", "unpause_domain"]
 
 
 @pytest.mark.parametrize("step", HVM_RESTORE_STEPS)
@@ -496,15 +497,24 @@ def test_a_failed_hvm_restore_leaves_no_domain_nor_qemu(host, tmp_path, monkeypa
         monkeypatch.setattr(backend, "xs_write", lambda path, value: (_ for _ in ()).throw(
             BackendError("injected failure in xs_write", "xs_write")) if "/physmap/" in path else
             real_write(path, value))
+    elif step == "start_device_model-stopped":  # the libxc backend stops a QEMU that failed: its state file goes
+        def stopped(domid, args, pass_fds=()):
+            from xlpy.domain.devicemodel import resume_file
+
+            os.unlink(resume_file(domid))
+            raise BackendError("injected failure: the device model exited", "spawn_local_dm")
+
+        monkeypatch.setattr(backend, "start_device_model", stopped)
     else:
         fail_in(backend, monkeypatch, step)
-    with pytest.raises(ToolstackError, match="injected failure"):
+    with pytest.raises(ToolstackError, match="^cannot create 'demo-hvm': injected failure"):
         restore(toolstack, tmp_path / "h.save")
     monkeypatch.undo()
     assert [d.domid for d in backend.list_domains()] == [0]
     assert backend.xs_list("/local/domain") == ["0"]
     assert backend.xs_list("/local/domain/0/device-model") == []
-    if step in ("start_device_model", "unpause_domain"):  # the toolstack's part; a destroy removes the rest
+    if step.startswith(("start_device_model", "resume_device_model", "unpause_domain")):  # the toolstack's part;
+        # a destroy removes the rest
         assert [name for name in lib_files() if name.startswith("qemu-resume")] == []
 
 

@@ -469,7 +469,8 @@ class Toolstack:
                 backend.start_device_model(domid, qemu_args(dc, domid, fd, monitor), pass_fds=(monitor, fd))
             finally:
                 os.close(fd)
-                os.unlink(path)
+                if os.path.exists(path):  # a device model that failed to start was stopped, and its state with it
+                    os.unlink(path)
         finally:
             os.close(monitor)
 
