@@ -24,7 +24,8 @@ from xenlab import lab  # noqa: E402
 
 PAIRS = [("info", "xlpy-info", "xl-info"), ("list", "xlpy-list-dom0", "xl-list-dom0"),
          ("create (PV guest)", "time-xlpy-create", "time-xl-create"),
-         # HVM: create returns once QEMU reports running (the guest's own boot is not the toolstack's).
+         # HVM: create returns once QEMU, started stopped, answers QMP and is continued (the guest's own
+         # boot is not the toolstack's).
          ("create (HVM guest)", "hvm-time-xlpy-create", "hvm-time-xl-create"),
          # The same 128 MiB PV guest, counting: each saves it, and each restores the other's file.
          ("save (PV guest)", "sr-to-xl-save", "sr-from-xl-save"),

@@ -10,7 +10,7 @@ from xlpy.backends.base import BackendError
 from xlpy.backends.model import ModelBackend
 from xlpy.config import parse_file
 from xlpy.config.build import build
-from xlpy.toolstack import CreateFailed, Toolstack
+from xlpy.toolstack import CreateFailed, Toolstack, ToolstackError
 
 STEPS = ["set_max_vcpus", "set_max_memory", "set_hvm_param", "set_tsc_mode", "set_paging_pool", "apply_cpuid_policy",
          "populate_physmap", "build_image",
@@ -42,7 +42,8 @@ def test_failure_at_each_step_leaves_nothing(step, state_dir, monkeypatch):
     assert backend.xs_list("/libxl") == [] and backend.xs_list("/local/domain/0/backend/vbd") == []
 
 
-@pytest.mark.parametrize("step", ["build_image", "start_device_model", "unpause_domain"])
+@pytest.mark.parametrize("step", ["build_image", "open_device_model_monitor", "start_device_model",
+                                  "resume_device_model", "unpause_domain"])
 def test_an_hvm_create_failing_after_its_device_model_leaves_nothing(step, state_dir, monkeypatch):
     monkeypatch.chdir(ROOT)
     backend = ModelBackend(state_dir)
@@ -58,6 +59,58 @@ def test_an_hvm_create_failing_after_its_device_model_leaves_nothing(step, state
     assert backend.xs_list("/local/domain") == ["0"]
     assert backend.xs_list("/local/domain/0/device-model") == []
     assert backend.xs_list("/libxl") == [] and backend.xs_list("/local/domain/0/backend/vkbd") == []
+
+
+def calls_in_order(backend, monkeypatch, names) -> list[str]:
+    made = []
+    for name in names:
+        def recorded(*args, _name=name, _original=getattr(backend, name), **kwargs):
+            made.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(backend, name, recorded)
+    return made
+
+
+def test_an_hvm_guest_created_paused_keeps_its_device_model_stopped_until_unpause(state_dir, monkeypatch):
+    """libxl__domain_unpause: QEMU, started stopped, continues (QMP cont) and then the domain runs."""
+    monkeypatch.chdir(ROOT)
+    backend = ModelBackend(state_dir)
+    toolstack = Toolstack(backend)
+    made = calls_in_order(backend, monkeypatch, ["resume_device_model", "unpause_domain"])
+    domid = toolstack.create(build(parse_file("configs/hvm.cfg"))[0], paused=True).domid
+    state = f"/local/domain/0/device-model/{domid}/state"
+    assert made == [] and backend.xs_list("/local/domain/0/device-model") == [str(domid)]
+    assert backend.xs_read(state) is None  # QEMU writes "running" only once it runs
+    assert backend.xs_read(f"/libxl/{domid}/dm-version") == "qemu_xen"  # what tells xl's unpause to cont QEMU
+    assert "-S -mon chardev=libxl-cmd,mode=control" in backend.console(domid)
+    toolstack.unpause(domid)
+    assert made == ["resume_device_model", "unpause_domain"]
+    assert backend.xs_read(state) == "running" and not backend.domain_info(domid).paused
+
+
+def test_a_pv_guest_has_no_device_model_to_continue(state_dir, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    backend = ModelBackend(state_dir)
+    made = calls_in_order(backend, monkeypatch, ["resume_device_model", "unpause_domain"])
+    domid = Toolstack(backend).create(build(parse_file("configs/pvh.cfg"))[0]).domid
+    assert made == ["unpause_domain"]
+    assert backend.xs_read(f"/libxl/{domid}/dm-version") == "qemu_xen"  # libxl writes it for every guest
+
+
+def test_an_unpause_whose_device_model_refuses_is_one_line_and_leaves_the_domain_paused(state_dir, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    backend = ModelBackend(state_dir)
+    toolstack = Toolstack(backend)
+    domid = toolstack.create(build(parse_file("configs/hvm.cfg"))[0], paused=True).domid
+
+    def refused(domid):
+        raise BackendError("QEMU refused cont: injected", "qmp cont")
+
+    monkeypatch.setattr(backend, "resume_device_model", refused)
+    with pytest.raises(ToolstackError, match=f"^cannot unpause domain {domid}: QEMU refused cont: injected$"):
+        toolstack.unpause(domid)
+    assert backend.domain_info(domid).paused
 
 
 def test_an_hvm_guest_gets_firmware_platform_keys_and_its_device_model(state_dir, monkeypatch):

@@ -38,6 +38,15 @@ def test_defaults_are_libxls(tmp_path):
     assert "-smp" not in args and "-kernel" not in args
 
 
+def test_a_pre_opened_monitor_starts_qemu_stopped(tmp_path):
+    """libxl with its QMP socket pre-opened: QEMU gets the descriptor and -S, right after it."""
+    args = qemu_args(config(tmp_path, ""), 7, monitor_fd=5)
+    at = args.index("socket,id=libxl-cmd,fd=5,server=on,wait=off")
+    assert args[at - 1:at + 4] == ["-chardev", "socket,id=libxl-cmd,fd=5,server=on,wait=off", "-S", "-mon",
+                                   "chardev=libxl-cmd,mode=control"]
+    assert "-S" not in qemu_args(config(tmp_path, ""), 7)
+
+
 def test_display_kernel_and_cpus(tmp_path):
     dc = config(tmp_path, 'vnc = 0\nvga = "stdvga"\nvcpus = 2\nmaxvcpus = 4\nkernel = "/k"\nramdisk = "/r"\n'
                           'extra = "console=hvc0"\nserial = "pty"\nboot = "dc"\nacpi = 0\n')

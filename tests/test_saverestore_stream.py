@@ -82,9 +82,11 @@ class StreamingModel(ModelBackend):
 
     def start_device_model(self, domid: int, args: list[str], pass_fds: tuple[int, ...] = ()) -> None:
         super().start_device_model(domid, args, pass_fds)
+        monitor = next(int(a.split(",fd=")[1].split(",")[0]) for a in args if a.startswith("socket,id=libxl-cmd,"))
+        assert pass_fds[0] == monitor and "-S" in args  # its QMP socket, pre-opened, and stopped until cont
         if "-incoming" in args:  # QEMU reads its state from the descriptor it was handed
             fd = int(args[args.index("-incoming") + 1].removeprefix("fd:"))
-            assert pass_fds == (fd,)
+            assert pass_fds == (monitor, fd)
             self.moved["loaded"] = os.pread(fd, 1 << 20, 0)
         self.moved["qemu"] = args
 
@@ -258,6 +260,7 @@ PHYSMAP = {"physmap/f0000000/start_addr": "f0000000", "physmap/f0000000/size": "
 def create_hvm(toolstack) -> int:
     """configs/hvm.cfg's guest, with a framebuffer QEMU has mapped (its physmap entries)."""
     domid = create(toolstack, "configs/hvm.cfg")
+    assert toolstack.backend.moved.pop("qmp") == ["cont"]  # create's unpause: QEMU, started stopped, carries on
     for key, value in PHYSMAP.items():
         toolstack.backend.xs_write(f"/local/domain/0/device-model/{domid}/{key}", value)
     return domid
@@ -322,6 +325,20 @@ def test_an_hvm_guest_is_restored_with_its_device_model_state(host, tmp_path):
     info = toolstack.info(new)
     assert not info.paused and not info.shutdown
     assert toolstack.backend.xs_read(f"/local/domain/{new}/memory/videoram") == "8192"
+    assert moved["qmp"][-1] == "cont"  # QEMU, loaded and stopped (-S), carries on as the domain is unpaused
+
+
+def test_an_hvm_guest_restored_paused_keeps_its_qemu_stopped_until_unpause(host, tmp_path, monkeypatch):
+    toolstack, moved = host
+    save_image(toolstack, create_hvm(toolstack), str(tmp_path / "h.save"))
+    saved = list(moved["qmp"])
+    new = restore(toolstack, tmp_path / "h.save", paused=True)
+    assert "-S" in moved["qemu"] and moved["qmp"] == saved and toolstack.info(new).paused
+    order = []
+    monkeypatch.setattr(toolstack.backend, "unpause_domain",
+                        lambda domid: order.append(("unpause", list(moved["qmp"]))))
+    toolstack.unpause(new)
+    assert order == [("unpause", saved + ["cont"])]  # libxl__domain_unpause: QEMU first, then the domain
 
 
 @pytest.mark.parametrize("callback_irq, s_state, asked", [(0, 0, False), (1, 0, True), (1, 3, False)])
@@ -466,7 +483,8 @@ def test_save_c_resumes_an_hvm_guest_s_qemu_before_the_guest(host, tmp_path, mon
     assert not toolstack.info(domid).shutdown
 
 
-HVM_RESTORE_STEPS = ["restore_domain_stream", "physmap", "start_device_model", "unpause_domain"]
+HVM_RESTORE_STEPS = ["restore_domain_stream", "physmap", "start_device_model", "start_device_model-stopped",
+                     "resume_device_model", "unpause_domain"]
 
 
 @pytest.mark.parametrize("step", HVM_RESTORE_STEPS)
@@ -479,15 +497,24 @@ def test_a_failed_hvm_restore_leaves_no_domain_nor_qemu(host, tmp_path, monkeypa
         monkeypatch.setattr(backend, "xs_write", lambda path, value: (_ for _ in ()).throw(
             BackendError("injected failure in xs_write", "xs_write")) if "/physmap/" in path else
             real_write(path, value))
+    elif step == "start_device_model-stopped":  # the libxc backend stops a QEMU that failed: its state file goes
+        def stopped(domid, args, pass_fds=()):
+            from xlpy.domain.devicemodel import resume_file
+
+            os.unlink(resume_file(domid))
+            raise BackendError("injected failure: the device model exited", "spawn_local_dm")
+
+        monkeypatch.setattr(backend, "start_device_model", stopped)
     else:
         fail_in(backend, monkeypatch, step)
-    with pytest.raises(ToolstackError, match="injected failure"):
+    with pytest.raises(ToolstackError, match="^cannot create 'demo-hvm': injected failure"):
         restore(toolstack, tmp_path / "h.save")
     monkeypatch.undo()
     assert [d.domid for d in backend.list_domains()] == [0]
     assert backend.xs_list("/local/domain") == ["0"]
     assert backend.xs_list("/local/domain/0/device-model") == []
-    if step in ("start_device_model", "unpause_domain"):  # the toolstack's part; a destroy removes the rest
+    if step.startswith(("start_device_model", "resume_device_model", "unpause_domain")):  # the toolstack's part;
+        # a destroy removes the rest
         assert [name for name in lib_files() if name.startswith("qemu-resume")] == []
 
 

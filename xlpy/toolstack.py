@@ -181,6 +181,8 @@ class Toolstack:
         try:
             self._link_vm_node(domid, dc.c_info.uuid or NIL_UUID, name)
             self.backend.xs_write(f"/libxl/{domid}/type", dc.c_info.type.value)  # libxl__domain_make's, which xl reads
+            # store_libxl_entry: the device model's kind, which tells libxl's unpause to continue QEMU over QMP
+            self.backend.xs_write(f"/libxl/{domid}/dm-version", _dm_version(dc))
             self._build(domid, dc, mode, image)
             stored = for_storage(given, dc)
             if not _valid_guest(stored.c_info.domid):  # Xen's or a random choice, not kept
@@ -190,7 +192,7 @@ class Toolstack:
             self.backend.xs_write(f"/libxl/{domid}/xlpy/monitor", _monitor_value(monitor, foreground))
             self.backend.xs_rm(f"{base}/xlpy/create-pid")
             if not paused:
-                self.backend.unpause_domain(domid)
+                self._unpause(domid, device_model=mode == "hvm")
         except BaseException as e:
             self._undo(domid)
             if isinstance(e, Exists):
@@ -490,32 +492,39 @@ class Toolstack:
             self.backend.set_hvm_param(domid, param, value)
 
     def _start_device_model(self, domid: int, dc: DomainConfig, restored: bool = False) -> None:
-        """What hvmloader reads from xenstore, then QEMU (libxl__spawn_local_dm).
-        A restored guest's QEMU loads the device state the restore left in
-        its file (-incoming fd:N), which goes once QEMU has started or failed to."""
+        """What hvmloader reads from xenstore, then QEMU (libxl__spawn_local_dm)
+        on the QMP socket the backend opened for it, stopped (-S) until the
+        domain's unpause. A restored guest's QEMU loads the device state the
+        restore left in its file (-incoming fd:N), which goes once QEMU has
+        started or failed to."""
         from xlpy.domain.devicemodel import qemu_args, resume_file
 
-        b, home = dc.b_info, f"/local/domain/{domid}"
+        b, home, backend = dc.b_info, f"/local/domain/{domid}", self.backend
         for key, value in (("hvmloader/bios", b.u.bios_name),
                            ("hvmloader/allow-memory-relocate", "0"),  # QEMU cannot follow relocated RAM
                            ("platform/acpi", b.acpi is not False), ("platform/acpi_s3", b.u.acpi_s3 is not False),
                            ("platform/acpi_s4", b.u.acpi_s4 is not False),
                            ("platform/acpi_laptop_slate", bool(b.u.acpi_laptop_slate)),
                            ("platform/device-model", "qemu_xen")):
-            self.backend.xs_write(f"{home}/{key}", str(int(value)) if isinstance(value, bool) else value)
-        if not restored:
-            self.backend.start_device_model(domid, qemu_args(dc, domid))
-            return
-        path = resume_file(domid)
+            backend.xs_write(f"{home}/{key}", str(int(value)) if isinstance(value, bool) else value)
+        monitor = backend.open_device_model_monitor(domid)
         try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError as e:
-            raise CreateFailed(f"cannot open the device model's saved state {path}: {e.strerror}") from None
-        try:
-            self.backend.start_device_model(domid, qemu_args(dc, domid, fd), pass_fds=(fd,))
+            if not restored:
+                backend.start_device_model(domid, qemu_args(dc, domid, monitor_fd=monitor), pass_fds=(monitor,))
+                return
+            path = resume_file(domid)
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except OSError as e:
+                raise CreateFailed(f"cannot open the device model's saved state {path}: {e.strerror}") from None
+            try:
+                backend.start_device_model(domid, qemu_args(dc, domid, fd, monitor), pass_fds=(monitor, fd))
+            finally:
+                os.close(fd)
+                if os.path.exists(path):  # a device model that failed to start was stopped, and its state with it
+                    os.unlink(path)
         finally:
-            os.close(fd)
-            os.unlink(path)
+            os.close(monitor)
 
     # -- devices -------------------------------------------------------------------
 
@@ -642,7 +651,23 @@ class Toolstack:
         self.backend.pause_domain(domid)
 
     def unpause(self, domid: int) -> None:
-        self.info(domid)
+        from xlpy.domain.config import DomainType
+
+        info = self.info(domid)
+        device_model = self.domain_type(domid, info) is DomainType.HVM and \
+            self.backend.xs_read(f"/libxl/{domid}/dm-version") == DM_QEMU_XEN
+        try:
+            self._unpause(domid, device_model)
+        except NoSuchDomain:
+            raise DomainNotFound(f"Domain {domid} does not exist.") from None
+        except BackendError as e:
+            raise ToolstackError(f"cannot unpause domain {domid}: {e.message}") from None
+
+    def _unpause(self, domid: int, device_model: bool) -> None:
+        """libxl__domain_unpause: an HVM guest's QEMU emulates first (QMP cont,
+        libxl__dm_resume; it was started stopped), then the domain runs."""
+        if device_model:
+            self.backend.resume_device_model(domid)
         self.backend.unpause_domain(domid)
 
     def rename(self, domid: int, new_name: str) -> None:
@@ -940,6 +965,15 @@ DUMP_DIR = "/var/lib/xen/dump"  # xl's XEN_DUMP_DIR, where coredump-* actions wr
 XL_ACTION_NAMES = {"destroy": "destroy", "restart": "restart", "restart_rename": "rename-restart",
                    "preserve": "preserve", "coredump_destroy": "coredump-destroy",
                    "coredump_restart": "coredump-restart", "soft_reset": "soft-reset"}
+
+
+DM_QEMU_XEN = "qemu_xen"  # libxl_device_model_version_to_string
+
+
+def _dm_version(dc: DomainConfig) -> str:
+    """libxl's default device model, for every guest type, is upstream QEMU (qemu-xen)."""
+    version = dc.b_info.device_model_version.value
+    return DM_QEMU_XEN if version == "unknown" else version
 
 
 def _monitor_value(monitor: bool, foreground: bool) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -130,3 +131,117 @@ def test_stopping_the_device_model_removes_its_saved_state(dirs):
     devicemodel.stop(backend, DOMID)
     assert backend.removed == f"/local/domain/0/device-model/{DOMID}"
     assert [p.name for p in dirs[1].iterdir()] == [f"qemu-save.{DOMID + 1}"]  # another domain's stays
+
+
+class Store:
+    """The xenstore nodes the device model's start and stop touch."""
+
+    def __init__(self):
+        self.nodes = {}
+
+    def xs_read(self, path):
+        return self.nodes.get(path)
+
+    def xs_write(self, path, value):
+        self.nodes[path] = value
+
+    def xs_rm(self, path):
+        self.nodes = {k: v for k, v in self.nodes.items() if k != path and not k.startswith(path + "/")}
+
+
+@pytest.fixture
+def spawn(dirs, tmp_path, monkeypatch):
+    """devicemodel.start of a given binary, on the QMP socket it pre-opens, as
+    the toolstack hands them over; QEMUs it leaves are killed at the end."""
+    monkeypatch.setattr(devicemodel, "LOG_DIR", str(tmp_path / "log"))
+    stores = []
+
+    def spawn(binary: str, args: list[str], timeout: float = 30, store=None, pass_fds=(), stopped=True):
+        monkeypatch.setattr(devicemodel, "QEMU", binary)
+        store = store or Store()
+        stores.append(store)
+        monitor = devicemodel.open_monitor(DOMID)
+        args = ["-chardev", f"socket,id=libxl-cmd,fd={monitor},server=on,wait=off", *(["-S"] if stopped else []),
+                "-mon", "chardev=libxl-cmd,mode=control", *args]
+        try:
+            return devicemodel.start(store, DOMID, args, "guest", timeout, (monitor, *pass_fds))
+        finally:
+            os.close(monitor)
+
+    yield spawn
+    for store in stores:  # the host's QEMU has no -xen-domid for stop() to know it by
+        pid = store.nodes.get(devicemodel.pid_path(DOMID))
+        if pid and devicemodel._alive(int(pid)):
+            os.kill(int(pid), 9)
+
+
+QEMU_NONE = ["-machine", "none", "-accel", "tcg", "-nodefaults", "-display", "none", *AS_UNDER_XEN]
+
+
+def test_qemu_starts_stopped_on_the_pre_opened_socket_until_cont(spawn):
+    require(QEMU is not None, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
+    spawn(QEMU, QEMU_NONE)
+    assert status() == "prelaunch"  # -S: nothing emulated until the domain is unpaused
+    devicemodel.resume(DOMID)
+    assert status() == "running"
+
+
+def test_a_restored_qemu_is_ready_once_it_waits_paused_with_its_state(spawn, dirs):
+    require(QEMU is not None, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
+    spawn(QEMU, QEMU_NONE)
+    saved = devicemodel.save_state(DOMID)
+    fd = os.open(saved, os.O_RDONLY)
+    try:
+        spawn(QEMU, [*QEMU_NONE, "-incoming", f"fd:{fd}"], pass_fds=(fd,))  # the first is still there: a new socket
+    finally:
+        os.close(fd)
+    assert status() == "paused"  # loaded, and not started on its own (-S)
+    devicemodel.resume(DOMID)
+    assert status() == "running"
+
+
+def fake_qemu(tmp_path, body: str) -> str:
+    """A device model that is not QEMU; its command line names the domain, so stop() knows it."""
+    path = tmp_path / "fake-qemu"
+    path.write_text(f"#!{sys.executable}\nimport sys, time\n{body}\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_a_qemu_that_never_answers_qmp_is_one_line_and_stopped(spawn, tmp_path):
+    store = Store()
+    with pytest.raises(BackendError, match=r"^the device model did not answer QMP within 1s \(see .*qemu-dm-guest"
+                                           r"\.log\)$"):
+        spawn(fake_qemu(tmp_path, "time.sleep(60)"), ["-xen-domid", str(DOMID)], timeout=1, store=store)
+    pid = int(store.nodes[devicemodel.pid_path(DOMID)])
+    assert not devicemodel._alive(pid)  # stopped, not left behind
+    assert dm.xenstore_dir(DOMID) not in store.nodes and not os.path.exists(dm.qmp_socket(DOMID))
+
+
+def test_a_qemu_that_dies_before_answering_says_why_in_one_line(spawn, tmp_path):
+    body = "print('qemu: -no-such-option: invalid option', file=sys.stderr); sys.exit(1)"
+    start = time.monotonic()
+    with pytest.raises(BackendError, match=r"^the device model exited \(status 1\) before running: "
+                                           r"qemu: -no-such-option: invalid option$"):
+        spawn(fake_qemu(tmp_path, body), ["-xen-domid", str(DOMID)])
+    assert time.monotonic() - start < 10  # noticed as it died, not at the timeout
+
+
+def test_a_qemu_not_stopped_is_refused_and_stopped(spawn):
+    """Without -S QEMU runs at once: not the state libxl waits for."""
+    require(QEMU is not None, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
+    with pytest.raises(BackendError, match=r"^the device model did not start: QEMU's status is 'running', "
+                                           r"not 'prelaunch' \(see "):
+        spawn(QEMU, QEMU_NONE, stopped=False)
+
+
+def test_a_refused_cont_is_one_line(running, monkeypatch):
+    real = Qmp.execute
+
+    def refuse_cont(self, command, arguments=None, fd=None):
+        return real(self, "cont-injected" if command == "cont" else command, arguments, fd)
+
+    monkeypatch.setattr(Qmp, "execute", refuse_cont)
+    with pytest.raises(BackendError, match="^QEMU refused cont-injected: The command cont-injected has not been "
+                                           "found$"):
+        devicemodel.resume(DOMID)

@@ -21,7 +21,7 @@ XLPY = [sys.executable, "-m", "xlpy", "--backend", "libxc"]
 XL = ["xl"]
 CONFIGS = Path("/tmp/lab")
 CONSOLE_LOGS = Path("/var/log/xen/console")
-RESULTS = Path(sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("--inject") else "results.json")
+RESULTS = Path(sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("--") else "results.json")
 GUEST = {"kernel": "/guest/vmlinuz", "ramdisk": "/mnt/host/guest-initrd.gz"}
 # hvc0 for the console log; early messages also to the hypervisor's log, so a
 # guest that dies before its console is up still leaves a trace.
@@ -92,15 +92,26 @@ def wait_gone(step: str, name: str, timeout: float = 120) -> None:
 
 
 def boot(prefix: str, tool: list[str], name: str, cfg: str, marker: str, waited: str,
-         timeout: float = 240) -> None:
+         timeout: float = 240, paused: bool = False) -> None:
     """Create a guest and wait for `marker` on its console, as steps
     `{prefix}-create` and `{waited}`. Under emulation a guest has, rarely,
     died in early boot (a triple fault before its first console line); such
     an attempt is kept as `{prefix}-first-attempt` with the hypervisor's log,
-    and the guest is created once more. The tests warn when that happened."""
+    and the guest is created once more. The tests warn when that happened.
+    `paused`: created with -p, then what runs of it is recorded (steps
+    `{prefix}-paused-*`: its device model's QMP status, xl list, what its
+    console got), then unpaused by the same tool (`{prefix}-unpause`)."""
     for attempt in (1, 2):
-        created = run(f"{prefix}-create", tool + ["create", cfg])
-        wait_console(waited, name, marker, f"{prefix}-create", timeout)
+        before = len(console(name))
+        created = run(f"{prefix}-create", tool + ["create", *(["-p"] if paused else []), cfg])
+        if paused:
+            run(f"{prefix}-paused-qmp", [sys.executable, __file__, "--qmp-status", name])
+            run(f"{prefix}-paused-xl-list", XL + ["list", name])
+            time.sleep(3)  # time enough for a guest that did run to reach its firmware or kernel
+            record(f"{prefix}-paused-console", {"console": console(name)[before:]})
+            created = run(f"{prefix}-unpause", tool + ["unpause", name])
+            run(f"{prefix}-unpaused-qmp", [sys.executable, __file__, "--qmp-status", name])
+        wait_console(waited, name, marker, f"{prefix}-unpause" if paused else f"{prefix}-create", timeout)
         if steps[waited]["found"] or created["rc"] != 0 or attempt == 2:
             return
         xen_log = subprocess.run(XL + ["dmesg"], capture_output=True, text=True).stdout[-6000:]
@@ -115,6 +126,26 @@ HELD = ("import json, sys\nfrom xlpy.backends.libxc import LibxcBackend\nb = Lib
         "print(json.dumps({'domid': d.domid, 'tot_kb': d.tot_pages * 4, 'max_kb': d.max_pages * 4, "
         "'outstanding_pages': d.outstanding_pages, 'vm_memory': b.xs_read(f'/vm/{d.uuid}/memory'), "
         "'memory': {k: b.xs_read(f'/local/domain/{d.domid}/memory/{k}') for k in ('target', 'static-max', 'videoram')}}))")
+
+
+def qmp_status(name: str) -> str:
+    """The status QEMU's QMP query-status gives for the guest `name`, asked
+    on the socket libxl's QEMU listens on (/var/run/xen/qmp-libxl-<domid>)."""
+    import socket
+
+    domid = subprocess.run(XL + ["domid", name], capture_output=True, text=True, check=True).stdout.strip()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(30)
+        sock.connect(f"/var/run/xen/qmp-libxl-{domid}")
+        stream = sock.makefile("rw")
+        stream.readline()  # the greeting
+        for command in ("qmp_capabilities", "query-status"):
+            stream.write(json.dumps({"execute": command}) + "\n")
+            stream.flush()
+            while "return" not in (reply := json.loads(stream.readline())):
+                if "error" in reply:
+                    return f"error: {reply['error']}"
+    return reply["return"]["status"]
 
 
 def held(step: str, name: str) -> None:
@@ -535,7 +566,8 @@ def hvm_guests() -> None:
     hvm = config("lab-hvm", **POD, extra="console=hvc0 xlpy.stay xen_emul_unplug=never",
                  acpi_firmware=str(firmware / "ssdt.aml"),
                  smbios_firmware=str(firmware / "smbios.bin"), vif=["mac=00:16:3e:00:00:05"])
-    boot("hvm", XLPY, "lab-hvm", hvm, "XLPY_GUEST_ALIVE", "hvm-alive", HVM_BOOT_TIMEOUT)
+    # Created paused (-p): nothing boots until xlpy unpause.
+    boot("hvm", XLPY, "lab-hvm", hvm, "XLPY_GUEST_ALIVE", "hvm-alive", HVM_BOOT_TIMEOUT, paused=True)
     run("hvm-bridge-ports", ["ls", "/sys/class/net/xenbr0/brif"])  # its vif and the emulated twin's tap
     record("hvm-device-models", {"ps": device_models()})
     run("hvm-xl-list", XL + ["list", "lab-hvm"])
@@ -648,6 +680,13 @@ def hvm_pod_paused() -> None:
                                   "xenstore-ls /local/domain/0/backend/vkbd/$d; echo ===; xenstore-ls /libxl/$d"])
     run("novkb-destroy", XLPY + ["destroy", "lab-novkb"])
     wait_gone("novkb-gone", "lab-novkb", timeout=60)
+    # Each paused guest's QEMU as its toolstack left it, then each toolstack
+    # unpauses the other's guest (xl's unpause continues xlpy's QEMU over QMP).
+    for tool in ("xlpy", "xl"):
+        run(f"pod-paused-{tool}-qmp", [sys.executable, __file__, "--qmp-status", f"lab-pod-{tool}"])
+    for tool, other in (("xlpy", XL), ("xl", XLPY)):
+        run(f"pod-paused-{tool}-unpause", other + ["unpause", f"lab-pod-{tool}"])
+        run(f"pod-unpaused-{tool}-qmp", [sys.executable, __file__, "--qmp-status", f"lab-pod-{tool}"])
     for tool in ("xlpy", "xl"):
         run(f"pod-paused-{tool}-destroy", XL + ["destroy", f"lab-pod-{tool}"])
         wait_gone(f"pod-paused-{tool}-gone", f"lab-pod-{tool}", timeout=60)
@@ -661,8 +700,8 @@ LIBRARY_STEPS = ("xc_evtchn_alloc_unbound", "xc_dom_kernel_file", "xc_dom_module
                  "xc_dom_build_image", "xc_dom_boot_image", "xc_dom_gnttab_init", "xs_introduce_domain")
 
 
-# An HVM create goes on after the builder: QEMU starts, then the domain is unpaused.
-HVM_STEPS = ("build_image", "start_device_model", "xs_introduce_domain", "unpause_domain")
+# An HVM create goes on after the builder: QEMU starts stopped, then continues and the domain is unpaused.
+HVM_STEPS = ("build_image", "start_device_model", "xs_introduce_domain", "resume_device_model", "unpause_domain")
 
 
 def inject(config_path: str, steps_to_fail=BACKEND_STEPS + LIBRARY_STEPS) -> None:
@@ -711,5 +750,7 @@ if __name__ == "__main__":
         inject(sys.argv[2])
     elif sys.argv[1:2] == ["--inject-hvm"]:
         inject(sys.argv[2], HVM_STEPS)
+    elif sys.argv[1:2] == ["--qmp-status"]:
+        print(qmp_status(sys.argv[2]))
     else:
         main()

@@ -280,6 +280,31 @@ def test_hvm_guest_boots_through_hvmloader_seabios_and_qemu(steps):
     assert ours["lab-hvm"][:3] == theirs["lab-hvm"][:3]
 
 
+def test_an_hvm_guest_created_paused_runs_nothing_until_unpause(steps):
+    """xlpy create -p: QEMU waits stopped before its first instruction (-S,
+    QMP status "prelaunch"), the domain is paused and its console empty; xlpy
+    unpause continues QEMU (then "running") and the guest boots."""
+    assert "-p" in ok(steps["hvm-create"])["argv"]
+    assert ok(steps["hvm-paused-qmp"])["stdout"].strip() == "prelaunch", steps["hvm-paused-qmp"]
+    assert "p" in xl_rows(steps["hvm-paused-xl-list"])["lab-hvm"][3]
+    assert steps["hvm-paused-console"]["console"] == "", steps["hvm-paused-console"]
+    ok(steps["hvm-unpause"])
+    assert ok(steps["hvm-unpaused-qmp"])["stdout"].strip() == "running", steps["hvm-unpaused-qmp"]
+    assert steps["hvm-alive"]["found"], steps["hvm-alive"]["console"]
+
+
+def test_unpause_continues_the_device_model_whichever_toolstack_started_it(steps):
+    """The paused HVM guests of both toolstacks: xlpy's QEMU waits stopped;
+    libxl 4.17 starts QEMU stopped only when it pre-opens the QMP socket
+    (dm_restrict), so xl's runs. Each toolstack's unpause of the other's
+    guest continues its QEMU (xl's because xlpy records dm-version as libxl does)."""
+    assert ok(steps["pod-paused-xlpy-qmp"])["stdout"].strip() == "prelaunch"
+    assert ok(steps["pod-paused-xl-qmp"])["stdout"].strip() == "running"
+    for tool in ("xlpy", "xl"):
+        ok(steps[f"pod-paused-{tool}-unpause"])
+        assert ok(steps[f"pod-unpaused-{tool}-qmp"])["stdout"].strip() == "running", tool
+
+
 def test_destroying_an_hvm_guest_stops_its_device_model(steps):
     ok(steps["hvm-destroy"])
     assert steps["hvm-time-xlpy-gone"]["gone"]
@@ -357,7 +382,8 @@ def test_a_failure_at_any_step_of_an_hvm_create_leaves_no_qemu_behind(steps):
     outcome = {}
     for line in ok(steps["inject-hvm"])["stdout"].splitlines():
         outcome.update(json.loads(line))
-    assert set(outcome) == {"build_image", "start_device_model", "xs_introduce_domain", "unpause_domain"}
+    assert set(outcome) == {"build_image", "start_device_model", "xs_introduce_domain", "resume_device_model",
+                            "unpause_domain"}
     for step, after in outcome.items():
         assert after["error"] is not None, f"create survived a failure in {step}"
         assert after["domains"] == [0] and after["xenstore"] == ["0"], f"{step} left {after}"

@@ -83,15 +83,19 @@ def resume_file(domid: int) -> str:
     return f"{LIB_DIR}/qemu-resume.{domid}"
 
 
-def qemu_args(dc: DomainConfig, domid: int, saved_state_fd: int | None = None) -> list[str]:
+def qemu_args(dc: DomainConfig, domid: int, saved_state_fd: int | None = None,
+              monitor_fd: int | None = None) -> list[str]:
     """libxl__build_device_model_args_new for an HVM guest, in its order,
     from the config with libxl's defaults (xlpy.domain.setdefault.effective).
     On restore, `saved_state_fd` is the open file of the saved device state,
-    which QEMU loads as an incoming migration before the guest runs."""
+    which QEMU loads as an incoming migration before the guest runs.
+    `monitor_fd`, a QMP socket already listening at qmp_socket (libxl's
+    pre-opened one), is QEMU's control monitor; QEMU then starts stopped
+    (-S: no emulation, no "running" in xenstore) until QMP's cont."""
     b, u = dc.b_info, dc.b_info.u
-    args = ["-xen-domid", str(domid), "-no-shutdown",
-            "-chardev", f"socket,id=libxl-cmd,path={qmp_socket(domid)},server=on,wait=off",
-            "-mon", "chardev=libxl-cmd,mode=control",
+    monitor = f"fd={monitor_fd}" if monitor_fd is not None else f"path={qmp_socket(domid)}"
+    args = ["-xen-domid", str(domid), "-no-shutdown", "-chardev", f"socket,id=libxl-cmd,{monitor},server=on,wait=off",
+            *(["-S"] if monitor_fd is not None else []), "-mon", "chardev=libxl-cmd,mode=control",
             "-chardev", f"socket,id=libxenstat-cmd,path={RUN_DIR}/qmp-libxenstat-{domid},server=on,wait=off",
             "-mon", "chardev=libxenstat-cmd,mode=control"]
     for channel in dc.channels:

@@ -372,6 +372,11 @@ class LibxcBackend:
 
         migration.resume(self, domid)
 
+    def open_device_model_monitor(self, domid: int) -> int:
+        from xlpy.backends.libxc import devicemodel
+
+        return devicemodel.open_monitor(domid)
+
     def start_device_model(self, domid: int, args: list[str], pass_fds: tuple[int, ...] = ()) -> None:
         from xlpy.backends.libxc import devicemodel
 
@@ -385,6 +390,7 @@ class LibxcBackend:
         return devicemodel.save_state(domid)
 
     def resume_device_model(self, domid: int) -> None:
+        """QEMU emulates from now on (QMP cont), whether it was started stopped or stopped for a save."""
         from xlpy.backends.libxc import devicemodel
 
         devicemodel.resume(domid)

@@ -3,14 +3,19 @@ domain, as libxl__spawn_local_dm and libxl__destroy_device_model do it.
 
 QEMU runs in its own session so it outlives the xlpy command that started
 it; its pid is kept in xenstore (image/device-model-pid), where any later
-xlpy finds it to stop it. It says it is ready by writing "running" to
-/local/domain/0/device-model/<domid>/state.
+xlpy finds it to stop it. As libxl does when it pre-opens QEMU's QMP socket
+(libxl__pre_open_qmp_socket), QEMU gets the listening socket and starts
+stopped (-S); it is ready when QMP's query-status says so ("prelaunch", or
+"paused" once a restore's device state is loaded), and it emulates from the
+domain's unpause (QMP cont, libxl__dm_resume) on, which is also when it
+writes "running" to /local/domain/0/device-model/<domid>/state.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -27,15 +32,33 @@ def pid_path(domid: int) -> str:
     return f"/local/domain/{domid}/image/device-model-pid"
 
 
-def start(backend, domid: int, args: list[str], name: str, timeout: float = START_TIMEOUT,
+def open_monitor(domid: int) -> int:
+    """libxl__pre_open_qmp_socket: a socket listening at the domain's QMP
+    path (any stale one removed first), whose descriptor QEMU inherits."""
+    path = qmp_socket(domid)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _remove(path)
+        sock.bind(path)
+        sock.listen(1)
+    except OSError as e:
+        sock.close()
+        raise BackendError(f"cannot open the device model's QMP socket {path}: {e.strerror or e}",
+                           "pre_open_qmp_socket") from None
+    return sock.detach()
+
+
+def start(backend, domid: int, args: list[str], name: str, timeout: float | None = None,
           pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
-    """Spawn QEMU for `domid` and wait until it runs; on failure it is stopped
-    again. `pass_fds` stay open in QEMU under their numbers (a restore's saved
-    device state, named in `args` as -incoming fd:N)."""
+    """Spawn QEMU for `domid`, its QMP socket among `pass_fds` (open_monitor)
+    and -S in `args`, and wait until QMP says it is ready, stopped; on failure
+    it is stopped again. `pass_fds` stay open in QEMU under their numbers (the
+    monitor, a restore's saved device state named in `args` as -incoming fd:N)."""
     if not os.access(QEMU, os.X_OK):
         raise NotAvailable(f"HVM guests need the device model {QEMU} (apt-get install qemu-system-xen)",
                            "spawn_local_dm")
-    os.makedirs(RUN_DIR, exist_ok=True)
+    timeout = START_TIMEOUT if timeout is None else timeout
     os.makedirs(LOG_DIR, exist_ok=True)
     backend.xs_write(xenstore_dir(domid), "")
     log_path = f"{LOG_DIR}/qemu-dm-{name or domid}.log"
@@ -46,18 +69,44 @@ def start(backend, domid: int, args: list[str], name: str, timeout: float = STAR
         process = subprocess.Popen([QEMU, *args], stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
                                    cwd="/", start_new_session=True, pass_fds=pass_fds)
     backend.xs_write(pid_path(domid), str(process.pid))
-    deadline = time.monotonic() + timeout
-    while backend.xs_read(f"{xenstore_dir(domid)}/state") != "running":
-        status = process.poll()
-        if status is not None:
-            raise BackendError(f"the device model exited (status {status}) before running: "
-                               f"{_last_line(log_path) or 'see ' + log_path}", "spawn_local_dm")
-        if time.monotonic() > deadline:
-            stop(backend, domid, process)
-            raise BackendError(f"the device model did not report running within {timeout:g}s (see {log_path})",
-                               "spawn_local_dm")
-        time.sleep(0.1)
+    # libxl's device_model_qmp_cb: a restored QEMU has loaded its state and waits paused.
+    expected = "paused" if "-incoming" in args else "prelaunch"
+    started = time.monotonic()
+    try:
+        _wait_ready(domid, process, expected, timeout)
+    except BackendError as e:
+        try:
+            code = process.wait(0.5)  # a QEMU that died: its own last word says why
+        except subprocess.TimeoutExpired:
+            code = None
+        stop(backend, domid, process)
+        if code is not None:
+            raise BackendError(f"the device model exited (status {code}) before running: "
+                               f"{_last_line(log_path) or 'see ' + log_path}", "spawn_local_dm") from None
+        if time.monotonic() - started >= timeout:
+            raise BackendError(f"the device model did not answer QMP within {timeout:g}s (see {log_path})",
+                               "spawn_local_dm") from None
+        raise BackendError(f"the device model did not start: {e.message} (see {log_path})", "spawn_local_dm") from None
     return process
+
+
+def _wait_ready(domid: int, process: subprocess.Popen, expected: str, timeout: float) -> None:
+    """Until QEMU's QMP query-status answers `expected`; "inmigrate" while a
+    restore's device state is still loading."""
+    from xlpy.backends.libxc.qmp import Qmp
+
+    deadline = time.monotonic() + timeout
+    with Qmp(qmp_socket(domid), timeout, alive=lambda: process.poll() is None) as qmp:
+        while True:
+            reply = qmp.execute("query-status")
+            status = reply.get("status") if isinstance(reply, dict) else None
+            if status == expected:
+                return
+            if status != "inmigrate":
+                raise BackendError(f"QEMU's status is {status!r}, not {expected!r}", "qmp query-status")
+            if time.monotonic() >= deadline:
+                raise BackendError(f"QEMU was still loading its saved state after {timeout:g}s", "qmp query-status")
+            time.sleep(0.1)
 
 
 def save_state(domid: int) -> str:

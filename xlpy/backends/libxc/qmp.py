@@ -11,20 +11,28 @@ from __future__ import annotations
 import array
 import json
 import socket
+import time
 
 from xlpy.backends.base import BackendError
 
 TIMEOUT = 60.0  # seconds for QEMU to answer a command; saving device state under emulation is slow
 
 
+POLL = 0.1  # seconds between looks at whether QEMU still lives, while its greeting is awaited
+
+
 class Qmp:
-    def __init__(self, path: str, timeout: float = TIMEOUT) -> None:
+    def __init__(self, path: str, timeout: float = TIMEOUT, alive=None) -> None:
+        """`alive()`, when given, is asked while QEMU's greeting is awaited:
+        a QEMU just started may die before it greets (its socket, pre-opened
+        by the toolstack, stays open without it)."""
         self.path, self._buffer, self._id = path, b"", 0
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         try:
             self.sock.connect(path)
-            greeting = self._message()
+            greeting = self._message() if alive is None else self._greeting(timeout, alive)
+            self.sock.settimeout(timeout)
             if "QMP" not in greeting:
                 raise BackendError(f"{path} does not greet as QMP: {json.dumps(greeting)[:200]}", "qmp")
             self.execute("qmp_capabilities")
@@ -62,6 +70,18 @@ class Qmp:
                 return reply.get("return")
         except OSError as e:
             raise BackendError(f"QMP {command} on {self.path}: {e.strerror or e}", f"qmp {command}") from None
+
+    def _greeting(self, timeout: float, alive) -> dict:
+        deadline = time.monotonic() + timeout
+        self.sock.settimeout(POLL)
+        while True:
+            try:
+                return self._message()
+            except TimeoutError:
+                if not alive():
+                    raise BackendError(f"QEMU exited before it greeted on {self.path}", "qmp") from None
+                if time.monotonic() >= deadline:
+                    raise
 
     def _message(self) -> dict:
         while b"\n" not in self._buffer:

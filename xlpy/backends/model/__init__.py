@@ -56,6 +56,12 @@ def _subtree(path: str) -> tuple[str, str]:
     return base + "/", base + "0"
 
 
+def _device_model_dir(domid: int) -> str:
+    from xlpy.domain.devicemodel import xenstore_dir
+
+    return xenstore_dir(domid)
+
+
 class ModelBackend:
     name = "model"
 
@@ -199,8 +205,8 @@ class ModelBackend:
             for kind in kinds:
                 db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?",
                            _subtree(f"/local/domain/0/backend/{kind}/{domid}"))
-            db.execute("DELETE FROM xenstore WHERE path >= ? AND path < ?",
-                       _subtree(f"/local/domain/0/device-model/{domid}"))
+            db.execute("DELETE FROM xenstore WHERE path = ? OR (path >= ? AND path < ?)",
+                       (_device_model_dir(domid), *_subtree(_device_model_dir(domid))))
             held = db.execute("SELECT COALESCE(SUM(count), 0) FROM refs WHERE domid = ?", (domid,)).fetchone()[0]
             if held:
                 db.execute("UPDATE domains SET dying = 1, tot_pages = ?, run_since = NULL WHERE domid = ?",
@@ -468,12 +474,28 @@ class ModelBackend:
         return BootImage(HVMLOADER_ENTRY, "pvh32", memory_map=tuple(tuple(r) for r in regions),
                          start_info=MODEL_START_INFO)
 
+    def open_device_model_monitor(self, domid: int) -> int:
+        """A socket of the model's own: the modelled QEMU takes its descriptor
+        and talks to nobody, whoever closes it."""
+        import socket
+
+        return socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).detach()
+
     def start_device_model(self, domid: int, args: list[str], pass_fds: tuple[int, ...] = ()) -> None:
+        """QEMU's directory, without a state: it starts stopped (-S), as the libxc backend starts it."""
         with self.store.transaction() as db:
             self._row(db, domid)
-            db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)",
-                       (f"/local/domain/0/device-model/{domid}/state", "running"))
+            db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)", (_device_model_dir(domid), ""))
             self._console(db, domid, f"device model: qemu {' '.join(args)}")
+
+    def resume_device_model(self, domid: int) -> None:
+        """QMP cont: QEMU says it runs, as it does in xenstore; a domain without one cannot be answered."""
+        with self.store.transaction() as db:
+            self._row(db, domid)
+            if db.execute("SELECT 1 FROM xenstore WHERE path = ?", (_device_model_dir(domid),)).fetchone() is None:
+                raise BackendError(f"cannot talk to the device model of domain {domid}: it has none", "qmp cont")
+            db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)",
+                       (f"{_device_model_dir(domid)}/state", "running"))
 
     def set_vcpu_context(self, domid: int, vcpu: int, ctx: VcpuContext) -> None:
         with self.store.transaction() as db:
