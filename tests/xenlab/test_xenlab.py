@@ -597,9 +597,12 @@ def held_json(step: dict) -> dict:
 
 
 def masked_domid(text: str, domid: int) -> str:
+    """`domid` as D where it names the domain (paths, messages, a *-id node),
+    not where a xenstore node's value is merely the same number (state 1)."""
     import re
 
-    return re.sub(rf"(?<![0-9]){domid}(?![0-9])", "D", text)
+    masked = re.sub(rf"(?<![0-9]){domid}(?![0-9])", "D", text)
+    return re.sub(r'^(\s*(?!\S*-id )\S+ = )"D"$', rf'\1"{domid}"', masked, flags=re.M)
 
 
 @pytest.mark.parametrize("prefix", ["mem", "pod"])
