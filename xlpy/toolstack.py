@@ -20,6 +20,7 @@ import errno
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xlpy.backends.base import (
@@ -521,8 +522,8 @@ class Toolstack:
                 backend.start_device_model(domid, qemu_args(dc, domid, fd, monitor), pass_fds=(monitor, fd))
             finally:
                 os.close(fd)
-                if os.path.exists(path):  # a device model that failed to start was stopped, and its state with it
-                    os.unlink(path)
+                # Gone already when a device model that failed to start was stopped, and its state with it.
+                Path(path).unlink(missing_ok=True)
         finally:
             os.close(monitor)
 
@@ -530,8 +531,8 @@ class Toolstack:
 
     def attach_disk(self, domid: int, disk, connect: bool = True, domain_type=None) -> int:
         """Plug a vbd as libxl does. At create `domain_type` comes from the
-        config, whose disks were checked; hot-plugged (`connect`), the stored
-        config says, and the disk joins it."""
+        config, whose disks were checked; hot-plugged (`connect`), from Xen
+        and /libxl, and the disk joins the stored config."""
         from xlpy.domain.config import DomainType
         from xlpy.domain.vdev import vdev_number
         from xlpy.domain.xsdevice import disk_backend_kind, disk_nodes, unsupported_disks
@@ -547,12 +548,8 @@ class Toolstack:
             if problem:
                 raise ToolstackError(problem)
         backend, frontend = disk_nodes(domid, devid, disk, domain_type)
-        try:
-            self.backend.add_device(domid, "vbd", devid, backend, frontend, disk_backend_kind(disk))
-        except BackendError as e:
-            if not connect:  # create undoes the domain and says which disk
-                raise BackendError(f"disk {disk.vdev}: {e.message}", e.call, e.errno) from None
-            raise ToolstackError(f"disk {disk.vdev}: {e.message}") from None
+        self._add_device(domid, "vbd", devid, f"disk {disk.vdev}", connect, backend, frontend,
+                         backend_kind=disk_backend_kind(disk))
         if connect:  # a hotplugged device joins the stored config, as libxl's JSON
             self._update_stored(domid, lambda config: config.disks.append(disk))
         return devid
@@ -578,15 +575,23 @@ class Toolstack:
                 raise ToolstackError(f"device vif {nic.devid} is already attached")
             nic_update_config(given, nic)
         backend, frontend, read_only = nic_nodes(domid, nic)
-        try:
-            self.backend.add_device(domid, "vif", nic.devid, backend, frontend, read_only_frontend=read_only)
-        except BackendError as e:
-            if not connect:  # create undoes the domain and says which vif
-                raise BackendError(f"vif {nic.devid}: {e.message}", e.call, e.errno) from None
-            raise ToolstackError(f"vif {nic.devid}: {e.message}") from None
+        self._add_device(domid, "vif", nic.devid, f"vif {nic.devid}", connect, backend, frontend,
+                         read_only_frontend=read_only)
         if connect:
             self._update_stored(domid, lambda config: config.nics.append(given))
         return nic.devid
+
+    def _add_device(self, domid: int, kind: str, devid: int, label: str, connect: bool,
+                    backend: dict[str, str], frontend: dict[str, str], **where) -> None:
+        """The backend's add_device, a failure named after the device
+        (`label`): at create it stays a BackendError, which undoes the
+        domain; hot-plugged (`connect`) it is the command's error."""
+        try:
+            self.backend.add_device(domid, kind, devid, backend, frontend, **where)
+        except BackendError as e:
+            if not connect:
+                raise BackendError(f"{label}: {e.message}", e.call, e.errno) from None
+            raise ToolstackError(f"{label}: {e.message}") from None
 
     def detach(self, domid: int, kind: str, devid: int) -> None:
         if self.backend.xs_read(f"/local/domain/{domid}/device/{kind}/{devid}/state") is None:
