@@ -109,10 +109,12 @@ def _has_device_model(toolstack: Toolstack, domid: int, info) -> bool:
     from xlpy.domain.config import DomainType
     from xlpy.domain.devicemodel import xenstore_dir
 
-    if toolstack.domain_type(domid, info) is not DomainType.HVM:
+    if not info.hvm:
         return False
-    return toolstack.backend.xs_read(f"/libxl/{domid}/type") is not None or \
-        bool(toolstack.backend.xs_list(xenstore_dir(domid)))
+    recorded = toolstack.backend.xs_read(f"/libxl/{domid}/type")
+    if recorded is not None:
+        return recorded == DomainType.HVM.value
+    return bool(toolstack.backend.xs_list(xenstore_dir(domid)))
 
 
 def _save_stream(toolstack: Toolstack, domid: int, path: str, header: SaveHeader, report, hvm: bool) -> None:
