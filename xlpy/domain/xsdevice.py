@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from xlpy.domain.config import DomainType
 from xlpy.domain.devices import DeviceDisk, DeviceNic, DiskBackend, DiskFormat
+from xlpy.domain.setdefault import DEFAULT_NIC_MTU
 
 XEN_SCRIPT_DIR = "/etc/xen/scripts"  # libxl__xen_script_dir_path
 XENBUS_STATE_INITIALISING = "1"
@@ -58,8 +59,6 @@ def nic_nodes(domid: int, nic: DeviceNic) -> tuple[dict[str, str], dict[str, str
     """(backend, frontend, read-only frontend) nodes of a vif whose defaults
     are set. The MTU the guest may read but not change is the last group;
     an empty hotplug-status holds netback back until the script has run."""
-    from xlpy.domain.setdefault import DEFAULT_NIC_MTU
-
     backend = {"frontend-id": str(domid), "online": "1", "state": XENBUS_STATE_INITIALISING,
                "script": _script_path(nic.script or "")}
     optional = {"vifname": nic.ifname, "mac": nic.mac, "ip": nic.ip, "gatewaydev": nic.gatewaydev}
