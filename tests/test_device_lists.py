@@ -104,3 +104,23 @@ def test_a_pv_guest_s_qcow2_disk_is_refused_before_any_domain_exists(xlpy, tmp_p
         "disk xvda: format qcow2 needs QEMU's qdisk backend, which xlpy starts only for HVM guests "
         "(use a raw image or a block device)")
     assert [line.split()[0] for line in xlpy("list").stdout.splitlines()[1:]] == ["Domain-0"]
+
+
+def test_a_driver_domain_s_device_is_refused_not_plugged_into_domain_0(xlpy, tmp_path):
+    """backend= names a driver domain, where libxl would plug the device; xlpy
+    plugs into Domain-0 only, which would put the guest on another network
+    than asked: create refuses before any domain exists, as does a hot-plug."""
+    cfg = tmp_path / "dd.cfg"
+    cfg.write_text('name = "dd"\ntype = "pvh"\nkernel = "%s"\nmemory = 64\nvif = [ "bridge=br1,backend=netdom" ]\n'
+                   % (Path(__file__).parents[1] / "configs" / "kernels" / "demo-pvh.elf"))
+    r = xlpy("create", "-q", str(cfg), ok=False)
+    assert r.returncode == 3 and r.stderr.strip().endswith(
+        "vif 0: backend=netdom: devices served by a driver domain are not supported (xlpy plugs devices into Domain-0)")
+    assert [line.split()[0] for line in xlpy("list").stdout.splitlines()[1:]] == ["Domain-0"]
+    xlpy("create", "-q", "configs/pvh.cfg")
+    r = xlpy("network-attach", "demo-pvh", "backend=netdom", ok=False)
+    assert r.returncode == 1 and "backend=netdom: devices served by a driver domain" in r.stderr
+    r = xlpy("block-attach", "demo-pvh", "/dev/vg/data,raw,xvdb,rw,backend=stordom", ok=False)
+    assert r.returncode == 1 and "disk xvdb: backend=stordom: devices served by a driver domain" in r.stderr
+    assert xlpy("network-list", "demo-pvh").stdout.count("\n") == 2  # the header and the config's vif 0
+    xlpy("create", "-q", "configs/pvh.cfg", 'name="dd0"', 'vif=["backend=Domain-0"]')  # Domain-0 by name is fine

@@ -175,6 +175,7 @@ class Toolstack:
             from xlpy.domain.xsdevice import unsupported_disks
 
             problem = unsupported_disks(dc.disks)
+        problem = problem or _driver_domain_problem(dc.disks, dc.nics)
         if problem:
             raise CreateFailed(f"cannot create {name!r}: {problem}")
         domid = self._make_domain(flags, wanted, dc.c_info.uuid or NIL_UUID, name)
@@ -545,6 +546,7 @@ class Toolstack:
         if domain_type is None:
             domain_type = self.domain_type(domid)
             problem = None if domain_type is DomainType.HVM else unsupported_disks([disk])
+            problem = problem or _driver_domain_problem([disk], [])
             if problem:
                 raise ToolstackError(problem)
         backend, frontend = disk_nodes(domid, devid, disk, domain_type)
@@ -569,6 +571,9 @@ class Toolstack:
                 nic_setdefault(nic, self.domain_type(domid), hotplug=True)
             except DefaultsError as e:
                 raise ToolstackError(str(e)) from None
+            problem = _driver_domain_problem([], [nic])
+            if problem:
+                raise ToolstackError(problem)
             if nic.devid is None:
                 nic.devid = max(map(int, self.backend.xs_list(f"/local/domain/{domid}/device/vif")), default=-1) + 1
             elif self.backend.xs_read(f"/local/domain/{domid}/device/vif/{nic.devid}/state") is not None:
@@ -995,6 +1000,13 @@ def _reaped_here(monitor: str | None) -> bool:
     if monitor is not None and monitor.startswith("fg:"):
         return not _alive(monitor[3:])
     return monitor == "1"
+
+
+def _driver_domain_problem(disks, nics) -> str | None:
+    from xlpy.domain.xsdevice import driver_domain_device
+
+    found = driver_domain_device(disks, nics)
+    return found[0] if found else None
 
 
 def _valid_guest(domid: int) -> bool:

@@ -98,6 +98,10 @@ def _refused_at_create(cfg, dc, filename: str) -> list[Diagnostic]:
 
         unsupported_here, key = unsupported_disks(dc.disks), "disk"
     if unsupported_here is None:
+        from xlpy.domain.xsdevice import driver_domain_device
+
+        unsupported_here, key = driver_domain_device(dc.disks, dc.nics) or (None, None)
+    if unsupported_here is None:
         return []
     s = cfg.last(key) if key and key in cfg else None
     return [Diagnostic("X112", Severity.WARNING, f"xlpy's create refuses this, not supporting it yet: "

@@ -63,7 +63,7 @@ _TABLE = [
                                     "an emulated nic on a PV or PVH guest, bios=\"rombios\" with qemu-xen, "
                                     "populate-on-demand with altp2m, ...)"),
     ("X112", "unsupported-by-xlpy", W, "what xl creates but xlpy's create refuses, not supported yet (a stub "
-                                       "domain, graphics passthrough, a PV guest's qcow2 disk, ...)"),
+                                       "domain, graphics passthrough, a PV guest's qcow2 disk, a driver domain's device, ...)"),
     # PVH rules
     ("P101", "legacy-pvh", W, "`pvh=1` is the original PVH design (Xen 4.4-4.8); use type=\"pvh\""),
     ("P102", "legacy-pvh-needs-hap", E, "legacy PVH runs in an HVM container that needs HAP (hap=0)"),

@@ -100,3 +100,17 @@ def unsupported_disks(disks: list[DeviceDisk]) -> str | None:
             return (f"disk {disk.vdev}: {why} needs QEMU's qdisk backend, which xlpy starts only for HVM "
                     f"guests (use a raw image or a block device)")
     return None
+
+
+def driver_domain_device(disks: list[DeviceDisk], nics: list[DeviceNic]) -> tuple[str, str] | None:
+    """(problem, config key) of a disk or vif that names a driver domain
+    (backend=): libxl plugs it there, where `xl devd` runs its hotplug
+    script; xlpy plugs devices into Domain-0 only, and plugging one there
+    instead would put the guest on another network or storage than asked."""
+    devices = [(f"disk {disk.vdev}", "disk", disk) for disk in disks] + \
+        [(f"vif {nic.devid}", "vif", nic) for nic in nics]
+    for label, key, device in devices:
+        if device.backend_domname not in (None, "Domain-0"):
+            return (f"{label}: backend={device.backend_domname}: devices served by a driver domain are not "
+                    f"supported (xlpy plugs devices into Domain-0)", key)
+    return None
