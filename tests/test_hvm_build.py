@@ -163,6 +163,25 @@ def test_what_an_hvm_guest_is_built_with_is_kept(state_dir, tmp_path):
     assert [v.online for v in backend.vcpu_info(domid)] == [True, False, False]
 
 
+@pytest.mark.parametrize("text,password", [
+    ('vnc = 1\nvncpasswd = "s3cret"\n', "s3cret"),
+    ('vnc = 0\nvncpasswd = "s3cret"\n', None),  # libxl__dm_vnc: no server, no password to give it
+    ('vnc = 1\n', None),
+])
+def test_the_vnc_password_goes_to_the_device_model_and_not_its_command_line(text, password, state_dir, tmp_path):
+    cfg = tmp_path / "g.cfg"
+    cfg.write_text(HVM + text)
+    backend = ModelBackend(state_dir)
+    given = []
+    start = backend.start_device_model
+    backend.start_device_model = lambda domid, args, pass_fds=(), vnc_password=None: \
+        given.append((args, vnc_password)) or start(domid, args, pass_fds, vnc_password)
+    Toolstack(backend).create(build(parse_file(str(cfg)))[0], paused=True)
+    [(args, handed)] = given
+    assert handed == password
+    assert not any("s3cret" in a for a in args)
+
+
 @pytest.mark.parametrize("text,error", [
     ('bios_path_override = "/nonexistent/bios.bin"\n', "failed to read BIOS file /nonexistent/bios.bin"),
     ('acpi_firmware = "/nonexistent/acpi.bin"\n', "failed to read ACPI firmware file /nonexistent/acpi.bin"),

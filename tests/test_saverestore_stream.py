@@ -80,8 +80,9 @@ class StreamingModel(ModelBackend):
     def resume_device_model(self, domid: int) -> None:
         self.moved.setdefault("qmp", []).append("cont")
 
-    def start_device_model(self, domid: int, args: list[str], pass_fds: tuple[int, ...] = ()) -> None:
-        super().start_device_model(domid, args, pass_fds)
+    def start_device_model(self, domid: int, args: list[str], pass_fds: tuple[int, ...] = (),
+                           vnc_password: str | None = None) -> None:
+        super().start_device_model(domid, args, pass_fds, vnc_password)
         monitor = next(int(a.split(",fd=")[1].split(",")[0]) for a in args if a.startswith("socket,id=libxl-cmd,"))
         assert pass_fds[0] == monitor and "-S" in args  # its QMP socket, pre-opened, and stopped until cont
         if "-incoming" in args:  # QEMU reads its state from the descriptor it was handed
@@ -498,7 +499,7 @@ def test_a_failed_hvm_restore_leaves_no_domain_nor_qemu(host, tmp_path, monkeypa
             BackendError("injected failure in xs_write", "xs_write")) if "/physmap/" in path else
             real_write(path, value))
     elif step == "start_device_model-stopped":  # the libxc backend stops a QEMU that failed: its state file goes
-        def stopped(domid, args, pass_fds=()):
+        def stopped(domid, args, pass_fds=(), vnc_password=None):
             from xlpy.domain.devicemodel import resume_file
 
             os.unlink(resume_file(domid))

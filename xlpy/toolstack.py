@@ -509,10 +509,13 @@ class Toolstack:
                            ("platform/acpi_laptop_slate", bool(b.u.acpi_laptop_slate)),
                            ("platform/device-model", "qemu_xen")):
             backend.xs_write(f"{home}/{key}", str(int(value)) if isinstance(value, bool) else value)
+        # As libxl__dm_vnc: a password only for a VNC server that is on.
+        password = b.u.vnc.passwd if b.u.vnc.enable is not False else None
         monitor = backend.open_device_model_monitor(domid)
         try:
             if not restored:
-                backend.start_device_model(domid, qemu_args(dc, domid, monitor_fd=monitor), pass_fds=(monitor,))
+                backend.start_device_model(domid, qemu_args(dc, domid, monitor_fd=monitor), pass_fds=(monitor,),
+                                           vnc_password=password)
                 return
             path = resume_file(domid)
             try:
@@ -520,7 +523,8 @@ class Toolstack:
             except OSError as e:
                 raise CreateFailed(f"cannot open the device model's saved state {path}: {e.strerror}") from None
             try:
-                backend.start_device_model(domid, qemu_args(dc, domid, fd, monitor), pass_fds=(monitor, fd))
+                backend.start_device_model(domid, qemu_args(dc, domid, fd, monitor), pass_fds=(monitor, fd),
+                                           vnc_password=password)
             finally:
                 os.close(fd)
                 # Gone already when a device model that failed to start was stopped, and its state with it.

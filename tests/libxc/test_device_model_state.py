@@ -1,13 +1,15 @@
-"""The device model's part of an HVM save and restore, against a real QEMU
-(the host's qemu-system-x86_64 with no machine, which speaks the same QMP
-and has the same state commands as qemu-system-xen, without needing Xen):
-what libxl sends to save QEMU's device state and to let QEMU carry on, and
-QEMU loading that state from the descriptor a restore hands it."""
+"""The device model's start and its part of an HVM save and restore, against
+a real QEMU (the host's qemu-system-x86_64 with no machine, which speaks the
+same QMP and has the same state commands as qemu-system-xen, without needing
+Xen): what libxl sends to save QEMU's device state and to let QEMU carry on,
+QEMU loading that state from the descriptor a restore hands it, and what a
+started QEMU chose (serial ptys, the VNC address) published for xl's clients."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -156,7 +158,8 @@ def spawn(dirs, tmp_path, monkeypatch):
     monkeypatch.setattr(devicemodel, "LOG_DIR", str(tmp_path / "log"))
     stores = []
 
-    def spawn(binary: str, args: list[str], timeout: float = 30, store=None, pass_fds=(), stopped=True):
+    def spawn(binary: str, args: list[str], timeout: float = 30, store=None, pass_fds=(), stopped=True,
+              vnc_password=None):
         monkeypatch.setattr(devicemodel, "QEMU", binary)
         store = store or Store()
         stores.append(store)
@@ -164,7 +167,7 @@ def spawn(dirs, tmp_path, monkeypatch):
         args = ["-chardev", f"socket,id=libxl-cmd,fd={monitor},server=on,wait=off", *(["-S"] if stopped else []),
                 "-mon", "chardev=libxl-cmd,mode=control", *args]
         try:
-            return devicemodel.start(store, DOMID, args, "guest", timeout, (monitor, *pass_fds))
+            return devicemodel.start(store, DOMID, args, "guest", timeout, (monitor, *pass_fds), vnc_password)
         finally:
             os.close(monitor)
 
@@ -245,3 +248,98 @@ def test_a_refused_cont_is_one_line(running, monkeypatch):
     with pytest.raises(BackendError, match="^QEMU refused cont-injected: The command cont-injected has not been "
                                            "found$"):
         devicemodel.resume(DOMID)
+
+
+# -- what QEMU chose, published as libxl's postconfig publishes it ------------------------------------
+
+def test_serial_ports_on_a_pty_are_published_where_xenconsole_looks(spawn):
+    """serial0 goes to /dev/null, serial1 to a pty: only serial/1/tty is written,
+    and it names the terminal QEMU opened."""
+    require(QEMU is not None, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
+    store = Store()
+    spawn(QEMU, [*QEMU_NONE, "-serial", "null", "-serial", "pty"], store=store)
+    published = {k: v for k, v in store.nodes.items() if "/serial/" in k}
+    assert list(published) == [f"/local/domain/{DOMID}/serial/1/tty"]
+    tty = published[f"/local/domain/{DOMID}/serial/1/tty"]
+    assert tty.startswith("/dev/pts/")
+    fd = os.open(tty, os.O_RDWR | os.O_NOCTTY)  # as xenconsole opens it
+    try:
+        assert os.isatty(fd)
+    finally:
+        os.close(fd)
+
+
+def vnc_handshake(port: int) -> tuple[bytes, bytes]:
+    """The server's RFB version and the security types it offers (RFB 3.8)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        version = sock.recv(12)
+        sock.sendall(b"RFB 003.008\n")
+        count = sock.recv(1)[0]
+        return version, sock.recv(count)
+
+
+def vnc_password_accepted(port: int, password: str) -> bool:
+    """RFB's VNC authentication: the server's challenge DES-encrypted with the
+    password (each key byte's bits reversed), answered by the server's result."""
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+    key = bytes(int(f"{b:08b}"[::-1], 2) for b in password.encode()[:8].ljust(8, b"\0"))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.recv(12)
+        sock.sendall(b"RFB 003.008\n")
+        sock.recv(sock.recv(1)[0])
+        sock.sendall(bytes([2]))  # VNC authentication
+        challenge = sock.recv(16)
+        encryptor = Cipher(TripleDES(key), modes.ECB()).encryptor()  # an 8-byte key: single DES
+        sock.sendall(encryptor.update(challenge) + encryptor.finalize())
+        return int.from_bytes(sock.recv(4), "big") == 0
+
+
+def test_the_vnc_address_is_published_and_the_password_set_over_qmp(spawn):
+    """libxl never puts the password on QEMU's command line (ps would show it):
+    QEMU starts with password=on and gets it through change-vnc-password."""
+    require(QEMU is not None, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
+    store = Store()
+    spawn(QEMU, [*QEMU_NONE, "-vnc", "127.0.0.1:0,password=on,to=99"], store=store, vnc_password="s3cret")
+    home = f"/local/domain/{DOMID}/console"
+    assert store.nodes[f"{home}/vnc-listen"] == "127.0.0.1"
+    port = int(store.nodes[f"{home}/vnc-port"])
+    assert 5900 <= port <= 5999  # the first free display from :0, as to=99 lets QEMU choose
+    version, types = vnc_handshake(port)
+    assert version == b"RFB 003.008\n" and types == bytes([2])  # VNC authentication only
+    assert vnc_password_accepted(port, "s3cret")
+    assert not vnc_password_accepted(port, "guessed")
+    assert store.nodes[f"{home}/vnc-pass"] == "s3cret"  # where vncviewer -autopass reads it
+
+
+def test_without_vnc_nothing_is_published_and_no_password_sent(spawn, monkeypatch):
+    require(QEMU is not None, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
+    sent = []
+    real = Qmp.execute
+
+    def record(self, command, arguments=None, fd=None):
+        sent.append(command)
+        return real(self, command, arguments, fd)
+
+    monkeypatch.setattr(Qmp, "execute", record)
+    store = Store()
+    spawn(QEMU, [*QEMU_NONE, "-vnc", "none"], store=store, vnc_password="unused")
+    assert sent[-1] == "query-chardev"  # no query-vnc, no change-vnc-password: as libxl without VNC
+    assert not any("/console/" in k or "/serial/" in k for k in store.nodes)
+
+
+def test_a_refused_password_fails_the_start_and_stops_qemu(spawn, monkeypatch):
+    require(QEMU is not None, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
+    real = Qmp.execute
+
+    def refuse(self, command, arguments=None, fd=None):
+        return real(self, "change-vnc-password-injected" if command == "change-vnc-password" else command,
+                    arguments, fd)
+
+    monkeypatch.setattr(Qmp, "execute", refuse)
+    store = Store()
+    with pytest.raises(BackendError, match=r"^the device model did not start: QEMU refused "
+                                           r"change-vnc-password-injected: .* \(see .*qemu-dm-guest\.log\)$"):
+        spawn(QEMU, [*QEMU_NONE, "-vnc", "127.0.0.1:0,password=on,to=99"], store=store, vnc_password="s3cret")
+    assert dm.xenstore_dir(DOMID) not in store.nodes  # stopped as any QEMU that failed to start

@@ -255,9 +255,10 @@ class Backend(Protocol):
     # what `hvm` says; `claim` (claim_mode) claims the guest's memory before it is populated, for every type
     def open_device_model_monitor(self, domid: int) -> int: ...  # libxl__pre_open_qmp_socket: the QMP socket,
     # listening, whose descriptor the device model's arguments name (the caller closes its copy)
-    def start_device_model(self, domid: int, args: list[str],
-                           pass_fds: tuple[int, ...] = ()) -> None: ...  # QEMU in dom0 (libxl__spawn_local_dm)
-    # with `pass_fds` open in it, returning once it is ready and stopped (-S); it lives until destroy_domain
+    def start_device_model(self, domid: int, args: list[str], pass_fds: tuple[int, ...] = (),
+                           vnc_password: str | None = None) -> None: ...  # QEMU in dom0 (libxl__spawn_local_dm)
+    # with `pass_fds` open in it, returning once it is ready and stopped (-S), its serial ptys and VNC address
+    # published and `vnc_password` set, as libxl's postconfig does; it lives until destroy_domain
     def resume_device_model(self, domid: int) -> None: ...  # libxl__dm_resume (QMP cont): the device model
     # emulates, from its start or from a save's stop; before the domain's unpause
     def set_vcpu_context(self, domid: int, vcpu: int, ctx: VcpuContext) -> None: ...  # xc_vcpu_setcontext

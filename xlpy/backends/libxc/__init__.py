@@ -377,11 +377,13 @@ class LibxcBackend:
 
         return devicemodel.open_monitor(domid)
 
-    def start_device_model(self, domid: int, args: list[str], pass_fds: tuple[int, ...] = ()) -> None:
+    def start_device_model(self, domid: int, args: list[str], pass_fds: tuple[int, ...] = (),
+                           vnc_password: str | None = None) -> None:
         from xlpy.backends.libxc import devicemodel
 
         name = self.xs_read(f"/local/domain/{domid}/name") or str(domid)
-        self._device_models[domid] = devicemodel.start(self, domid, args, name, pass_fds=pass_fds)
+        self._device_models[domid] = devicemodel.start(self, domid, args, name, pass_fds=pass_fds,
+                                                       vnc_password=vnc_password)
 
     def save_device_model(self, domid: int) -> str:
         """QEMU stops and writes its device state to a file, whose path is returned."""

@@ -8,11 +8,15 @@ xlpy finds it to stop it. As libxl does when it pre-opens QEMU's QMP socket
 stopped (-S); it is ready when QMP's query-status says so ("prelaunch", or
 "paused" once a restore's device state is loaded), and it emulates from the
 domain's unpause (QMP cont, libxl__dm_resume) on, which is also when it
-writes "running" to /local/domain/0/device-model/<domid>/state.
+writes "running" to /local/domain/0/device-model/<domid>/state. Once ready,
+what QEMU chose is published where xl's clients look for it, as libxl's
+device_model_postconfig_* steps do (serial ptys, the VNC server's address),
+and QEMU is given the VNC password, which never goes on its command line.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -20,6 +24,7 @@ import subprocess
 import time
 
 from xlpy.backends.base import BackendError, NotAvailable
+from xlpy.backends.libxc.qmp import Qmp
 from xlpy.domain.devicemodel import RUN_DIR, qmp_socket, resume_file, save_file, xenstore_dir
 
 QEMU = "/usr/libexec/xen-qemu-system-i386"  # where Debian's libxl looks for qemu-system-xen's binary
@@ -50,11 +55,12 @@ def open_monitor(domid: int) -> int:
 
 
 def start(backend, domid: int, args: list[str], name: str, timeout: float | None = None,
-          pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
+          pass_fds: tuple[int, ...] = (), vnc_password: str | None = None) -> subprocess.Popen:
     """Spawn QEMU for `domid`, its QMP socket among `pass_fds` (open_monitor)
-    and -S in `args`, and wait until QMP says it is ready, stopped; on failure
-    it is stopped again. `pass_fds` stay open in QEMU under their numbers (the
-    monitor, a restore's saved device state named in `args` as -incoming fd:N)."""
+    and -S in `args`, wait until QMP says it is ready, stopped, and publish
+    what it chose (_postconfig); on failure it is stopped again. `pass_fds`
+    stay open in QEMU under their numbers (the monitor, a restore's saved
+    device state named in `args` as -incoming fd:N)."""
     if not os.access(QEMU, os.X_OK):
         raise NotAvailable(f"HVM guests need the device model {QEMU} (apt-get install qemu-system-xen)",
                            "spawn_local_dm")
@@ -73,7 +79,9 @@ def start(backend, domid: int, args: list[str], name: str, timeout: float | None
     expected = "paused" if "-incoming" in args else "prelaunch"
     started = time.monotonic()
     try:
-        _wait_ready(domid, process, expected, timeout)
+        with Qmp(qmp_socket(domid), timeout, alive=lambda: process.poll() is None) as qmp:
+            _wait_ready(qmp, expected, timeout)
+            _postconfig(backend, domid, qmp, _vnc_enabled(args), vnc_password)
     except BackendError as e:
         try:
             code = process.wait(0.5)  # a QEMU that died: its own last word says why
@@ -90,23 +98,66 @@ def start(backend, domid: int, args: list[str], name: str, timeout: float | None
     return process
 
 
-def _wait_ready(domid: int, process: subprocess.Popen, expected: str, timeout: float) -> None:
+def _wait_ready(qmp, expected: str, timeout: float) -> None:
     """Until QEMU's QMP query-status answers `expected`; "inmigrate" while a
     restore's device state is still loading."""
-    from xlpy.backends.libxc.qmp import Qmp
-
     deadline = time.monotonic() + timeout
-    with Qmp(qmp_socket(domid), timeout, alive=lambda: process.poll() is None) as qmp:
-        while True:
-            reply = qmp.execute("query-status")
-            status = reply.get("status") if isinstance(reply, dict) else None
-            if status == expected:
-                return
-            if status != "inmigrate":
-                raise BackendError(f"QEMU's status is {status!r}, not {expected!r}", "qmp query-status")
-            if time.monotonic() >= deadline:
-                raise BackendError(f"QEMU was still loading its saved state after {timeout:g}s", "qmp query-status")
-            time.sleep(0.1)
+    while True:
+        reply = qmp.execute("query-status")
+        status = reply.get("status") if isinstance(reply, dict) else None
+        if status == expected:
+            return
+        if status != "inmigrate":
+            raise BackendError(f"QEMU's status is {status!r}, not {expected!r}", "qmp query-status")
+        if time.monotonic() >= deadline:
+            raise BackendError(f"QEMU was still loading its saved state after {timeout:g}s", "qmp query-status")
+        time.sleep(0.1)
+
+
+def _vnc_enabled(args: list[str]) -> bool:
+    return "-vnc" in args and args[args.index("-vnc") + 1] != "none"
+
+
+def _postconfig(backend, domid: int, qmp, vnc: bool, vnc_password: str | None) -> None:
+    """libxl's device_model_postconfig_chardev, _vnc and _vnc_passwd: each
+    serial port QEMU put on a pty goes to /local/domain/<domid>/serial/<n>/tty
+    (where xenconsole --type serial looks); with VNC on, the address QEMU
+    listens at goes to console/vnc-listen and console/vnc-port (where
+    vncviewer looks), and a configured password is set over QMP and kept in
+    console/vnc-pass (which the guest may read, as under libxl)."""
+    home = f"/local/domain/{domid}"
+    chardevs = qmp.execute("query-chardev")
+    if not isinstance(chardevs, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("label"), str) and isinstance(c.get("filename"), str)
+            for c in chardevs):
+        raise _unexpected("query-chardev", chardevs)
+    for chardev in chardevs:
+        label, filename = chardev["label"], chardev["filename"]
+        if not label.startswith("serial"):
+            continue
+        port = label.removeprefix("serial")
+        if not port.isdigit():
+            raise BackendError(f"Invalid serial port number: {label}", "qmp query-chardev")
+        if filename.startswith("pty:"):
+            backend.xs_write(f"{home}/serial/{int(port)}/tty", filename.removeprefix("pty:"))
+    if not vnc:
+        return
+    server = qmp.execute("query-vnc")
+    if not isinstance(server, dict) or not isinstance(server.get("enabled"), bool):
+        raise _unexpected("query-vnc", server)
+    if server["enabled"]:
+        host, service = server.get("host"), server.get("service")
+        if not isinstance(host, str) or not isinstance(service, str):
+            raise _unexpected("query-vnc", server)
+        backend.xs_write(f"{home}/console/vnc-listen", host)
+        backend.xs_write(f"{home}/console/vnc-port", service)
+    if vnc_password:
+        qmp.execute("change-vnc-password", {"password": vnc_password})
+        backend.xs_write(f"{home}/console/vnc-pass", vnc_password)  # for vncviewer's -autopass
+
+
+def _unexpected(command: str, answer) -> BackendError:
+    return BackendError(f"unexpected answer to QMP {command}: {json.dumps(answer)[:200]}", f"qmp {command}")
 
 
 def save_state(domid: int) -> str:
@@ -115,8 +166,6 @@ def save_state(domid: int) -> str:
     which libxl opens and hands over (add-fd, then /dev/fdset/N); `live`
     false, as for a save rather than a migration. Returns the file; on
     failure it is removed and QEMU is left stopped, for the caller's resume."""
-    from xlpy.backends.libxc.qmp import Qmp
-
     path = save_file(domid)
     with Qmp(qmp_socket(domid)) as qmp:
         qmp.execute("stop")
@@ -138,16 +187,12 @@ def save_state(domid: int) -> str:
 def set_logdirty(domid: int, enable: bool) -> None:
     """domain_suspend_switch_qemu_xen_logdirty: QEMU marks the guest pages
     it writes dirty for libxc, or stops (xen-set-global-dirty-log)."""
-    from xlpy.backends.libxc.qmp import Qmp
-
     with Qmp(qmp_socket(domid)) as qmp:
         qmp.execute("xen-set-global-dirty-log", {"enable": enable})
 
 
 def resume(domid: int) -> None:
     """libxl__dm_resume: QEMU carries on emulating (QMP cont)."""
-    from xlpy.backends.libxc.qmp import Qmp
-
     with Qmp(qmp_socket(domid)) as qmp:
         qmp.execute("cont")
 

@@ -481,8 +481,10 @@ class ModelBackend:
 
         return socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).detach()
 
-    def start_device_model(self, domid: int, args: list[str], pass_fds: tuple[int, ...] = ()) -> None:
-        """QEMU's directory, without a state: it starts stopped (-S), as the libxc backend starts it."""
+    def start_device_model(self, domid: int, args: list[str], pass_fds: tuple[int, ...] = (),
+                           vnc_password: str | None = None) -> None:
+        """QEMU's directory, without a state: it starts stopped (-S), as the libxc backend starts it.
+        No QEMU runs, so no pty or VNC server is published (vncviewer finds no vnc-port)."""
         with self.store.transaction() as db:
             self._row(db, domid)
             db.execute("INSERT OR REPLACE INTO xenstore VALUES (?, ?)", (_device_model_dir(domid), ""))
