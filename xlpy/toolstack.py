@@ -148,6 +148,13 @@ class Toolstack:
         recorded = self.backend.xs_read(f"/libxl/{domid}/type")
         return DomainType.PVH if recorded == DomainType.PVH.value else DomainType.HVM
 
+    def primary_console(self, domid: int) -> tuple[str, int]:
+        """libxl__primary_console_find, for a guest without a stub domain: an
+        HVM guest's first serial port, a PV or PVH guest's first PV console."""
+        from xlpy.domain.config import DomainType
+
+        return ("serial", 0) if self.domain_type(domid) is DomainType.HVM else ("pv", 0)
+
     # -- create ----------------------------------------------------------------
 
     def create(self, dc: DomainConfig, paused: bool = False, config_text: str = "",

@@ -290,6 +290,10 @@ class Backend(Protocol):
     def remove_device(self, domid: int, kind: str, devid: int, force: bool = False) -> None: ...
 
     def console(self, domid: int) -> str: ...  # what xenconsoled logs for the guest
+    def console_client(self, domid: int, kind: str, num: int,
+                       notify_fd: int | None = None) -> list[str] | None: ...  # libxl_console_exec: the command
+    # that puts the caller's terminal on console `num` of `kind` ("pv", "serial", "vuart"), writing a 0 byte to
+    # `notify_fd` once it holds the console; None where there is no terminal to attach (the model: console())
     def dump_core(self, domid: int, path: str) -> None: ...  # xc_domain_dumpcore: the guest's memory as an ELF core
     # libxl's per-domain userdata (/var/lib/xen/userdata-d.<domid>.<uuid>.<userid>): "libxl-json" is
     # the domain's config as libxl keeps it (xen-init-dom0 leaves Domain-0's, xl and xlpy their guests'),

@@ -23,7 +23,7 @@ COMMANDS: dict[str, str] = {
     "block-list": "xlpy.cli.devices:block_list",
     "check": "xlpy.cli.check:check",
     "config-update": "xlpy.cli.lifecycle:config_update",
-    "console": "xlpy.cli.show:console",
+    "console": "xlpy.cli.consoles:console",
     "create": "xlpy.cli.create:create",
     "destroy": "xlpy.cli.lifecycle:destroy",
     "dmesg": "xlpy.cli.show:dmesg",
@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "vcpu-list": "xlpy.cli.show:vcpu_list",
     "vcpu-pin": "xlpy.cli.resources:vcpu_pin",
     "vcpu-set": "xlpy.cli.resources:vcpu_set",
+    "vncviewer": "xlpy.cli.consoles:vncviewer",
 }
 
 #: The commands xl 4.17 lets -N run (its command table's can_dryrun), plus

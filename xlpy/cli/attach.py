@@ -1,11 +1,12 @@
 """Staying attached to a domain after create or restore: -F (xl's monitor in
-the foreground) and -c (the guest console on stdout).
+the foreground) and -c (the guest console).
 
-On a real host xl hands the console to xenconsole, which Ctrl-] leaves. On the
-model the console is the model's account of the guest, streamed as it grows
-until the domain is gone; there is no terminal to leave, and Ctrl-C stops
-following (the domain lives on; its on_* actions fall back to the next
-toolstack that looks, as for any domain without an attached monitor).
+On a real host the console is Xen's xenconsole on the terminal, started
+before the guest runs and left with Ctrl-]. On the model the console is the
+model's account of the guest, streamed as it grows until the domain is gone;
+there is no terminal to leave, and Ctrl-C stops following (the domain lives
+on; its on_* actions fall back to the next toolstack that looks, as for any
+domain without an attached monitor).
 """
 
 from __future__ import annotations
@@ -35,25 +36,69 @@ class ConsoleFollower:
             self.shown = len(text)
 
 
-def stay_attached(toolstack, domid: int, console: bool, foreground: bool) -> int:
-    """Returns the exit status xl gives once it lets go of the domain."""
-    from xlpy.backends.base import NoSuchDomain
+def attach_after_create(toolstack, domid: int, paused: bool, console: bool, foreground: bool,
+                        vncviewer: bool = False, autopass: bool = False) -> None:
+    """What xl's create and restore do once the domain is built, paused if
+    `console` asked for it: the console attached before the guest runs (so
+    none of its words are lost), the unpause unless -p, a VNC viewer with -V,
+    then staying with the domain for -c or -F; exits with xl's status when
+    it stays."""
+    from xlpy.cli.common import fail
+    from xlpy.cli.consoles import start_console_client, start_vncviewer
+    from xlpy.toolstack import ToolstackError
 
-    follow = ConsoleFollower(toolstack, domid) if console else (lambda domid: None)
-    try:
-        if foreground:
-            return toolstack.monitor(domid, log=lambda line: click.echo(line, err=True),
-                                     interval=POLL_SECONDS, on_poll=follow)
-        while True:  # the console alone: until the domain has gone
-            follow(domid)
+    client, follow = None, False
+    if console:
+        if toolstack.backend.console_client(domid, *toolstack.primary_console(domid)) is None:
+            follow = True  # the model: its account of the guest
+        else:
+            client = start_console_client(toolstack, domid)
+        if not paused:
             try:
-                info = toolstack.backend.domain_info(domid)
-            except NoSuchDomain:
-                return 0
-            if info.shutdown:
-                toolstack.reap()  # what xl's background monitor does at this moment
-                if domid in {d.domid for d in toolstack.domains()}:
-                    return 0  # preserved, or nobody monitors it: the console has nothing more to say
-            time.sleep(POLL_SECONDS)
+                toolstack.unpause(domid)
+            except ToolstackError as e:
+                if client is not None:
+                    client.terminate()
+                fail(f"xlpy: {e}")
+    if vncviewer:
+        start_vncviewer(toolstack, domid, autopass)
+    if console or foreground:
+        sys.exit(stay_attached(toolstack, domid, foreground, client, follow))
+
+
+def stay_attached(toolstack, domid: int, foreground: bool, client=None, follow: bool = False) -> int:
+    """Until the domain shuts down or goes (and, with a console client, until
+    that lets go: Ctrl-] or the domain gone); -F carries out the on_* actions
+    as it goes, and without it a shutdown is reaped here, as xl's background
+    monitor would. Returns the exit status xl gives once it lets go."""
+    from xlpy.cli.consoles import report_child
+
+    follower = ConsoleFollower(toolstack, domid) if follow else (lambda domid: None)
+    try:
+        status = 0
+        if foreground:
+            status = toolstack.monitor(domid, log=lambda line: click.echo(line, err=True),
+                                       interval=POLL_SECONDS, on_poll=follower)
+        else:
+            while client is None or client.poll() is None:
+                follower(domid)
+                if _shut_down(toolstack, domid):
+                    follower(domid)  # its last words, before a reap takes its console
+                    toolstack.reap()  # what xl's background monitor does at this moment
+                    break
+                time.sleep(POLL_SECONDS)
+        if client is not None:
+            report_child("console child", client)
+        return status
     except KeyboardInterrupt:
         return 130
+
+
+def _shut_down(toolstack, domid: int) -> bool:
+    """Whether the domain has shut down or gone."""
+    from xlpy.backends.base import NoSuchDomain
+
+    try:
+        return toolstack.backend.domain_info(domid).shutdown
+    except NoSuchDomain:
+        return True

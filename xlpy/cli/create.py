@@ -23,8 +23,10 @@ ERROR_FAIL, ERROR_INVAL = 3, 6
 @click.option("-n", "--dryrun", "dryrun", is_flag=True, help="Dry run: print the configuration and exit.")
 @click.option("-p", "paused", is_flag=True, help="Leave the domain paused after creating it.")
 @click.option("-q", "--quiet", "quiet", is_flag=True, help="Quiet.")
-@click.option("-V", "--vncviewer", "vncviewer", is_flag=True, help="Connect to the VNC display (no effect here).")
-@click.option("-A", "--vncviewer-autopass", "autopass", is_flag=True, help="Pass the VNC password (no effect here).")
+@click.option("-V", "--vncviewer", "vncviewer", is_flag=True,
+              help="Run a VNC viewer ($VNCVIEWER or vncviewer) on the guest's display.")
+@click.option("-A", "--vncviewer-autopass", "autopass", is_flag=True,
+              help="As -V, handing the viewer the VNC password.")
 @click.option("-i", "--ignore-global-affinity-masks", "ignore_masks", is_flag=True, help="Ignore global affinity masks.")
 @click.argument("args", nargs=-1)
 @click.pass_obj
@@ -65,7 +67,7 @@ def create(g, console, debug, no_monitor, foreground, defconfig, dryrun, paused,
 
     # As xl: -e means no monitor at all, so it also ends -F's waiting.
     create_domain(g, dc, cfg, paused=paused, console=console, monitor=not no_monitor,
-                  foreground=foreground and not no_monitor)
+                  foreground=foreground and not no_monitor, vncviewer=vncviewer or autopass, autopass=autopass)
 
 
 def show_diagnostics(diagnostics, verbose: int) -> None:

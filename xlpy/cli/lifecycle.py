@@ -12,12 +12,13 @@ from xlpy.cli.session import open_toolstack, resolve
 
 
 def create_domain(g, dc, cfg, paused: bool = False, console: bool = False, monitor: bool = True,
-                  foreground: bool = False) -> None:
+                  foreground: bool = False, vncviewer: bool = False, autopass: bool = False) -> None:
+    from xlpy.cli.attach import attach_after_create
     from xlpy.toolstack import ToolstackError
 
     toolstack = open_toolstack(g)
-    try:
-        created = toolstack.create(dc, paused=paused, config_text=cfg.full_text, monitor=monitor,
+    try:  # with -c the guest runs once its console is attached
+        created = toolstack.create(dc, paused=paused or console, config_text=cfg.full_text, monitor=monitor,
                                    foreground=foreground)
     except ToolstackError as e:
         fail(f"xlpy: {e}", 3)
@@ -26,10 +27,7 @@ def create_domain(g, dc, cfg, paused: bool = False, console: bool = False, monit
                    "but a PVH entry point: booted it as modern PVH, as type=\"pvh\" would", err=True)
     if g.verbose:
         click.echo(f"Domain {created.domid} created ({created.boot_mode} boot)", err=True)
-    if console or foreground:
-        from xlpy.cli.attach import stay_attached
-
-        sys.exit(stay_attached(toolstack, created.domid, console, foreground))
+    attach_after_create(toolstack, created.domid, paused, console, foreground, vncviewer, autopass)
 
 
 @click.command("destroy")

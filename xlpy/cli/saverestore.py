@@ -47,8 +47,10 @@ def save(g, checkpoint, paused, keep_domid, domain, checkpoint_file, config_file
 @click.option("-d", "debug", is_flag=True, help="Print the domain configuration (JSON) on stderr.")
 @click.option("-F", "foreground", is_flag=True, help="Run in the foreground until the domain dies.")
 @click.option("-c", "console", is_flag=True, help="Connect to the console after restoring.")
-@click.option("-V", "--vncviewer", "vncviewer", is_flag=True, help="Connect to the VNC display (no effect here).")
-@click.option("-A", "--vncviewer-autopass", "autopass", is_flag=True, help="Pass the VNC password (no effect here).")
+@click.option("-V", "--vncviewer", "vncviewer", is_flag=True,
+              help="Run a VNC viewer ($VNCVIEWER or vncviewer) on the guest's display.")
+@click.option("-A", "--vncviewer-autopass", "autopass", is_flag=True,
+              help="As -V, handing the viewer the VNC password.")
 @click.argument("files", nargs=-1, required=True)
 @click.pass_obj
 def restore(g, paused, no_monitor, debug, foreground, console, vncviewer, autopass, files) -> None:
@@ -89,11 +91,11 @@ def restore(g, paused, no_monitor, debug, foreground, console, vncviewer, autopa
         toolstack = open_toolstack(g)
         try:
             state = read_image(src, checkpoint_file, toolstack.backend)
-            domid = restore_image(toolstack, dc, state, config_text=text, paused=paused,
+            domid = restore_image(toolstack, dc, state, config_text=text, paused=paused or console,
                                   monitor=not no_monitor, foreground=foreground and not no_monitor)
         except ToolstackError as e:
             fail(f"xlpy: {e}")
-    if console or (foreground and not no_monitor):
-        from xlpy.cli.attach import stay_attached
+    from xlpy.cli.attach import attach_after_create
 
-        sys.exit(stay_attached(toolstack, domid, console, foreground and not no_monitor))
+    attach_after_create(toolstack, domid, paused, console, foreground and not no_monitor, vncviewer or autopass,
+                        autopass)

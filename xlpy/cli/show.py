@@ -1,5 +1,5 @@
 """Read-only commands whose output scripts parse: list, domid, domname,
-vcpu-list, uptime, info, console, dmesg. Formats are xl's, byte for byte."""
+vcpu-list, uptime, info, dmesg. Formats are xl's, byte for byte."""
 
 from __future__ import annotations
 
@@ -121,17 +121,6 @@ def domname(g, ident: str) -> None:
             click.echo(info.name)
             return
     fail(f"Can't get domain name of domain id '{ident}', maybe this domain does not exist.")
-
-
-@click.command("console")
-@click.option("-t", "kind", type=click.Choice(["pv", "serial", "vuart"]), default="pv")
-@click.option("-n", "num", type=int, default=0)
-@click.argument("domain")
-@click.pass_obj
-def console(g, kind, num, domain) -> None:
-    """Show the guest's console: [-t pv|serial|vuart] [-n NUM] <Domain>"""
-    toolstack = open_toolstack(g)
-    sys.stdout.write(toolstack.backend.console(resolve(toolstack, domain)))
 
 
 @click.command("dmesg")

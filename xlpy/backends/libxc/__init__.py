@@ -27,6 +27,7 @@ from xlpy.domain.layout import memory_map
 
 PRIVCMD = ("/dev/xen/privcmd", "/proc/xen/privcmd")
 FIRMWARE_DIR = "/usr/lib/xen-4.17/boot"  # where libxl finds hvmloader (xen-utils-4.17)
+PRIVATE_BIN_DIR = "/usr/lib/xen-4.17/bin"  # libxl__private_bindir_path: xenconsole
 BIOS_FILES = {"seabios": "/usr/share/seabios/bios-256k.bin", "ovmf": "/usr/share/ovmf/OVMF.fd"}  # Debian's libxl
 USERDATA_DIR = Path("/var/lib/xen")  # libxl's XEN_LIB_DIR
 NAME_PATH = re.compile(r"/local/domain/\d+/name")
@@ -646,6 +647,12 @@ class LibxcBackend:
     def _userdata_path(domid: int, uuid: str, kind: str, userid: str) -> Path:
         """libxl__userdata_path: d(ata), n(ew) or l(ock) file of the domain's userdata."""
         return USERDATA_DIR / f"userdata-{kind}.{domid}.{uuid}.{userid}"
+
+    def console_client(self, domid: int, kind: str, num: int, notify_fd: int | None = None) -> list[str]:
+        """Xen's own client, xenconsole, as libxl_console_exec runs it; it opens
+        the pty xenconsoled (or QEMU, for a serial port) published in xenstore."""
+        argv = [f"{PRIVATE_BIN_DIR}/xenconsole", str(domid), "--num", str(num), "--type", kind]
+        return argv + (["--start-notify-fd", str(notify_fd)] if notify_fd is not None else [])
 
     def console(self, domid: int) -> str:
         path = f"/var/log/xen/console/guest-{self.xs_read(f'/local/domain/{domid}/name') or domid}.log"

@@ -787,6 +787,9 @@ class ModelBackend:
     def _console(db, domid: int, line: str) -> None:
         db.execute("INSERT INTO console (domid, line) VALUES (?, ?)", (domid, line))
 
+    def console_client(self, domid: int, kind: str, num: int, notify_fd: int | None = None) -> None:
+        return None  # no guest runs, so no terminal: console() is the whole console
+
     def console(self, domid: int) -> str:
         rows = self.store.db.execute("SELECT line FROM console WHERE domid = ? ORDER BY id", (domid,)).fetchall()
         return "".join(f"{line}\n" for (line,) in rows)
