@@ -11,6 +11,7 @@ mount -t devpts devpts /dev/pts
 # What udev would add to a devtmpfs /dev: the hotplug scripts' locking stats /dev/stdin.
 ln -sf /proc/self/fd /dev/fd; ln -sf fd/0 /dev/stdin; ln -sf fd/1 /dev/stdout; ln -sf fd/2 /dev/stderr
 mount -t tmpfs tmpfs /run
+mkdir -p /run/lock  # systemd-tmpfiles' on Debian; /var/lock points there, xenconsole locks in it
 mount -t tmpfs tmpfs /tmp
 # Guest cores (on_crash=coredump-*): the root filesystem has too little room left for one.
 mkdir -p /var/lib/xen/dump && mount -t tmpfs tmpfs /var/lib/xen/dump
@@ -19,6 +20,7 @@ for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkback xen-ne
     modprobe $m || mark "modprobe $m failed"
 done
 for m in /xlpy-modules/*.ko; do insmod $m || mark "insmod $m failed"; done
+ip link set lo up  # QEMU's VNC server listens on 127.0.0.1
 # The bridge vifs join by default, with an address the guests ping.
 { ip link add name xenbr0 type bridge stp_state 0 forward_delay 0 && ip address add 10.0.0.1/24 dev xenbr0 \
     && ip link set xenbr0 up; } || mark "no bridge xenbr0"

@@ -30,14 +30,23 @@ GUEST_CONSOLE = "console=hvc0 earlyprintk=xen"
 steps: dict[str, dict] = {}
 
 
-def run(name: str, argv: list[str], timeout: float = 300) -> dict:
+def run(name: str, argv: list[str], timeout: float = 300, env: dict | None = None) -> dict:
+    """The command in a session of its own, so that at its timeout all it
+    started there goes too (a console client it left would otherwise hold
+    the output pipes open, and the step would never end)."""
     start = time.monotonic()
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                               text=True, start_new_session=True,
+                               env={**os.environ, "PYTHONFAULTHANDLER": "1", **(env or {})})
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, "PYTHONFAULTHANDLER": "1"})
-        result = {"rc": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
-    except subprocess.TimeoutExpired as e:
-        result = {"rc": None, "stdout": str(e.stdout or ""), "stderr": f"timed out after {timeout}s"}
+        stdout, stderr = process.communicate(timeout=timeout)
+        result = {"rc": process.returncode, "stdout": stdout, "stderr": stderr}
+    except subprocess.TimeoutExpired:
+        hung = subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:32,args", "-s", str(process.pid)],
+                              capture_output=True, text=True).stdout
+        os.killpg(process.pid, 9)
+        stdout, stderr = process.communicate()
+        result = {"rc": None, "stdout": stdout, "stderr": f"{stderr}\ntimed out after {timeout}s; its session:\n{hung}"}
     result.update(argv=argv, seconds=round(time.monotonic() - start, 3))
     record(name, result)
     print(f"[{name}] rc={result['rc']} {result['seconds']}s", flush=True)
@@ -245,6 +254,24 @@ def networks() -> None:
     run("net-nobridge-backends", ["xenstore-ls", "/local/domain/0/backend"])
 
 
+def consoles() -> None:
+    """The console as xl hands it over. `create -c` by each toolstack of a
+    PVH guest that says its piece and powers off: the client attaches before
+    the guest runs and lets go once the domain is gone, with no other command
+    (stdin is not a terminal, so xenconsole only copies the console out).
+    Then `console` attached to a running guest that counts, beside `xl console`."""
+    for tool, argv in (("xlpy", XLPY), ("xl", XL)):
+        name = f"lab-console-{tool}"
+        created_attached(f"console-{tool}", argv, name, config(name, type="pvh", extra=GUEST_CONSOLE))
+    counting = config("lab-console-count", type="pvh", extra=f"{GUEST_CONSOLE} xlpy.count")
+    boot("console-count", XLPY, "lab-console-count", counting, "XLPY_COUNT 2", "console-count-alive")
+    for tool, argv in (("xlpy", XLPY), ("xl", XL)):
+        run(f"console-count-{tool}-console", ["timeout", "-s", "TERM", "8"] + argv + ["console", "lab-console-count"],
+            timeout=60)
+    run("console-count-destroy", XLPY + ["destroy", "lab-console-count"])
+    wait_gone("console-count-gone", "lab-console-count", timeout=60)
+
+
 def tidy() -> None:
     """Save files and disk images go once a part is done: /tmp/lab is a
     tmpfs in dom0's memory, and a whole run's files would not fit in it."""
@@ -319,6 +346,7 @@ def guests() -> None:
 
     disks()
     networks()
+    consoles()
 
     # on_poweroff="rename-restart": the next xlpy command preserves the dead
     # domain under a dated name and starts the config again.
@@ -578,6 +606,14 @@ def hvm_guests() -> None:
     run("hvm-xenstore-hvmloader", ["xenstore-ls", f"/local/domain/{domid}/hvmloader"])
     record("hvm-firmware-lines", {"lines": [line for line in console("lab-hvm").splitlines()
                                             if "DMI:" in line or "SSDT" in line]})
+    # Saved and restored while below its maxmem (populate-on-demand), with its vif and the
+    # emulated twin; what follows (its shutdown through its PV drivers) proves it came back.
+    run("hvm-pod-held", [sys.executable, "-c", HELD, "lab-hvm"])
+    run("hvm-pod-save", XLPY + ["save", "lab-hvm", str(CONFIGS / "hvm-pod.save")], timeout=600)
+    run("hvm-pod-restore", XLPY + ["restore", str(CONFIGS / "hvm-pod.save")], timeout=600)
+    run("hvm-pod-restored-held", [sys.executable, "-c", HELD, "lab-hvm"])
+    run("hvm-pod-restored-bridge-ports", ["ls", "/sys/class/net/xenbr0/brif"])
+    (CONFIGS / "hvm-pod.save").unlink(missing_ok=True)
     run("hvm-shutdown", XLPY + ["shutdown", "-w", "lab-hvm"], timeout=300)
     wait_console("hvm-shutdown-seen", "lab-hvm", "XLPY_GUEST_SHUTDOWN_REQUESTED", "hvm-shutdown", 30)
     wait_gone("hvm-gone", "lab-hvm", timeout=60)
@@ -598,13 +634,20 @@ def hvm_guests() -> None:
         timeout=900)
 
     # The same HVM guest through both toolstacks, for time and for what xl list
-    # shows of it once it runs (xl starts the same QEMU). xlpy's is saved and
+    # shows of it once it runs (xl starts the same QEMU), with a serial port on
+    # a pty and a VNC server, which each toolstack publishes for console and
+    # vncviewer (no vncpasswd: Debian's qemu-system-xen has no DES, so QEMU
+    # refuses password=on, under xl as under xlpy). xlpy's is saved and
     # restored, by itself and across with xl, before it is destroyed.
     for tool, argv in (("xlpy", XLPY), ("xl", XL)):
         name = f"lab-hvm-time-{tool}"
-        cfg = config(name, type="hvm", vnc=0, extra="console=hvc0 xlpy.count")
+        cfg = config(name, type="hvm", vnc=1, vnclisten="127.0.0.1", serial="pty",
+                     extra="console=hvc0 xlpy.count")
         boot(f"hvm-time-{tool}", argv, name, cfg, "XLPY_GUEST_ALIVE", f"hvm-time-{tool}-alive", HVM_BOOT_TIMEOUT)
         run(f"hvm-time-{tool}-xl-list", XL + ["list", name])
+        run(f"hvm-time-{tool}-published", [sys.executable, __file__, "--published", name])
+        # The viewer each toolstack would start (echo shows its command line).
+        run(f"hvm-time-{tool}-vncviewer", argv + ["vncviewer", "-a", name], env={"VNCVIEWER": "echo"})
         if tool == "xlpy":  # xlpy destroy stops the device model it started
             hvm_save_restore(name)
             run("hvm-destroy", XLPY + ["destroy", name])
@@ -614,6 +657,62 @@ def hvm_guests() -> None:
         else:
             run(f"hvm-time-{tool}-destroy", XL + ["destroy", name])
             wait_gone(f"hvm-time-{tool}-gone", name, timeout=60)
+    serial_consoles()
+
+
+def published(name: str) -> dict:
+    """What the guest's QEMU chose, as its toolstack published it in
+    xenstore, and what the VNC server there offers: RFB's version and
+    security types (1: none)."""
+    import socket
+
+    domid = subprocess.run(XL + ["domid", name], capture_output=True, text=True, check=True).stdout.strip()
+
+    def read(path: str) -> str | None:
+        done = subprocess.run(["xenstore-read", f"/local/domain/{domid}/{path}"], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    nodes = {path: read(path) for path in ("serial/0/tty", "console/vnc-listen", "console/vnc-port",
+                                           "console/vnc-pass")}
+    rfb = None
+    if nodes["console/vnc-port"]:
+        with socket.create_connection((nodes["console/vnc-listen"], int(nodes["console/vnc-port"])), 30) as sock:
+            version = sock.recv(12)
+            sock.sendall(b"RFB 003.008\n")
+            rfb = {"version": version.decode(errors="replace"), "security": list(sock.recv(sock.recv(1)[0]))}
+    return {"nodes": nodes, "rfb": rfb,
+            "tty_is_terminal": bool(nodes["serial/0/tty"]) and os.path.exists(nodes["serial/0/tty"])}
+
+
+def created_attached(prefix: str, argv: list[str], name: str, cfg: str, timeout: float = 300) -> None:
+    """`create -c` of a guest that powers itself off, until the command
+    returns (steps {prefix}-create-c, {prefix}-gone). A guest that never gets
+    there (under emulation one has, rarely, hung in early boot, idle) is kept
+    as {prefix}-first-attempt with what the host held then, destroyed, and
+    created once more, as boot() does for a guest that dies early."""
+    for attempt in (1, 2):
+        created = run(f"{prefix}-create-c", argv + ["create", "-c", cfg], timeout=timeout)
+        if created["rc"] is not None or attempt == 2:
+            break
+        held = subprocess.run(["sh", "-c", f"xl list; d=$(xl domid {name}); xenstore-ls /local/domain/$d/serial;"
+                               " ps -eo pid,stat,wchan:32,args | grep -e qemu -e xenconsole;"
+                               f" tail -20 /var/log/xen/qemu-dm-{name}.log; xl dmesg | tail -40"],
+                              capture_output=True, text=True).stdout
+        record(f"{prefix}-first-attempt", {**created, "held": held})
+        subprocess.run(XL + ["destroy", name], capture_output=True)
+        wait_gone(f"{prefix}-first-attempt-gone", name, timeout=60)
+    wait_gone(f"{prefix}-gone", name, timeout=60)
+
+
+def serial_consoles() -> None:
+    """`create -c` of an HVM guest whose kernel and init write to its first
+    serial port (serial="pty", console=ttyS0): the primary console of an
+    HVM guest, reached through the pty QEMU opened and the toolstack
+    published. The guest says its piece and powers off."""
+    for tool, argv in (("xlpy", XLPY), ("xl", XL)):
+        name = f"lab-hvm-serial-{tool}"
+        cfg = config(name, type="hvm", vnc=0, serial="pty", extra="console=ttyS0")
+        created_attached(f"hvm-serial-{tool}", argv, name, cfg)
 
 
 def hvm_save_restore(name: str) -> None:
@@ -624,6 +723,7 @@ def hvm_save_restore(name: str) -> None:
     wait_console("hvm-sr-counting", name, "XLPY_COUNT 3", "hvm-time-xlpy-create", 120)
     saved_then_restored("hvm-sr", name, XLPY + ["save"], XLPY + ["restore"])
     record("hvm-sr-device-models", {"ps": device_models()})
+    run("hvm-sr-published", [sys.executable, __file__, "--published", name])  # the restored QEMU's, published anew
     run("hvm-sr-lib-files", ["ls", "/var/lib/xen"])  # QEMU's resume file is gone once it has loaded it
     run("hvm-sr-dm-xenstore", ["xenstore-ls", "/local/domain/0/device-model"])  # physmap entries, if any
     path = str(CONFIGS / "hvm-checkpoint.save")
@@ -752,5 +852,7 @@ if __name__ == "__main__":
         inject(sys.argv[2], HVM_STEPS)
     elif sys.argv[1:2] == ["--qmp-status"]:
         print(qmp_status(sys.argv[2]))
+    elif sys.argv[1:2] == ["--published"]:
+        print(json.dumps(published(sys.argv[2])))
     else:
         main()

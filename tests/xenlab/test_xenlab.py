@@ -700,3 +700,89 @@ def test_hvm_guests_get_the_keyboard_qemu_serves_as_xl_gives_it(steps):
     ok(steps["novkb-create"])
     assert "vkbd" not in steps["novkb-vkb"]["stdout"], steps["novkb-vkb"]["stdout"]
     assert steps["novkb-gone"]["gone"]
+
+
+# -- consoles and displays, as xl hands them over ------------------------------------------------
+
+def test_create_c_attaches_the_console_before_the_guest_runs_and_lets_go_when_it_is_gone(steps):
+    """xlpy create -c of a PVH guest that says its piece and powers off: the
+    guest's whole life on standard output (xenconsole held the console
+    before the guest ran), and create returns by itself once xlpy reaped the
+    domain, as xl create -c of the same guest does."""
+    outputs = {}
+    for tool in ("xlpy", "xl"):
+        step = ok(steps[f"console-{tool}-create-c"])
+        out = step["stdout"].replace("\r", "")
+        assert "XLPY_GUEST_ALIVE type=PVH" in out and "XLPY_GUEST_DONE" in out, (tool, out[-2000:])
+        assert steps[f"console-{tool}-gone"]["gone"], tool
+        outputs[tool] = out
+    # As much of the boot as xl's client saw from its start: the kernel's first line included, or not.
+    assert ("Linux version" in outputs["xlpy"]) == ("Linux version" in outputs["xl"]), outputs["xl"][:2000]
+
+
+def test_console_attaches_to_a_running_guest_as_xl_console_does(steps):
+    """xlpy console puts xenconsole on the guest's PV console: the lines the
+    guest writes while it is attached, until the client is told to stop."""
+    for tool in ("xlpy", "xl"):
+        step = steps[f"console-count-{tool}-console"]
+        assert step["rc"] == 124, (tool, step)  # ended by timeout's SIGTERM, not by an error
+        assert re.search(r"XLPY_COUNT \d+", step["stdout"]), (tool, step)
+    assert steps["console-count-xlpy-console"]["stderr"] == steps["console-count-xl-console"]["stderr"]
+
+
+def published(step: dict) -> dict:
+    return json.loads(ok(step)["stdout"])
+
+
+def test_an_hvm_guest_s_serial_pty_and_vnc_server_are_published_as_libxl_publishes_them(steps):
+    """Once QEMU runs, each toolstack publishes the pty of serial="pty" and
+    the VNC server's address where xl's clients read them; an RFB server
+    answers there. xlpy's restore publishes its new QEMU's anew. (The VNC
+    password is proven against the host's QEMU: Debian's qemu-system-xen
+    has no DES and refuses one, under xl as under xlpy.)"""
+    seen = {}
+    for tool, step in (("xlpy", "hvm-time-xlpy-published"), ("xl", "hvm-time-xl-published"),
+                       ("xlpy restored", "hvm-sr-published")):
+        got = published(steps[step])
+        nodes = got["nodes"]
+        assert re.fullmatch(r"/dev/pts/\d+", nodes["serial/0/tty"] or ""), (tool, got)
+        assert got["tty_is_terminal"], (tool, got)
+        assert nodes["console/vnc-listen"] == "127.0.0.1" and nodes["console/vnc-pass"] is None, (tool, got)
+        assert 5900 <= int(nodes["console/vnc-port"]) <= 5999, (tool, got)
+        assert got["rfb"] == {"version": "RFB 003.008\n", "security": [1]}, (tool, got)  # 1: no authentication
+        seen[tool] = {**nodes, "serial/0/tty": "/dev/pts/N", "console/vnc-port": "59NN"}
+    assert seen["xlpy"] == seen["xl"] == seen["xlpy restored"]
+
+
+def test_vncviewer_runs_the_viewer_xl_would_run(steps):
+    """VNCVIEWER=echo shows the command each toolstack runs: the display from
+    the published port; -a adds -autopass only where there is a password."""
+    for tool in ("xlpy", "xl"):
+        port = int(published(steps[f"hvm-time-{tool}-published"])["nodes"]["console/vnc-port"])
+        assert ok(steps[f"hvm-time-{tool}-vncviewer"])["stdout"] == f"127.0.0.1:{port - 5900}\n", tool
+
+
+def test_create_c_of_an_hvm_guest_is_its_serial_console_from_the_first_line(steps):
+    """An HVM guest's primary console is its first serial port: with
+    serial="pty" and console=ttyS0, create -c shows the kernel from its
+    first line (QEMU's pty keeps nothing for a client that comes late) to
+    the guest's power-off, for xlpy as for xl."""
+    for tool in ("xlpy", "xl"):
+        out = ok(steps[f"hvm-serial-{tool}-create-c"])["stdout"].replace("\r", "")
+        assert "Linux version" in out and "XLPY_GUEST_DONE" in out, (tool, out[-3000:])
+        assert "type=HVM" in out, (tool, out[-3000:])
+        assert steps[f"hvm-serial-{tool}-gone"]["gone"], tool
+
+
+def test_an_hvm_guest_below_its_maxmem_is_saved_and_restored(steps):
+    """The populate-on-demand guest, with its vif and the vif's emulated twin:
+    saved and restored by xlpy, with the same memory target and limit, its
+    vif and tap bridged again; its shutdown afterwards (through its PV
+    drivers) is judged by the shutdown test."""
+    before, after = held_json(steps["hvm-pod-held"]), held_json(steps["hvm-pod-restored-held"])
+    ok(steps["hvm-pod-save"]), ok(steps["hvm-pod-restore"])
+    assert after["memory"] == before["memory"] and after["max_kb"] == before["max_kb"], (before, after)
+    assert after["tot_kb"] <= before["max_kb"], (before, after)
+    ports = ok(steps["hvm-pod-restored-bridge-ports"])["stdout"].split()
+    domid = after["domid"]
+    assert f"vif{domid}.0" in ports and f"vif{domid}.0-emu" in ports, ports
