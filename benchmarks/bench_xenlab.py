@@ -24,8 +24,8 @@ from xenlab import lab  # noqa: E402
 
 PAIRS = [("info", "xlpy-info", "xl-info"), ("list", "xlpy-list-dom0", "xl-list-dom0"),
          ("create (PV guest)", "time-xlpy-create", "time-xl-create"),
-         # HVM: create returns once QEMU, started stopped, answers QMP and is continued (the guest's own
-         # boot is not the toolstack's).
+         # HVM: create returns once QEMU, started stopped, answers QMP, has its serial pty and VNC
+         # address published and is continued (the guest's own boot is not the toolstack's).
          ("create (HVM guest)", "hvm-time-xlpy-create", "hvm-time-xl-create"),
          # The same 128 MiB PV guest, counting: each saves it, and each restores the other's file.
          ("save (PV guest)", "sr-to-xl-save", "sr-from-xl-save"),
@@ -39,7 +39,10 @@ PAIRS = [("info", "xlpy-info", "xl-info"), ("list", "xlpy-list-dom0", "xl-list-d
          ("create (PVH + vif)", "net-xlpy-create", "net-xl-create"),
          # A second vif hot-plugged to each toolstack's own running guest, then unplugged.
          ("network-attach", "net-attach", "net-xl-attach"),
-         ("network-detach", "net-detach", "net-xl-detach")]
+         ("network-detach", "net-detach", "net-xl-detach"),
+         # create -c of a PVH guest that powers itself off: the console attached before it runs,
+         # until the command returns once the guest is gone (the guest's whole life included).
+         ("create -c (PVH life)", "console-xlpy-create-c", "console-xl-create-c")]
 
 
 def main() -> None:
