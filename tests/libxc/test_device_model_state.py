@@ -291,7 +291,7 @@ def vnc_password_accepted(port: int, password: str) -> bool:
         sock.recv(sock.recv(1)[0])
         sock.sendall(bytes([2]))  # VNC authentication
         challenge = sock.recv(16)
-        encryptor = Cipher(TripleDES(key), modes.ECB()).encryptor()  # an 8-byte key: single DES
+        encryptor = Cipher(TripleDES(key * 3), modes.ECB()).encryptor()  # three equal keys: single DES
         sock.sendall(encryptor.update(challenge) + encryptor.finalize())
         return int.from_bytes(sock.recv(4), "big") == 0
 

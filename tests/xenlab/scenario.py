@@ -702,6 +702,13 @@ def created_attached(prefix: str, argv: list[str], name: str, cfg: str, timeout:
         subprocess.run(XL + ["destroy", name], capture_output=True)
         wait_gone(f"{prefix}-first-attempt-gone", name, timeout=60)
     wait_gone(f"{prefix}-gone", name, timeout=60)
+    # A client that let go early (xenconsole has lost QEMU's pty mid-boot here, under xl as
+    # under xlpy) leaves the guest to power off later; the next xlpy command reaps it.
+    deadline = time.monotonic() + 240
+    while subprocess.run(XL + ["list", name], capture_output=True).returncode == 0 and time.monotonic() < deadline:
+        subprocess.run(XLPY + ["list"], capture_output=True)
+        time.sleep(2)
+    subprocess.run(XL + ["destroy", name], capture_output=True)
 
 
 def serial_consoles() -> None:
