@@ -49,10 +49,11 @@ def attach_after_create(toolstack, domid: int, paused: bool, console: bool, fore
 
     client, follow = None, False
     if console:
-        if toolstack.backend.console_client(domid, *toolstack.primary_console(domid)) is None:
+        kind, num = toolstack.primary_console(domid)  # the guest's type: read once
+        if toolstack.backend.console_client(domid, kind, num) is None:
             follow = True  # the model: its account of the guest
         else:
-            client = start_console_client(toolstack, domid)
+            client = start_console_client(toolstack, domid, kind, num)
         if not paused:
             try:
                 toolstack.unpause(domid)

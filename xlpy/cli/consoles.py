@@ -43,17 +43,14 @@ def console(g, kind, num, domain) -> None:
         fail(f"Unable to attach console: {argv[0]}: {e.strerror}")
 
 
-def start_console_client(toolstack, domid: int) -> subprocess.Popen | None:
-    """xl's console child for create -c: the client on the guest's primary
-    console, returning once it holds the console (its 0 byte on the notify
-    pipe), so a guest unpaused after this loses none of its first words.
-    None when the backend has no client (the caller follows console())."""
-    kind, num = toolstack.primary_console(domid)
+def start_console_client(toolstack, domid: int, kind: str, num: int) -> subprocess.Popen | None:
+    """xl's console child for create -c: the backend's client on console
+    `num` of `kind`, returning once it holds the console (its 0 byte on the
+    notify pipe), so a guest unpaused after this loses none of its first
+    words. None when the client could not be started (said on stderr)."""
     ready, notify = os.pipe()
     try:
         argv = toolstack.backend.console_client(domid, kind, num, notify_fd=notify)
-        if argv is None:
-            return None
         try:
             child = subprocess.Popen(argv, pass_fds=(notify,))
         except OSError as e:
