@@ -90,6 +90,9 @@ class Toolstack:
         by default, xl.conf's domid_policy, read when first needed."""
         self.backend = backend
         self._domid_policy = domid_policy
+        # Called with the new domid when a reap restarts a domain nobody was
+        # monitoring; the CLI hands it to a monitoring daemon where guests run alone.
+        self.on_reaped_restart = lambda domid: None
 
     @property
     def domid_policy(self) -> int:
@@ -729,6 +732,11 @@ class Toolstack:
                 raise WaitTimeout(f"domain {domid} did not shut down within {timeout:g}s")
             time.sleep(interval)
 
+    def hand_monitor_to(self, domid: int, pid: int) -> None:
+        """The domain's death is process `pid`'s to act on (xl's monitoring
+        daemon); other toolstacks act on it only once that process is gone."""
+        self.backend.xs_write(f"/libxl/{domid}/xlpy/monitor", _monitored_by(pid))
+
     def reap(self) -> list[tuple[int, str]]:
         """Carry out on_* actions for domains that shut down, and clean up
         creates whose process died. Returns what was done."""
@@ -744,7 +752,10 @@ class Toolstack:
             if not info.shutdown or not _reaped_here(self.backend.xs_read(f"/libxl/{info.domid}/xlpy/monitor")):
                 continue
             try:
-                done.append((info.domid, self.handle_shutdown(info)[0]))
+                action, restarted = self.handle_shutdown(info)
+                done.append((info.domid, action))
+                if restarted is not None:
+                    self.on_reaped_restart(restarted)
             except DomainNotFound:
                 pass  # another toolstack acted on the same death first
             except ToolstackError:
@@ -1001,8 +1012,12 @@ def _monitor_value(monitor: bool, foreground: bool) -> str:
     """/libxl/<domid>/xlpy/monitor: "1" any toolstack acts on the domain's
     death, "0" nobody does (create -e), "fg:<pid tag>" an attached process does."""
     if foreground:
-        return f"fg:{_process_tag(os.getpid())}"
+        return _monitored_by(os.getpid())
     return "1" if monitor else "0"
+
+
+def _monitored_by(pid: int) -> str:
+    return f"fg:{_process_tag(pid)}"
 
 
 def _reaped_here(monitor: str | None) -> bool:

@@ -212,6 +212,9 @@ class VcpuContext:
 @runtime_checkable
 class Backend(Protocol):
     name: str
+    # Whether guests shut down by themselves between commands (a real host), so
+    # that create leaves a daemon to act on their death, as xl does.
+    guests_run_alone: bool
 
     # host
     def physinfo(self) -> PhysInfo: ...  # xc_physinfo, xc_version

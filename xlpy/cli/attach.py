@@ -37,14 +37,16 @@ class ConsoleFollower:
 
 
 def attach_after_create(toolstack, domid: int, paused: bool, console: bool, foreground: bool,
-                        vncviewer: bool = False, autopass: bool = False) -> None:
+                        vncviewer: bool = False, autopass: bool = False, monitor: bool = True) -> None:
     """What xl's create and restore do once the domain is built, paused if
     `console` asked for it: the console attached before the guest runs (so
     none of its words are lost), the unpause unless -p, a VNC viewer with -V,
-    then staying with the domain for -c or -F; exits with xl's status when
-    it stays."""
+    the monitoring daemon where guests run alone (unless -e or -F), then
+    staying with the domain for -c or -F; exits with xl's status when it
+    stays."""
     from xlpy.cli.common import fail
     from xlpy.cli.consoles import start_console_client, start_vncviewer
+    from xlpy.cli.daemon import start_monitor_daemon
     from xlpy.toolstack import ToolstackError
 
     client, follow = None, False
@@ -63,15 +65,19 @@ def attach_after_create(toolstack, domid: int, paused: bool, console: bool, fore
                 fail(f"xlpy: {e}")
     if vncviewer:
         start_vncviewer(toolstack, domid, autopass)
+    daemon = monitor and not foreground and getattr(toolstack.backend, "guests_run_alone", False)
+    if daemon:
+        start_monitor_daemon(toolstack, domid, toolstack.info(domid).name)
     if console or foreground:
-        sys.exit(stay_attached(toolstack, domid, foreground, client, follow))
+        sys.exit(stay_attached(toolstack, domid, foreground, client, follow, reap=not daemon))
 
 
-def stay_attached(toolstack, domid: int, foreground: bool, client=None, follow: bool = False) -> int:
+def stay_attached(toolstack, domid: int, foreground: bool, client=None, follow: bool = False,
+                  reap: bool = True) -> int:
     """Until the domain shuts down or goes (and, with a console client, until
     that lets go: Ctrl-] or the domain gone); -F carries out the on_* actions
-    as it goes, and without it a shutdown is reaped here, as xl's background
-    monitor would. Returns the exit status xl gives once it lets go."""
+    as it goes, and without it a shutdown is reaped here (`reap`) where no
+    daemon does it. Returns the exit status xl gives once it lets go."""
     from xlpy.cli.consoles import report_child
 
     follower = ConsoleFollower(toolstack, domid) if follow else (lambda domid: None)
@@ -85,7 +91,8 @@ def stay_attached(toolstack, domid: int, foreground: bool, client=None, follow: 
                 follower(domid)
                 if _shut_down(toolstack, domid):
                     follower(domid)  # its last words, before a reap takes its console
-                    toolstack.reap()  # what xl's background monitor does at this moment
+                    if reap:
+                        toolstack.reap()  # what xl's monitoring daemon does at this moment
                     break
                 time.sleep(POLL_SECONDS)
         if client is not None:

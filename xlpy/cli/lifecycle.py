@@ -27,7 +27,7 @@ def create_domain(g, dc, cfg, paused: bool = False, console: bool = False, monit
                    "but a PVH entry point: booted it as modern PVH, as type=\"pvh\" would", err=True)
     if g.verbose:
         click.echo(f"Domain {created.domid} created ({created.boot_mode} boot)", err=True)
-    attach_after_create(toolstack, created.domid, paused, console, foreground, vncviewer, autopass)
+    attach_after_create(toolstack, created.domid, paused, console, foreground, vncviewer, autopass, monitor)
 
 
 @click.command("destroy")

@@ -98,4 +98,4 @@ def restore(g, paused, no_monitor, debug, foreground, console, vncviewer, autopa
     from xlpy.cli.attach import attach_after_create
 
     attach_after_create(toolstack, domid, paused, console, foreground and not no_monitor, vncviewer or autopass,
-                        autopass)
+                        autopass, monitor=not no_monitor)

@@ -14,6 +14,11 @@ def open_toolstack(g, reap: bool = True):
         toolstack = Toolstack(get_backend(g.backend))
     except BackendError as e:
         fail(f"xlpy: {e.message}")
+    if getattr(toolstack.backend, "guests_run_alone", False):
+        from xlpy.cli.daemon import start_monitor_daemon
+
+        # A domain this command restarts gets the daemon create would have left.
+        toolstack.on_reaped_restart = lambda domid: start_monitor_daemon(toolstack, domid, toolstack.info(domid).name)
     if reap:
         toolstack.reap()
     return toolstack

@@ -47,6 +47,7 @@ def availability_problem() -> str | None:
 
 class LibxcBackend:
     name = "libxc"
+    guests_run_alone = True
 
     def __init__(self, **_options) -> None:
         problem = availability_problem()

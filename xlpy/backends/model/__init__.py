@@ -64,6 +64,7 @@ def _device_model_dir(domid: int) -> str:
 
 class ModelBackend:
     name = "model"
+    guests_run_alone = False
 
     def __init__(self, state_dir=None) -> None:
         self.store = Store(state_dir)
