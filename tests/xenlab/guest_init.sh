@@ -43,4 +43,8 @@ case "$(cat /proc/cmdline)" in
     *xlpy.stay*) sleep 3600 & wait ;;
 esac
 echo "=== XLPY_GUEST_DONE"
+# xlpy.reboot: the guest ends by rebooting, which the toolstack's monitor acts on.
+case "$(cat /proc/cmdline)" in
+    *xlpy.reboot*) reboot -f ;;
+esac
 poweroff -f

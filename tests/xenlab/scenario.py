@@ -296,13 +296,62 @@ def consoles() -> None:
     wait_gone("console-count-gone", "lab-console-count", timeout=60)
 
 
+def monitoring_daemons() -> None:
+    """create leaves xl's monitoring daemon, under xlpy as under xl: a PVH
+    guest that reboots by itself (xlpy.reboot) is restarted with no command
+    run, from the config config-update gave it (one that stays), and the
+    daemon's log says so; destroyed, its daemon is gone too."""
+    for tool, argv in (("xlpy", XLPY), ("xl", XL)):
+        name = f"lab-daemon-{tool}"
+        cfg = config(name, type="pvh", on_reboot="restart", extra=f"{GUEST_CONSOLE} xlpy.reboot")
+        run(f"daemon-{tool}-create", argv + ["create", cfg])
+        first = domid_of(name)
+        run(f"daemon-{tool}-config-update", argv + ["config-update", name, staying(cfg)])
+        start = time.monotonic()
+        second = until(lambda: domid_of(name) not in (None, first) and domid_of(name), 180)
+        alive_again = until(lambda: console(name).count("XLPY_GUEST_ALIVE") >= 2, 120)
+        record(f"daemon-{tool}-restarted", {"first": first, "second": second, "alive_again": alive_again,
+                                            "seconds": round(time.monotonic() - start, 3)})
+        run(f"daemon-{tool}-destroy", argv + ["destroy", name])
+        wait_gone(f"daemon-{tool}-gone", name, timeout=30)
+        time.sleep(2)  # time for the daemon to see it and go
+        run(f"daemon-{tool}-log", ["cat", f"/var/log/xen/xl-{name}.log"])
+        run(f"daemon-{tool}-left", ["sh", "-c", "ps -eo args | grep -e 'xlpy.cli.daemon' -e '^xl create' | grep -v grep"
+                                    " || true"])
+
+
+def staying(cfg: str) -> str:
+    """A copy of the config whose guest stays once it has said its piece."""
+    path = Path(cfg).with_name(f"{Path(cfg).stem}-stay.cfg")
+    text = Path(cfg).read_text().replace(' xlpy.reboot"', '"')
+    path.write_text(text.replace(f'"{GUEST_CONSOLE}"', f'"{GUEST_CONSOLE} xlpy.stay"'))
+    return str(path)
+
+
+def domid_of(name: str) -> int | None:
+    done = subprocess.run(XL + ["domid", name], capture_output=True, text=True)
+    return int(done.stdout) if done.returncode == 0 else None
+
+
+def listed_names() -> list[str]:
+    rows = subprocess.run(XL + ["list"], capture_output=True, text=True).stdout.splitlines()[1:]
+    return [row.split()[0] for row in rows]
+
+
+def until(condition, timeout: float):
+    """What `condition` returns once it is true, polled until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not (found := condition()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return found
+
+
 def tidy(part: str) -> None:
     """Once a part is done: the guests it left (step {part}-leftovers, each
     part destroys its own) are destroyed, so that none is counted against
     the next part; and save files and disk images go, since /tmp/lab is a
     tmpfs in dom0's memory, and a whole run's files would not fit in it."""
-    listed = subprocess.run(XL + ["list"], capture_output=True, text=True).stdout.splitlines()[1:]
-    left = [line.split()[0] for line in listed if line.split()[0] != "Domain-0"]
+    left = [name for name in listed_names() if name != "Domain-0"]
     record(f"{part}-leftovers", {"domains": left})
     for name in left:
         subprocess.run(XL + ["destroy", name], capture_output=True)
@@ -337,7 +386,8 @@ def guests() -> None:
     run("pvh-list-after", XLPY + ["list"])
     wait_gone("pvh-gone", "lab-pvh", timeout=30)
 
-    # PV: the guest powers itself off; the next toolstack carries out on_poweroff.
+    # PV: the guest powers itself off; the daemon create left carries out on_poweroff
+    # (the next xlpy command finds nothing to do).
     # Its wall clock runs a day ahead of the host's (rtc_timeoffset through xc_domain_set_time_offset).
     pv = config("lab-pv", type="pv", vcpus=2, rtc_timeoffset=86400, extra=GUEST_CONSOLE)
     boot("pv", XLPY, "lab-pv", pv, "XLPY_GUEST_DONE", "pv-done")
@@ -378,12 +428,15 @@ def guests() -> None:
     disks()
     networks()
     consoles()
+    monitoring_daemons()
 
-    # on_poweroff="rename-restart": the next xlpy command preserves the dead
-    # domain under a dated name and starts the config again.
+    # on_poweroff="rename-restart": the daemon preserves the dead domain under a
+    # dated name and starts the config again, as config-update left it (one that stays).
     rename = config("lab-rr", type="pv", extra=GUEST_CONSOLE, on_poweroff="rename-restart")
-    boot("rr", XLPY, "lab-rr", rename, "XLPY_GUEST_DONE", "rr-done")
-    time.sleep(2)
+    run("rr-create", XLPY + ["create", rename])
+    run("rr-config-update", XLPY + ["config-update", "lab-rr", staying(rename)])
+    wait_console("rr-done", "lab-rr", "XLPY_GUEST_DONE", "rr-create")
+    until(lambda: len([n for n in listed_names() if n.startswith("lab-rr")]) == 2, 120)
     run("rr-xlpy-list-v", XLPY + ["list", "-v"])
     run("rr-vm-links", ["sh", "-c", "for d in $(xenstore-list /local/domain); do echo $d "
                         "$(xenstore-read /local/domain/$d/name) $(xenstore-read /local/domain/$d/vm 2>/dev/null); done"])
@@ -394,7 +447,10 @@ def guests() -> None:
     os.makedirs("/var/lib/xen/dump", exist_ok=True)
     crash = config("lab-crash", type="pv", memory=96, extra=f"{GUEST_CONSOLE} xlpy.crash",
                    on_crash="coredump-destroy")
-    boot("crash", XLPY, "lab-crash", crash, "XLPY_GUEST_CRASHING", "crash-said")
+    # Its daemon is killed before the guest crashes: the next xlpy command acts instead.
+    run("crash-create", XLPY + ["create", crash])
+    run("crash-daemon-killed", ["sh", "-c", "pkill -9 -f \"xlpy.cli.daemon libxc $(xl domid lab-crash)\\$\""])
+    wait_console("crash-said", "lab-crash", "XLPY_GUEST_CRASHING", "crash-create")
     time.sleep(3)
     run("crash-xl-list", XL + ["list", "lab-crash"])
     run("crash-xl-dump-core", XL + ["dump-core", "lab-crash", "/var/lib/xen/dump/xl-lab-crash"])  # to compare

@@ -108,6 +108,7 @@ def test_a_crash_dumps_the_core_then_destroys(steps):
     """on_crash="coredump-destroy": an ELF core of the guest's memory in xl's
     dump directory, named after the guest, as large as `xl dump-core` makes
     of the same crashed guest (the pages its p2m lists), and the domain gone."""
+    ok(steps["crash-daemon-killed"])  # so that the crashed guest waits for the next command
     assert steps["crash-said"]["found"], steps["crash-said"]["console"]
     assert "c" in xl_rows(steps["crash-xl-list"])["lab-crash"][3]  # crashed, waiting for the toolstack
     ok(steps["crash-list-reaps"])
@@ -726,6 +727,30 @@ def test_create_c_attaches_the_console_before_the_guest_runs_and_lets_go_when_it
         outputs[tool] = out
     # As much of the boot as xl's client saw from its start: the kernel's first line included, or not.
     assert ("Linux version" in outputs["xlpy"]) == ("Linux version" in outputs["xl"]), outputs["xl"][:2000]
+
+
+def monitor_log(text: str) -> list[str]:
+    """A monitor's log lines with the domids and pid taken out."""
+    text = re.sub(r"\[pid \d+\]", "[pid P]", text)
+    return re.sub(r"(domid |Domain )\d+", r"\1D", text).splitlines()
+
+
+def test_create_leaves_a_monitoring_daemon_that_restarts_a_rebooting_guest_as_xl_s_does(steps):
+    """No command is run between the guest's reboot and its restart: the
+    daemon create left does it, from the config config-update left, and
+    logs it in /var/log/xen/xl-<name>.log line for line as xl's does; once
+    the domain is destroyed, no daemon is left."""
+    logs = {}
+    for tool in ("xlpy", "xl"):
+        ok(steps[f"daemon-{tool}-create"]), ok(steps[f"daemon-{tool}-config-update"])
+        restarted = steps[f"daemon-{tool}-restarted"]
+        assert restarted["second"] and restarted["second"] != restarted["first"], (tool, restarted)
+        assert restarted["alive_again"], (tool, restarted)
+        assert steps[f"daemon-{tool}-gone"]["gone"], tool
+        logs[tool] = monitor_log(ok(steps[f"daemon-{tool}-log"])["stdout"])
+        assert ok(steps[f"daemon-{tool}-left"])["stdout"] == "", tool
+    assert "Action for shutdown reason code 1 is restart" in logs["xlpy"], logs["xlpy"]
+    assert logs["xlpy"] == logs["xl"]
 
 
 def test_console_attaches_to_a_running_guest_as_xl_console_does(steps):
