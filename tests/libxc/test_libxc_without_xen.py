@@ -4,7 +4,7 @@ traceback (and never a dummy handle, which crashes on its first hypercall)."""
 
 from __future__ import annotations
 
-import ctypes
+import ctypes.util
 import os
 import re
 
@@ -21,6 +21,31 @@ def test_every_bound_function_resolves_in_the_real_libraries():
         handle = ctypes.CDLL(SONAMES[lib])
         missing = [name for name in functions if not hasattr(handle, name)]
         assert missing == [], f"{SONAMES[lib]} lacks {missing}"
+
+
+def test_the_libraries_load_by_soname_without_searching(monkeypatch):
+    """The supported release loads by its soname: ldconfig (find_library's
+    search) runs only to explain a failure."""
+    from xlpy.backends.libxc.lib import Libraries
+
+    require(ctypes.util.find_library("xenctrl") is not None, f"libxenctrl is not installed ({XEN_PACKAGES_HINT})")
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: pytest.fail("searched for a library"))
+    assert Libraries().xc_interface_open is not None
+
+
+@pytest.mark.parametrize("found, said", [
+    (None, "libxenctrl is not installed (on Debian: apt-get install libxenmisc4.17)"),
+    ("libxenctrl.so.4.16", "found libxenctrl.so.4.16, but the libxc backend speaks Xen 4.17's interface only"),
+])
+def test_without_the_supported_libxenctrl_the_backend_says_why(monkeypatch, found, said):
+    from xlpy.backends.base import NotAvailable
+    from xlpy.backends.libxc import lib
+
+    monkeypatch.setitem(lib.SONAMES, "xenctrl", "libxenctrl.so.0.0-absent")
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: found)
+    with pytest.raises(NotAvailable) as raised:
+        lib.Libraries()
+    assert raised.value.message == said
 
 
 @pytest.mark.skipif(os.path.exists("/dev/xen/privcmd"), reason="this machine runs Xen")

@@ -8,7 +8,6 @@ release whose layouts it defines and refuses others with a clear sentence.
 from __future__ import annotations
 
 import ctypes as C
-import ctypes.util
 
 from xlpy.backends.base import NotAvailable
 from xlpy.backends.libxc import structs as S
@@ -105,23 +104,27 @@ SONAMES = {"xenctrl": f"libxenctrl.so.{SUPPORTED_RELEASE}", "xenguest": f"libxen
            "xenstore": "libxenstore.so.4", "xentoollog": "libxentoollog.so.1", "c": "libc.so.6"}
 
 
+def why_no_xenctrl() -> str:
+    """Why the supported release's libxenctrl does not load: not installed,
+    or another release is. Asked only then: the search runs ldconfig."""
+    import ctypes.util
+
+    found = ctypes.util.find_library("xenctrl")
+    if found is None:
+        return "libxenctrl is not installed (on Debian: apt-get install libxenmisc4.17)"
+    return f"found {found}, but the libxc backend speaks Xen {SUPPORTED_RELEASE}'s interface only"
+
+
 class Libraries:
     """The loaded libraries, each function bound with its C signature."""
 
     def __init__(self) -> None:
-        found = ctypes.util.find_library("xenctrl")
-        if found is None:
-            raise NotAvailable("libxenctrl is not installed (on Debian: apt-get install libxenmisc4.17)")
-        release = found.removeprefix("libxenctrl.so.")
-        if release != SUPPORTED_RELEASE:
-            raise NotAvailable(f"found {found}, but the libxc backend speaks Xen {SUPPORTED_RELEASE}'s "
-                               "interface only")
         self.libs = {}
         for name, soname in SONAMES.items():
             try:
                 self.libs[name] = C.CDLL(soname, use_errno=True)
             except OSError as e:
-                raise NotAvailable(f"cannot load {soname}: {e}") from None
+                raise NotAvailable(why_no_xenctrl() if name == "xenctrl" else f"cannot load {soname}: {e}") from None
         for lib, functions in BINDINGS.items():
             for fname, (restype, argtypes) in functions.items():
                 function = getattr(self.libs[lib], fname)
