@@ -15,13 +15,17 @@ def open_toolstack(g, reap: bool = True):
     except BackendError as e:
         fail(f"xlpy: {e.message}")
     if getattr(toolstack.backend, "guests_run_alone", False):
-        from xlpy.cli.daemon import start_monitor_daemon
-
         # A domain this command restarts gets the daemon create would have left.
-        toolstack.on_reaped_restart = lambda domid: start_monitor_daemon(toolstack, domid, toolstack.info(domid).name)
+        toolstack.on_reaped_restart = lambda domid: _start_monitor_daemon(toolstack, domid)
     if reap:
         toolstack.reap()
     return toolstack
+
+
+def _start_monitor_daemon(toolstack, domid: int) -> None:
+    from xlpy.cli.daemon import start_monitor_daemon  # only when needed: it imports subprocess
+
+    start_monitor_daemon(toolstack, domid, toolstack.info(domid).name)
 
 
 def resolve(toolstack, ident: str) -> int:
