@@ -41,7 +41,10 @@ def test_a_pvh_guest_life(xlpy, tmp_path):
     xlpy("restore", str(saved))
     assert masked(xlpy("list", "demo-pvh").stdout) == golden("list-restored.txt")
     updated = xlpy("config-update", "demo-pvh", "configs/pvh.cfg", "memory=320")
-    assert updated.stderr.startswith("WARNING: xl now has better capability")
+    assert updated.stderr == ("WARNING: xl now has better capability to manage domain configuration, avoid using "
+                              "this command when possible\nsetting dom2 configuration\n")  # as xl 4.17 says it
+    no_file = xlpy("config-update", "demo-pvh", "memory=384", ok=False)
+    assert no_file.returncode == 1 and no_file.stderr.endswith("\nConfig file not specified\n")
     xlpy("reboot", "-w", "demo-pvh")
     assert xlpy("list", "demo-pvh").stdout.splitlines()[1].split()[2] == "320"  # restarted with the update
     after = xlpy("list", "-v", "demo-pvh").stdout

@@ -157,7 +157,7 @@ def config_update(g, defconfig, debug, domain, args) -> None:
     filename = defconfig or next((a for a in args if "=" not in a), None)
     overrides = [a for a in args if "=" in a]
     if filename is None:
-        fail("config-update: give the new config file")
+        fail("Config file not specified")
     dc, text = built_config(g, filename, overrides)
     if g.dry_run or debug:
         sys.stdout.write(dumps({"domid": None, "config": dc.to_json_obj()}) + "\n")
@@ -165,4 +165,5 @@ def config_update(g, defconfig, debug, domain, args) -> None:
             return
     toolstack = open_toolstack(g)
     domid = resolve(toolstack, domain)
+    click.echo(f"setting dom{domid} configuration", err=True)
     toolstack.update_config(domid, text)
