@@ -96,14 +96,17 @@ def wait_console(step: str, name: str, marker: str, created: str, timeout: float
     print(f"[{step}] found={steps[step]['found']} {steps[step]['seconds']}s", flush=True)
 
 
+def state_of(name: str) -> str:
+    """The guest's state flags as xl list shows them (r-----), or "gone"."""
+    listed = subprocess.run(XL + ["list", name], capture_output=True, text=True)
+    return listed.stdout.splitlines()[-1].split()[4] if listed.returncode == 0 else "gone"
+
+
 def ended_state(name: str) -> str | None:
     """xl list's state of a guest that no longer runs (s, c or d among its
     flags, or "gone"); None while it runs, blocks or is paused."""
-    listed = subprocess.run(XL + ["list", name], capture_output=True, text=True)
-    if listed.returncode != 0:
-        return "gone"
-    state = listed.stdout.splitlines()[-1].split()[4]
-    return state if set(state) & set("scd") else None
+    state = state_of(name)
+    return state if state == "gone" or set(state) & set("scd") else None
 
 
 def wait_gone(step: str, name: str, timeout: float = 120) -> None:
@@ -304,20 +307,33 @@ def monitoring_daemons() -> None:
     for tool, argv in (("xlpy", XLPY), ("xl", XL)):
         name = f"lab-daemon-{tool}"
         cfg = config(name, type="pvh", on_reboot="restart", extra=f"{GUEST_CONSOLE} xlpy.reboot")
-        run(f"daemon-{tool}-create", argv + ["create", cfg])
+        created_then_updated(f"daemon-{tool}", argv, name, cfg)
         first = domid_of(name)
-        run(f"daemon-{tool}-config-update", argv + ["config-update", name, staying(cfg)])
         start = time.monotonic()
         second = until(lambda: domid_of(name) not in (None, first) and domid_of(name), 180)
         alive_again = until(lambda: console(name).count("XLPY_GUEST_ALIVE") >= 2, 120)
         record(f"daemon-{tool}-restarted", {"first": first, "second": second, "alive_again": alive_again,
-                                            "seconds": round(time.monotonic() - start, 3)})
+                                            "seconds": round(time.monotonic() - start, 3),
+                                            "console": console(name)[-3000:]})
         run(f"daemon-{tool}-destroy", argv + ["destroy", name])
         wait_gone(f"daemon-{tool}-gone", name, timeout=30)
         time.sleep(2)  # time for the daemon to see it and go
         run(f"daemon-{tool}-log", ["cat", f"/var/log/xen/xl-{name}.log"])
         run(f"daemon-{tool}-left", ["sh", "-c", "ps -eo args | grep -e 'xlpy.cli.daemon' -e '^xl create' | grep -v grep"
                                     " || true"])
+
+
+def created_then_updated(prefix: str, argv: list[str], name: str, cfg: str) -> None:
+    """Created paused, given the staying config for its restart
+    (config-update), then unpaused: steps {prefix}-create, -config-update
+    (tried again while it fails: xl's has not found the name at once here),
+    -unpause. The guest cannot restart before its new config is in place."""
+    run(f"{prefix}-create", argv + ["create", "-p", cfg])
+    for _ in range(10):
+        if run(f"{prefix}-config-update", argv + ["config-update", name, staying(cfg)])["rc"] == 0:
+            break
+        time.sleep(1)
+    run(f"{prefix}-unpause", argv + ["unpause", name])
 
 
 def staying(cfg: str) -> str:
@@ -353,8 +369,9 @@ def tidy(part: str) -> None:
     tmpfs in dom0's memory, and a whole run's files would not fit in it."""
     left = [name for name in listed_names() if name != "Domain-0"]
     record(f"{part}-leftovers", {"domains": left})
-    for name in left:
-        subprocess.run(XL + ["destroy", name], capture_output=True)
+    # Again while any is left: a guest some monitor is restarting has no name for a moment.
+    until(lambda: not [subprocess.run(XL + ["destroy", name], capture_output=True)
+                       for name in listed_names() if name != "Domain-0"], 60)
     for path in (*CONFIGS.glob("*.save"), *CONFIGS.glob("*.img")):
         path.unlink(missing_ok=True)
 
@@ -433,10 +450,10 @@ def guests() -> None:
     # on_poweroff="rename-restart": the daemon preserves the dead domain under a
     # dated name and starts the config again, as config-update left it (one that stays).
     rename = config("lab-rr", type="pv", extra=GUEST_CONSOLE, on_poweroff="rename-restart")
-    run("rr-create", XLPY + ["create", rename])
-    run("rr-config-update", XLPY + ["config-update", "lab-rr", staying(rename)])
+    created_then_updated("rr", XLPY, "lab-rr", rename)
     wait_console("rr-done", "lab-rr", "XLPY_GUEST_DONE", "rr-create")
-    until(lambda: len([n for n in listed_names() if n.startswith("lab-rr")]) == 2, 120)
+    until(lambda: len([n for n in listed_names() if n.startswith("lab-rr")]) == 2
+          and state_of("lab-rr") not in ("gone", "--p---"), 120)  # the new one built and running
     run("rr-xlpy-list-v", XLPY + ["list", "-v"])
     run("rr-vm-links", ["sh", "-c", "for d in $(xenstore-list /local/domain); do echo $d "
                         "$(xenstore-read /local/domain/$d/name) $(xenstore-read /local/domain/$d/vm 2>/dev/null); done"])
