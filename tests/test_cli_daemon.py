@@ -46,11 +46,12 @@ def alone(state_dir, tmp_path, monkeypatch):
 
 
 def xlpy(*args: str) -> str:
+    """The command's output, standard error included; it must succeed."""
     from xlpy.cli import cli
 
     result = CliRunner().invoke(cli, ["--backend", "model", *args])
     assert result.exit_code == 0, (args, result.output, result.exception)
-    return result.stdout
+    return result.output
 
 
 def domids() -> dict[str, int]:
@@ -145,6 +146,17 @@ def test_a_domain_whose_daemon_died_is_acted_on_by_the_next_command_which_leaves
     xlpy("shutdown", "demo-pvh")
     [new_pid] = {int(pid) for pid in re.findall(r"\[pid (\d+)\]", log.read_text())}
     assert exit_status(new_pid) == 0 and "demo-pvh" not in domids()
+
+
+def test_a_log_that_cannot_be_opened_is_said_and_the_next_command_acts_instead(alone, monkeypatch):
+    from xlpy.cli import daemon
+
+    (alone.parent / "not-a-dir").write_text("")
+    monkeypatch.setattr(daemon, "LOG_DIR", str(alone.parent / "not-a-dir" / "xen"))
+    said = xlpy("create", "guest.cfg")
+    assert f"failed to open logfile {alone.parent / 'not-a-dir' / 'xen'}: Not a directory" in said, said
+    xlpy("shutdown", "demo-pvh")  # the guest powers off; with no daemon there, the command acts itself
+    assert "demo-pvh" not in domids()
 
 
 @pytest.mark.parametrize("option", ["-e", "-F"])

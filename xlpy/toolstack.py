@@ -95,6 +95,12 @@ class Toolstack:
         self.on_reaped_restart = lambda domid: None
 
     @property
+    def guests_run_alone(self) -> bool:
+        """Whether the backend's guests shut down by themselves between
+        commands (a real host): then a monitoring daemon acts on their death."""
+        return getattr(self.backend, "guests_run_alone", False)  # a plug-in backend may not say
+
+    @property
     def domid_policy(self) -> int:
         if self._domid_policy is None:
             from xlpy.xlconf import XlConfError, domid_policy

@@ -65,11 +65,11 @@ def attach_after_create(toolstack, domid: int, paused: bool, console: bool, fore
                 fail(f"xlpy: {e}")
     if vncviewer:
         start_vncviewer(toolstack, domid, autopass)
-    daemon = monitor and not foreground and getattr(toolstack.backend, "guests_run_alone", False)
-    if daemon:
-        start_monitor_daemon(toolstack, domid, toolstack.info(domid).name)
+    daemon = None
+    if monitor and not foreground and toolstack.guests_run_alone:
+        daemon = start_monitor_daemon(toolstack, domid)
     if console or foreground:
-        sys.exit(stay_attached(toolstack, domid, foreground, client, follow, reap=not daemon))
+        sys.exit(stay_attached(toolstack, domid, foreground, client, follow, reap=daemon is None))
 
 
 def stay_attached(toolstack, domid: int, foreground: bool, client=None, follow: bool = False,

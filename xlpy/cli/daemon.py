@@ -22,14 +22,14 @@ KEPT_LOGS = 10  # libxl_create_logfile keeps NAME.log.1 .. NAME.log.10
 POLL_SECONDS = 0.2
 
 
-def start_monitor_daemon(toolstack, domid: int, name: str) -> subprocess.Popen | None:
+def start_monitor_daemon(toolstack, domid: int) -> subprocess.Popen | None:
     """xl's do_daemonize: the monitor in a session of its own, its output
     appended to a fresh xl-<name>.log (older ones rotated as libxl does).
     The domain is handed to it at once, so no other command acts on its
     death meanwhile. A log that cannot be opened is said, and the domain is
-    left to the next command that looks, as without a daemon."""
+    left to the next command that looks, as without a daemon (None)."""
     try:
-        log = open_log(f"xl-{name}")
+        log = open_log(f"xl-{toolstack.info(domid).name}")
     except OSError as e:
         click.echo(f"failed to open logfile {e.filename}: {e.strerror}", err=True)
         return None

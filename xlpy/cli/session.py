@@ -14,7 +14,7 @@ def open_toolstack(g, reap: bool = True):
         toolstack = Toolstack(get_backend(g.backend))
     except BackendError as e:
         fail(f"xlpy: {e.message}")
-    if getattr(toolstack.backend, "guests_run_alone", False):
+    if toolstack.guests_run_alone:
         # A domain this command restarts gets the daemon create would have left.
         toolstack.on_reaped_restart = lambda domid: _start_monitor_daemon(toolstack, domid)
     if reap:
@@ -25,7 +25,7 @@ def open_toolstack(g, reap: bool = True):
 def _start_monitor_daemon(toolstack, domid: int) -> None:
     from xlpy.cli.daemon import start_monitor_daemon  # only when needed: it imports subprocess
 
-    start_monitor_daemon(toolstack, domid, toolstack.info(domid).name)
+    start_monitor_daemon(toolstack, domid)
 
 
 def resolve(toolstack, ident: str) -> int:
