@@ -112,12 +112,8 @@ def ended_state(name: str) -> str | None:
 def wait_gone(step: str, name: str, timeout: float = 120) -> None:
     """Until xl no longer lists the domain (xl list NAME fails)."""
     start = time.monotonic()
-    while subprocess.run(XL + ["list", name], capture_output=True).returncode == 0:
-        if time.monotonic() - start > timeout:
-            break
-        time.sleep(0.5)
-    record(step, {"gone": subprocess.run(XL + ["list", name], capture_output=True).returncode != 0,
-                  "seconds": round(time.monotonic() - start, 3)})
+    gone = until(lambda: state_of(name) == "gone", timeout)
+    record(step, {"gone": gone, "seconds": round(time.monotonic() - start, 3)})
 
 
 def boot(prefix: str, tool: list[str], name: str, cfg: str, marker: str, waited: str,
@@ -310,7 +306,7 @@ def monitoring_daemons() -> None:
         created_then_updated(f"daemon-{tool}", argv, name, cfg)
         first = domid_of(name)
         start = time.monotonic()
-        second = until(lambda: domid_of(name) not in (None, first) and domid_of(name), 180)
+        second = until(lambda: (domid := domid_of(name)) not in (None, first) and domid, 180)
         alive_again = until(lambda: console(name).count("XLPY_GUEST_ALIVE") >= 2, 120)
         record(f"daemon-{tool}-restarted", {"first": first, "second": second, "alive_again": alive_again,
                                             "seconds": round(time.monotonic() - start, 3),
@@ -810,11 +806,8 @@ def created_attached(prefix: str, argv: list[str], name: str, cfg: str, timeout:
         subprocess.run(XL + ["destroy", name], capture_output=True)
         wait_gone(f"{prefix}-first-attempt-gone", name, timeout=60)
     wait_gone(f"{prefix}-gone", name, timeout=60)
-    # A guest left behind (its client gone early) is reaped by the next xlpy command.
-    deadline = time.monotonic() + 240
-    while subprocess.run(XL + ["list", name], capture_output=True).returncode == 0 and time.monotonic() < deadline:
-        subprocess.run(XLPY + ["list"], capture_output=True)
-        time.sleep(2)
+    # A guest its client left early powers off later, and its daemon acts then.
+    wait_gone(f"{prefix}-gone-later", name, timeout=240)
     subprocess.run(XL + ["destroy", name], capture_output=True)
 
 
