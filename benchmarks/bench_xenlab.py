@@ -42,7 +42,10 @@ PAIRS = [("info", "xlpy-info", "xl-info"), ("list", "xlpy-list-dom0", "xl-list-d
          ("network-detach", "net-detach", "net-xl-detach"),
          # create -c of a PVH guest that powers itself off: the console attached before it runs,
          # until the command returns once the guest is gone (the guest's whole life included).
-         ("create -c (PVH life)", "console-xlpy-create-c", "console-xl-create-c")]
+         ("create -c (PVH life)", "console-xlpy-create-c", "console-xl-create-c"),
+         # A PVH guest that reboots itself, restarted by each toolstack's monitoring daemon with no
+         # command run: from its unpause to the restarted guest's first line (both boots included).
+         ("daemon restart (PVH)", "daemon-xlpy-restarted", "daemon-xl-restarted")]
 
 
 def main() -> None:
