@@ -803,7 +803,8 @@ def test_create_c_of_an_hvm_guest_is_its_serial_console_from_the_first_line(step
     first line (QEMU's pty keeps nothing for a client that comes late), for
     xlpy as for xl. Only the beginning is judged: under emulation these
     guests have triple-faulted mid-boot, writing to the serial port (Xen's
-    log shows it), under xl as under xlpy; the client then lets go early."""
+    log shows it), under xl as under xlpy; the client then lets go early.
+    One that died before its kernel (in SeaBIOS) is created once more."""
     for tool in ("xlpy", "xl"):
         out = ok(steps[f"hvm-serial-{tool}-create-c"])["stdout"].replace("\r", "")
         assert out.startswith("[    0.000000] Linux version"), (tool, out[:500])
